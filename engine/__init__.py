@@ -1,0 +1,29 @@
+"""The workflow engine: load → plan → Runner.run(plan, inputs, sink). Never imports Django."""
+
+from .actions import Action, ActionContext, ActionRegistry, Params, default_registry
+from .errors import (
+    ActionError,
+    EngineError,
+    ExpressionError,
+    InputsInvalid,
+    Issue,
+    RunCancelled,
+    StepFailed,
+    StepTimeout,
+    WorkflowInvalid,
+)
+from .events import Event, FanoutSink, ListSink, NullSink, Sink, StepTable
+from .inputs import coerce_inputs, parse_cli_value
+from .loader import load, validate
+from .planner import Node, Plan, plan
+from .runner import RunResult, Runner
+from .settings import EngineSettings
+from .spec import Workflow
+
+__all__ = sorted([
+    "Action", "ActionContext", "ActionError", "ActionRegistry", "EngineError", "EngineSettings",
+    "Event", "ExpressionError", "FanoutSink", "InputsInvalid", "Issue", "ListSink", "Node", "NullSink",
+    "Params", "Plan", "RunCancelled", "RunResult", "Runner", "Sink", "StepFailed", "StepTable",
+    "StepTimeout", "Workflow", "WorkflowInvalid", "coerce_inputs", "default_registry", "load",
+    "parse_cli_value", "plan", "validate",
+])

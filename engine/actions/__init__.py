@@ -1,0 +1,12 @@
+"""Built-in actions and the registry that finds them."""
+
+from .base import Action, ActionContext, Params
+from .fail import Fail
+from .merge import Merge
+from .python import Python
+from .registry import ActionRegistry, default_registry
+from .wait import Wait
+
+BUILTINS = [Fail, Merge, Python, Wait]
+
+__all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "default_registry"]

@@ -1,0 +1,105 @@
+"""The base every action derives from, and the context an action runs with."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..expressions import has_expression
+from ..settings import EngineSettings
+
+
+class Params(BaseModel):
+    """Base of every action's ``with`` model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ActionContext:
+    """What a running action may know and do besides its parameters."""
+
+    run_id: str
+    path: str
+    attempt: int
+    settings: EngineSettings
+    log: Callable[..., None] = field(repr=False, default=lambda message, level="info": None)
+    services: dict = field(default_factory=dict, repr=False)
+
+
+class Action:
+    """One kind of step. Subclasses set ``name`` and ``Params`` and define ``run``.
+
+    ``run(self, params, ctx)`` may be ``async`` (awaited on the loop) or plain (run in the
+    engine's thread pool, so it never blocks the loop).
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    category: ClassVar[str] = "Built-in"
+    Params: ClassVar[type[BaseModel]] = Params
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.run)
+
+    def run(self, params: Any, ctx: ActionContext) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parse(self, raw: dict) -> Any:
+        """Validate resolved parameters into the ``Params`` model."""
+        return self.Params.model_validate(raw)
+
+    def check(self, raw: dict, settings: EngineSettings) -> list[tuple[tuple, str]]:
+        """Static problems with ``with`` as written: ``[(location, message)]``.
+
+        Values that hold a ``${...}`` are only known at run time and are not type-checked.
+        """
+        try:
+            self.Params.model_validate(raw)
+        except ValidationError as exc:
+            return [
+                (tuple(err["loc"]), _message(err))
+                for err in exc.errors()
+                if not _under_expression(raw, err["loc"])
+            ]
+        return []
+
+    def schema(self) -> dict:
+        """JSON Schema of ``with`` (what the editor renders as a form)."""
+        return self.Params.model_json_schema()
+
+    def describe(self) -> dict:
+        """Name, labels and schema for palettes and API listings."""
+        return {
+            "name": self.name,
+            "title": self.title or self.name,
+            "description": self.description,
+            "category": self.category,
+            "kind": "action",
+            "schema": self.schema(),
+        }
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return f"unknown parameter '{err['loc'][-1]}'"
+    if err["type"] == "missing":
+        return f"missing parameter '{err['loc'][-1]}'"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def _under_expression(raw, loc) -> bool:
+    value = raw
+    for part in loc:
+        if isinstance(value, str) and has_expression(value):
+            return True
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(value, str) and has_expression(value)

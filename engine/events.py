@@ -1,0 +1,192 @@
+"""Run events: frozen dataclasses with a per-run ``seq`` and a timestamp, sent to a sink.
+
+Every event has a dotted ``type`` (``step.started``); a consumer dispatches on it by method
+name (``step_started``). A sink is anything with ``emit(event)``; it must not block (buffer
+and write elsewhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    ts: float
+    run_id: str
+    type: ClassVar[str] = "event"
+
+    def as_dict(self) -> dict:
+        """Plain data: ``{"type": ..., "seq": ..., ...}``."""
+        data = {"type": self.type}
+        for f in fields(self):
+            data[f.name] = getattr(self, f.name)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    workflow: str
+    inputs: dict
+    steps: list  # the plan's step tree (Plan.describe())
+    type: ClassVar[str] = "run.started"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    status: str  # succeeded | failed | cancelled
+    outputs: Any
+    error: str | None
+    duration_ms: float
+    summary: dict  # the performance summary: see Summary.as_dict()
+    type: ClassVar[str] = "run.finished"
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted(Event):
+    path: str
+    step_id: str
+    kind: str  # action | parallel | foreach | group
+    uses: str | None
+    attempt: int
+    inputs: Any = None  # resolved ``with`` of an action step (secrets redacted)
+    type: ClassVar[str] = "step.started"
+
+
+@dataclass(frozen=True, slots=True)
+class StepRetrying(Event):
+    path: str
+    attempt: int  # the attempt that failed
+    delay: float  # seconds until the next attempt
+    error: str
+    type: ClassVar[str] = "step.retrying"
+
+
+@dataclass(frozen=True, slots=True)
+class StepSucceeded(Event):
+    path: str
+    output: Any
+    attempt: int
+    duration_ms: float
+    reused: bool = False  # output taken from an earlier run (resume)
+    type: ClassVar[str] = "step.succeeded"
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed(Event):
+    path: str
+    error: str
+    attempt: int
+    duration_ms: float
+    continued: bool = False  # ``on_error: continue``: the failure did not stop the parent
+    type: ClassVar[str] = "step.failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StepSkipped(Event):
+    path: str
+    reason: str
+    type: ClassVar[str] = "step.skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class StepCancelled(Event):
+    path: str
+    duration_ms: float
+    type: ClassVar[str] = "step.cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ForeachProgress(Event):
+    path: str
+    done: int
+    failed: int
+    running: int
+    total: int
+    type: ClassVar[str] = "foreach.progress"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine(Event):
+    path: str
+    level: str
+    message: str
+    type: ClassVar[str] = "log"
+
+
+EVENT_TYPES = {cls.type: cls for cls in (RunStarted, RunFinished, StepStarted, StepRetrying, StepSucceeded,
+                                         StepFailed, StepSkipped, StepCancelled, ForeachProgress, LogLine)}
+TERMINAL_STEP_TYPES = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
+
+
+class Sink(Protocol):
+    """Receives every event of a run, in ``seq`` order."""
+
+    def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    """Drops every event."""
+
+    def emit(self, event: Event) -> None:
+        pass
+
+
+class ListSink:
+    """Keeps every event in ``events`` (tests, small runs)."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, type_: str) -> list[Event]:
+        return [e for e in self.events if e.type == type_]
+
+
+class FanoutSink:
+    """Sends every event to several sinks."""
+
+    def __init__(self, *sinks: Sink):
+        self.sinks = [s for s in sinks if s is not None]
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
+
+
+class StepTable:
+    """Folds events into one record per step path: the CLI's and the API's ``steps`` view."""
+
+    def __init__(self):
+        self.steps: dict[str, dict] = {}
+
+    def emit(self, event: Event) -> None:
+        path = getattr(event, "path", None)
+        if path is None or event.type in ("log", "foreach.progress"):
+            return
+        row = self.steps.get(path)
+        if row is None:
+            row = self.steps[path] = {"status": "pending", "attempts": 0, "started_at": None,
+                                      "finished_at": None, "duration_ms": None, "error": None}
+        kind = event.type
+        if kind == "step.started":
+            row.update(status="running", attempts=event.attempt)
+            if row["started_at"] is None:
+                row["started_at"] = event.ts
+        elif kind == "step.retrying":
+            row.update(status="retrying", error=event.error)
+        elif kind in ("step.succeeded", "step.failed", "step.cancelled", "step.skipped"):
+            row["status"] = kind.split(".")[1]
+            row["finished_at"] = event.ts
+            if kind == "step.succeeded":
+                row.update(error=None, attempts=max(row["attempts"], event.attempt))
+            if kind == "step.failed":
+                row["error"] = event.error
+            if row["started_at"] is not None:
+                row["duration_ms"] = round((event.ts - row["started_at"]) * 1000, 3)
+            elif kind != "step.skipped":
+                row["duration_ms"] = getattr(event, "duration_ms", None)

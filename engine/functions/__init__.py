@@ -1,0 +1,1 @@
+"""Small functions that ``python`` steps may call out of the box (allowlisted by default)."""

@@ -1,0 +1,161 @@
+"""Text → validated Workflow: parse, build the pydantic models, run every format rule."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import ValidationError
+
+from . import source
+from .actions import ActionRegistry, default_registry
+from .errors import Issue, WorkflowInvalid
+from .settings import EngineSettings
+from .spec import STEP_CLASSES, Workflow, step_kind
+from .validate import check_workflow
+
+_KIND_KEYS = ("uses", "parallel", "foreach", "steps")
+_ALLOWED_KIND_KEYS = {"action": {"uses"}, "parallel": {"parallel"}, "foreach": {"foreach", "steps"},
+                      "group": {"steps"}}
+_CHILD_KEY = {"parallel": "parallel", "foreach": "steps", "group": "steps"}
+
+
+def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionRegistry | None = None,
+         settings: EngineSettings | None = None) -> Workflow:
+    """Parse and validate a workflow; raise WorkflowInvalid listing every problem found."""
+    doc = source.parse(text, filename)
+    issues: list[Issue] = []
+    broken: set[str] = set()
+    workflow = _build_workflow(doc, issues, broken)
+    if workflow is not None:
+        issues.extend(check_workflow(workflow, doc, registry or default_registry(), settings or EngineSettings(),
+                                     broken=broken))
+    if issues:
+        unique = sorted(set(issues), key=lambda i: (i.line, i.column, i.path, i.message))
+        raise WorkflowInvalid(unique, filename)
+    workflow._source = doc  # type: ignore[attr-defined]
+    return workflow
+
+
+def validate(text: str | bytes, filename: str = "<workflow>", **kwargs) -> list[Issue]:
+    """Every problem with a workflow text, as data ([] when it is valid)."""
+    try:
+        load(text, filename, **kwargs)
+    except WorkflowInvalid as exc:
+        return exc.issues
+    return []
+
+
+def _build_workflow(doc: source.Document, issues: list[Issue], broken: set[str]) -> Workflow | None:
+    """The workflow with every step that could be built; ``broken`` gets the ids of the rest."""
+    raw = doc.data
+    if not isinstance(raw, dict):
+        issues.append(doc.issue((), "a workflow is a mapping with a name and steps"))
+        return None
+    raw = dict(raw)
+    steps_raw = raw.get("steps", [])
+    steps_failed = False
+    if isinstance(steps_raw, list):
+        built, steps_failed = _build_steps(steps_raw, ("steps",), doc, issues, broken)
+        raw["steps"] = built
+    try:
+        workflow = Workflow.model_validate(raw)
+    except ValidationError as exc:
+        _report(exc, (), doc, issues, Workflow, skip_key="steps" if steps_failed else None)
+        return None
+    return workflow
+
+
+def _build_steps(items: list, path: tuple, doc, issues, broken: set[str]) -> tuple[list, bool]:
+    built, failed = [], False
+    for i, raw in enumerate(items):
+        step = _build_step(raw, path + (i,), doc, issues, broken)
+        if step is None:
+            failed = True
+            broken.update(_raw_ids(raw))
+        else:
+            built.append(step)
+    return built, failed
+
+
+def _raw_ids(raw) -> set[str]:
+    """Every ``id`` inside raw step data (so a broken step's ids cause no follow-on errors)."""
+    ids: set[str] = set()
+    if isinstance(raw, dict):
+        if isinstance(raw.get("id"), str):
+            ids.add(raw["id"])
+        for value in raw.values():
+            ids |= _raw_ids(value)
+    elif isinstance(raw, list):
+        for value in raw:
+            ids |= _raw_ids(value)
+    return ids
+
+
+def _build_step(raw, path: tuple, doc: source.Document, issues: list[Issue], broken: set[str]):
+    if not isinstance(raw, dict):
+        issues.append(doc.issue(path, "a step is a mapping with an id and one of: uses, parallel, foreach, steps"))
+        return None
+    present = [k for k in _KIND_KEYS if k in raw]
+    kind = step_kind(raw)
+    if kind is None:
+        hint = _suggest_key(raw, _KIND_KEYS)
+        issues.append(doc.issue(path, "a step needs one of: uses, parallel, foreach, steps" + hint))
+        return None
+    allowed = _ALLOWED_KIND_KEYS[kind]
+    extra = [k for k in present if k not in allowed]
+    if extra:
+        issues.append(doc.issue(path, f"a step has exactly one of uses, parallel, foreach, steps; "
+                                      f"found {', '.join(present)}"))
+        return None
+    raw = dict(raw)
+    failed = False
+    child_key = _CHILD_KEY.get(kind)
+    if child_key and isinstance(raw.get(child_key), list):
+        raw[child_key], failed = _build_steps(raw[child_key], path + (child_key,), doc, issues, broken)
+    cls = STEP_CLASSES[kind]
+    try:
+        step = cls.model_validate(raw)
+    except ValidationError as exc:
+        _report(exc, path, doc, issues, cls, skip_key=child_key if failed else None)
+        return None
+    if failed and not getattr(step, child_key):
+        return None
+    step._path = path
+    step._pos = doc.position(path)
+    return step
+
+
+def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_key=None) -> None:
+    known = sorted(f.alias or name for name, f in model.model_fields.items() if not f.exclude)
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if skip_key and loc and loc[0] == skip_key:
+            continue  # the nested steps reported their own errors
+        if len(loc) > 1 and loc[0] in ("steps", "parallel") and isinstance(loc[1], int) and err["type"] in (
+            "model_type", "union_tag_invalid", "model_attributes_type"
+        ):
+            continue
+        where = path + loc
+        if err["type"] == "extra_forbidden" and len(loc) == 1:
+            close = difflib.get_close_matches(str(loc[0]), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(known)})"
+            message = f"unknown key '{loc[0]}'{hint}"
+        elif err["type"] == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'"
+        elif err["type"] == "missing":
+            message = f"missing required key '{loc[-1]}'"
+        elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
+            message = f"invalid id {err.get('input')!r}: use letters, digits and _, not starting with a digit"
+        elif err["type"] == "string_pattern_mismatch" and loc == ("name",):
+            message = f"invalid name {err.get('input')!r}: use a slug of a-z, 0-9, - and _"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        issues.append(doc.issue(where, message))
+
+
+def _suggest_key(raw: dict, keys) -> str:
+    for key in raw:
+        close = difflib.get_close_matches(str(key), keys, n=1)
+        if close:
+            return f" (did you mean '{close[0]}' instead of '{key}'?)"
+    return ""

@@ -1,0 +1,93 @@
+"""Validated workflow → Plan: a tree of step nodes with their dependencies resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actions import Action, ActionRegistry, default_registry
+from .expressions import condition_source, has_expression
+from .source import path_str
+from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, walk_steps
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """One step of the plan. ``deps`` index earlier nodes of the same list (DAG lists only)."""
+
+    step: Any
+    kind: str
+    id: str
+    yaml_path: str
+    children: list["Node"] = field(default_factory=list)
+    dag: bool = False  # children form a needs-DAG rather than a plain sequence
+    deps: tuple[int, ...] = ()
+    action: Action | None = None
+    params: Any = None  # pre-validated parameters when ``with`` holds no expression
+    condition: str | None = None  # expression of ``if``
+    skip: bool = False  # ``if: false`` literally
+
+    @property
+    def label(self) -> str:
+        return self.step.name or self.id
+
+
+@dataclass(slots=True, eq=False)
+class Plan:
+    """What the runner executes: the root step list and the workflow it came from."""
+
+    workflow: Workflow
+    nodes: list[Node]
+    dag: bool
+    step_ids: frozenset
+
+    def describe(self) -> list[dict]:
+        """The step tree as plain data (id, kind, action, children) for displays."""
+        def one(node: Node) -> dict:
+            data = {"id": node.id, "kind": node.kind, "name": node.step.name, "path": node.yaml_path}
+            if node.action is not None:
+                data["uses"] = node.step.uses
+            if node.children:
+                data["children"] = [one(c) for c in node.children]
+            return data
+        return [one(n) for n in self.nodes]
+
+
+def plan(workflow: Workflow, registry: ActionRegistry | None = None) -> Plan:
+    """Turn a validated workflow into a Plan; actions are resolved through ``registry``."""
+    registry = registry or default_registry()
+    nodes, dag = _plan_list(workflow.steps, registry)
+    ids = frozenset(step.id for step, _ in walk_steps(workflow.steps))
+    return Plan(workflow, nodes, dag, ids)
+
+
+def _plan_list(steps: list, registry: ActionRegistry) -> tuple[list[Node], bool]:
+    nodes = [_plan_step(step, registry) for step in steps]
+    dag = any(step.needs is not None for step in steps)
+    if dag:
+        index = {step.id: i for i, step in enumerate(steps)}
+        for i, (step, node) in enumerate(zip(steps, nodes)):
+            if step.needs is None:
+                node.deps = (i - 1,) if i else ()
+            else:
+                # needs outside this list name steps finished before the list started
+                node.deps = tuple(sorted({index[n] for n in step.needs if n in index and index[n] < i}))
+    return nodes, dag
+
+
+def _plan_step(step, registry: ActionRegistry) -> Node:
+    node = Node(step=step, kind=step.kind, id=step.id, yaml_path=path_str(step.yaml_path))
+    if step.if_ is not None:
+        if step.if_ is False:
+            node.skip = True
+        elif step.if_ is not True:
+            node.condition = condition_source(step.if_)
+    if isinstance(step, ActionStep):
+        node.action = registry.get(step.uses)
+        if not has_expression(step.with_):
+            node.params = node.action.parse(step.with_)
+    elif isinstance(step, ParallelStep):
+        node.children = [_plan_step(branch, registry) for branch in step.parallel]
+    elif isinstance(step, (ForeachStep, GroupStep)):
+        node.children, node.dag = _plan_list(step.steps, registry)
+    return node

@@ -1,0 +1,422 @@
+"""The async runner: executes a Plan, emitting events to a sink.
+
+A step's life: prepare its inputs → execute (the retry loop spelled out in ``_run_action``)
+→ record the outcome (``_on_success`` / ``_on_failure`` / ``_on_cancel``). Blocks live in
+``blocks.py``. Cancellation is never swallowed except where the run itself asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import blocks
+from . import events as ev
+from .actions import ActionContext, ActionRegistry, default_registry
+from .errors import ActionError, EngineError, ExpressionError, StepFailed, StepTimeout
+from .expressions import Evaluator, render
+from .inputs import coerce_inputs
+from .planner import Node, Plan
+from .scope import Redactor, Scope, Secrets
+from .settings import EngineSettings
+
+perf = time.perf_counter
+now = time.time
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    run_id: str
+    status: str  # succeeded | failed | cancelled
+    outputs: Any
+    error: str | None
+    duration_ms: float
+    summary: dict = field(default_factory=dict)
+
+
+class BlockStat:
+    """Wall time of a parallel/foreach block against the work done inside it."""
+
+    __slots__ = ("path", "kind", "wall", "work")
+
+    def __init__(self, path: str, kind: str):
+        self.path, self.kind, self.wall, self.work = path, kind, 0.0, 0.0
+
+    def as_dict(self) -> dict:
+        saved = max(self.work - self.wall, 0.0)
+        return {"path": self.path, "kind": self.kind, "wall_ms": round(self.wall * 1000, 3),
+                "work_ms": round(self.work * 1000, 3), "saved_ms": round(saved * 1000, 3),
+                "text": f"{self.path}: {self.wall:.1f} s for {self.work:.1f} s of work, saved {saved:.1f} s"}
+
+
+class Runner:
+    """Runs plans. One Runner may run many plans at once; each run has its own id."""
+
+    def __init__(self, registry: ActionRegistry | None = None, settings: EngineSettings | None = None,
+                 secrets: dict | None = None, services: dict | None = None):
+        self.registry = registry or default_registry()
+        self.settings = settings or EngineSettings()
+        self.secrets = dict(secrets or {})
+        self.services = dict(services or {})
+        self._executor: ThreadPoolExecutor | None = None
+        self._runs: dict[str, _Execution] = {}
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="wf-action")
+        return self._executor
+
+    async def run(self, plan: Plan, inputs: dict | None = None, sink: ev.Sink | None = None, *,
+                  run_id: str | None = None, completed: dict | None = None) -> RunResult:
+        """Run ``plan`` to its end; InputsInvalid is raised before anything starts.
+
+        ``completed`` maps step paths to outputs of an earlier run: those steps are not run
+        again (resume).
+        """
+        values = coerce_inputs(plan.workflow, inputs)
+        execution = _Execution(self, plan, values, sink or ev.NullSink(), run_id or uuid.uuid4().hex,
+                               completed or {})
+        self._runs[execution.run_id] = execution
+        try:
+            return await execution.execute()
+        finally:
+            self._runs.pop(execution.run_id, None)
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a running run to stop; True when it was running here."""
+        execution = self._runs.get(run_id)
+        if execution is None:
+            return False
+        execution.cancel()
+        return True
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Execution:
+    """The state of one run."""
+
+    def __init__(self, runner: Runner, plan: Plan, inputs: dict, sink: ev.Sink, run_id: str, completed: dict):
+        self.runner = runner
+        self.plan = plan
+        self.inputs = inputs
+        self.sink = sink
+        self.run_id = run_id
+        self.completed = completed
+        self.seq = 0
+        self.evaluator = Evaluator()
+        self.redact = Redactor(runner.secrets)
+        limits = plan.workflow.limits
+        self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
+        self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
+        self.own_slots: dict[str, asyncio.Semaphore] = {}
+        self.stats: dict[str, BlockStat] = {}
+        self.work = 0.0
+        self.action_steps = 0
+        self.cancel_requested = False
+        self.body: asyncio.Task | None = None
+        self.loop_thread = threading.get_ident()
+        self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
+                         **runner.services}
+
+    # -- events ------------------------------------------------------------------------------
+    def emit(self, cls, *args) -> None:
+        """Number, stamp and send one event."""
+        self.seq += 1
+        self.sink.emit(cls(self.seq, now(), self.run_id, *args))
+
+    def clean(self, data):
+        """Secrets redacted (a no-op when the run has none)."""
+        return self.redact(data) if self.redact else data
+
+    def log(self, path: str, message: str, level: str = "info") -> None:
+        """A log line from an action; safe to call from the action's thread."""
+        if threading.get_ident() == self.loop_thread:
+            self.emit(ev.LogLine, path, level, self.clean(str(message)))
+        else:
+            self.loop.call_soon_threadsafe(self.emit, ev.LogLine, path, level, self.clean(str(message)))
+
+    # -- the run -----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_requested = True
+        if self.body is not None:
+            self.body.cancel()
+
+    async def execute(self) -> RunResult:
+        self.loop = asyncio.get_running_loop()
+        self.body = asyncio.create_task(self._body())
+        return await self.body
+
+    async def _body(self) -> RunResult:
+        workflow = self.plan.workflow
+        self.emit(ev.RunStarted, workflow.name, self.clean(self.inputs), self.plan.describe())
+        start = perf()
+        root = Scope({"inputs": self.inputs, "secrets": Secrets(self.runner.secrets)}, known=self.plan.step_ids)
+        status, outputs, error = "succeeded", None, None
+        try:
+            async with asyncio.timeout(workflow.limits.timeout) as deadline:
+                await self.run_list(self.plan.nodes, self.plan.dag, root, "", ())
+            outputs = self.clean(self.outputs(root))
+        except StepFailed as exc:
+            status, error = "failed", str(exc)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            status, error = "failed", f"the run timed out after {workflow.limits.timeout:g} s"
+        except asyncio.CancelledError:
+            self.finish("cancelled", None, "cancelled", start)
+            if self.cancel_requested:
+                return self.result("cancelled", None, "cancelled", start)
+            raise
+        except ExpressionError as exc:
+            status, error = "failed", f"outputs: {exc}"
+        self.finish(status, outputs, self.clean(error), start)
+        return self.result(status, outputs, self.clean(error), start)
+
+    def outputs(self, root: Scope):
+        template = self.plan.workflow.outputs
+        if template is None:
+            return {node.id: root.values.get(node.id) for node in self.plan.nodes}
+        return render(template, root, self.evaluator)
+
+    def summary(self, wall: float) -> dict:
+        return {"wall_ms": round(wall * 1000, 3), "work_ms": round(self.work * 1000, 3),
+                "speedup": round(self.work / wall, 2) if wall > 0 else None,
+                "saved_ms": round(max(self.work - wall, 0) * 1000, 3), "action_steps": self.action_steps,
+                "blocks": [s.as_dict() for s in self.stats.values()]}
+
+    def finish(self, status, outputs, error, start) -> None:
+        wall = perf() - start
+        self.emit(ev.RunFinished, status, outputs, error, round(wall * 1000, 3), self.summary(wall))
+
+    def result(self, status, outputs, error, start) -> RunResult:
+        wall = perf() - start
+        return RunResult(self.run_id, status, outputs, error, round(wall * 1000, 3), self.summary(wall))
+
+    # -- lists and nodes ---------------------------------------------------------------------
+    async def run_list(self, nodes: list[Node], dag: bool, scope: Scope, prefix: str, frames: tuple):
+        """Run a step list (a sequence, or a needs-DAG); its output is its last step's."""
+        if dag:
+            return await blocks.run_dag(self, nodes, scope, prefix, frames)
+        output = None
+        for node in nodes:
+            output = await self.run_node(node, scope, prefix, frames)
+        return output
+
+    async def run_node(self, node: Node, scope: Scope, prefix: str, frames: tuple):
+        """Run one step of any kind, honouring resume data and ``if``."""
+        path = prefix + node.id
+        if self.completed and path in self.completed:
+            return self._reuse(node, scope, prefix)
+        if node.skip or node.condition is not None:
+            reason = self._skip_reason(node, scope, path)
+            if reason:
+                self.emit(ev.StepSkipped, path, reason)
+                scope.values[node.id] = None
+                return None
+        if node.action is not None:
+            output = await self._run_action(node, scope, path, frames)
+        else:
+            output = await blocks.run_block(self, node, scope, path, frames)
+        scope.values[node.id] = output
+        return output
+
+    def _skip_reason(self, node: Node, scope: Scope, path: str) -> str | None:
+        if node.skip:
+            return "if: false"
+        try:
+            value = self.evaluator.evaluate(node.condition, scope)
+        except ExpressionError as exc:
+            self.emit(ev.StepFailed, path, self.clean(f"if: {exc}"), 0, 0.0, False)
+            raise StepFailed(path, f"if: {exc}") from None
+        return None if value else f"if: {node.condition.strip()} was false"
+
+    def _reuse(self, node: Node, scope: Scope, prefix: str):
+        path = prefix + node.id
+        output = self.completed[path]
+        self.emit(ev.StepSucceeded, path, self.clean(output), 0, 0.0, True)
+        scope.values[node.id] = output
+        if node.kind in ("parallel", "group"):
+            inner = f"{path}."
+            for child in node.children:
+                if inner + child.id in self.completed:
+                    self._reuse(child, scope, inner)
+        return output
+
+    # -- action steps ------------------------------------------------------------------------
+    async def _run_action(self, node: Node, scope: Scope, path: str, frames: tuple):
+        step = node.step
+        retry = step.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            started = None
+            try:
+                params = node.params if node.params is not None else self._params(node, scope)
+                async with self._slot(node):
+                    started = perf()
+                    self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
+                              self.clean(_dump(params)) if node.params is None else None)
+                    output = await self._call(node, params, path, attempt)
+            except asyncio.CancelledError:
+                self._on_cancel(path, started, frames)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
+                message = _describe(exc, step)
+                spent = self._account(started, frames)
+                if retry and attempt < retry.attempts and _retryable(exc):
+                    delay = retry.delay_before(attempt + 1)
+                    self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
+                    await asyncio.sleep(delay)
+                    continue
+                return self._on_failure(node, scope, path, message, attempt, spent, exc)
+            return self._on_success(path, output, attempt, self._account(started, frames))
+
+    def _params(self, node: Node, scope: Scope):
+        try:
+            raw = render(node.step.with_, scope, self.evaluator)
+        except ExpressionError as exc:
+            raise _PrepareError(f"with: {exc}") from None
+        try:
+            return node.action.parse(raw)
+        except Exception as exc:  # pydantic ValidationError: the resolved values do not fit
+            raise _PrepareError(f"with: {_validation_text(exc)}") from None
+
+    def _slot(self, node: Node):
+        sems = [s for s in (self.slots, self.action_slots.get(node.step.uses), self._own_slot(node))
+                if s is not None]
+        return _Slots(sems) if sems else _NO_SLOT
+
+    def _own_slot(self, node: Node):
+        """A skill's own concurrency limit (``action.concurrency``), shared by its steps."""
+        limit = getattr(node.action, "concurrency", None)
+        if not limit:
+            return None
+        sem = self.own_slots.get(node.step.uses)
+        if sem is None:
+            sem = self.own_slots[node.step.uses] = asyncio.Semaphore(limit)
+        return sem
+
+    async def _call(self, node: Node, params, path: str, attempt: int):
+        action = node.action
+        ctx = ActionContext(self.run_id, path, attempt, self.runner.settings,
+                            lambda message, level="info": self.log(path, message, level), self.services)
+        timeout = node.step.timeout
+        if timeout is None:
+            return await self._invoke(action, params, ctx)
+        async with asyncio.timeout(timeout) as deadline:
+            try:
+                return await self._invoke(action, params, ctx)
+            except TimeoutError:
+                if deadline.expired():
+                    raise
+                raise ActionError("the action timed out") from None
+        # unreachable
+
+    async def _invoke(self, action, params, ctx):
+        if action.is_async:
+            return await action.run(params, ctx)
+        return await self.loop.run_in_executor(self.runner.executor, action.run, params, ctx)
+
+    def _account(self, started: float | None, frames: tuple) -> float:
+        if started is None:
+            return 0.0
+        spent = perf() - started
+        self.work += spent
+        for frame in frames:
+            frame.work += spent
+        return spent
+
+    def _on_success(self, path: str, output, attempt: int, spent: float):
+        self.action_steps += 1
+        self.emit(ev.StepSucceeded, path, self.clean(output), attempt, round(spent * 1000, 3), False)
+        return output
+
+    def _on_failure(self, node: Node, scope: Scope, path: str, message: str, attempt: int, spent: float, exc):
+        self.action_steps += 1
+        go_on = node.step.on_error == "continue"
+        self.emit(ev.StepFailed, path, self.clean(message), attempt, round(spent * 1000, 3), go_on)
+        if go_on:
+            return None
+        cls = StepTimeout if isinstance(exc, TimeoutError) else StepFailed
+        raise cls(path, message) from None
+
+    def _on_cancel(self, path: str, started: float | None, frames: tuple) -> None:
+        spent = self._account(started, frames)
+        self.emit(ev.StepCancelled, path, round(spent * 1000, 3))
+
+
+class _PrepareError(EngineError):
+    """Parameters could not be resolved or did not validate (never retried)."""
+
+
+class _Slots:
+    __slots__ = ("sems",)
+
+    def __init__(self, sems):
+        self.sems = sems
+
+    async def __aenter__(self):
+        taken = []
+        try:
+            for sem in self.sems:
+                await sem.acquire()
+                taken.append(sem)
+        except BaseException:
+            for sem in taken:
+                sem.release()
+            raise
+
+    async def __aexit__(self, *exc):
+        for sem in self.sems:
+            sem.release()
+
+
+class _NoSlot:
+    async def __aenter__(self):
+        return None
+
+    async def __aexit__(self, *exc):
+        return None
+
+
+_NO_SLOT = _NoSlot()
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, _PrepareError):
+        return False
+    return getattr(exc, "retryable", True)
+
+
+def _describe(exc: BaseException, step) -> str:
+    if isinstance(exc, TimeoutError) and step.timeout is not None:
+        return f"timed out after {step.timeout:g} s"
+    if isinstance(exc, (EngineError,)):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _validation_text(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"] for e in errors()
+        )
+    return str(exc)
+
+
+def _dump(params):
+    dump = getattr(params, "model_dump", None)
+    return dump(mode="json") if dump else params

@@ -1,0 +1,197 @@
+"""The workflow format as pydantic models (FORMAT.md, version 1)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """A number of seconds, or ``250ms``/``10s``/``2m``/``1h``, as float seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like 10s, 250ms, 2m, 1h")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"invalid duration {value!r}: use seconds or a string like 10s, 250ms, 2m, 1h")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+InputType = Literal["string", "number", "integer", "boolean", "object", "array"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+class InputSpec(_Model):
+    """One declared run input."""
+
+    type: InputType = "string"
+    default: Any = None
+    description: str | None = None
+    required: bool | None = None
+    enum: list[Any] | None = None
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return "default" not in self.model_fields_set
+
+
+def _input_shorthand(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+class Limits(_Model):
+    """Run-wide limits."""
+
+    concurrency: int | None = Field(default=None, ge=1)
+    timeout: Duration | None = None
+    actions: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+
+
+class Retry(_Model):
+    """How often and how patiently a failed action step is tried again."""
+
+    attempts: int = Field(default=3, ge=1, le=100)
+    delay: Duration = 1.0
+    backoff: float = Field(default=2.0, ge=1.0)
+    max_delay: Duration = 60.0
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (2 = the first retry)."""
+        return min(self.delay * self.backoff ** max(attempt - 2, 0), self.max_delay)
+
+
+class StepBase(_Model):
+    """Keys every step has."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str | None = None
+    if_: bool | str | None = Field(default=None, alias="if")
+    timeout: Duration | None = None
+    needs: list[str] | None = None
+    _path: tuple = PrivateAttr(default=())
+    _pos: tuple = PrivateAttr(default=(1, 1))
+
+    @property
+    def yaml_path(self) -> tuple:
+        """Where the step is in the document: ``('steps', 1, 'parallel', 0)``."""
+        return self._path
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(line, column) of the step in its source, 1-based."""
+        return self._pos
+
+
+class ActionStep(StepBase):
+    """Runs one action (or skill) with parameters."""
+
+    kind: Literal["action"] = Field(default="action", exclude=True)
+    uses: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    retry: Retry | None = None
+    on_error: Literal["fail", "continue"] = "fail"
+
+
+class _BlockPolicy(StepBase):
+    on_error: Literal["fail_fast", "wait_all", "continue"] = "fail_fast"
+    min_success: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1)
+
+
+class ParallelStep(_BlockPolicy):
+    """Branches that all start together."""
+
+    kind: Literal["parallel"] = Field(default="parallel", exclude=True)
+    parallel: list[Step] = Field(min_length=1)
+
+
+class ForeachStep(_BlockPolicy):
+    """Runs its body once per item of a list, items independently."""
+
+    kind: Literal["foreach"] = Field(default="foreach", exclude=True)
+    foreach: str | list[Any]
+    as_: str = Field(default="item", alias="as", pattern=ID_PATTERN)
+    concurrency: int | None = Field(default=8, ge=1)
+    steps: list[Step] = Field(min_length=1)
+
+
+class GroupStep(StepBase):
+    """A sequence of steps; its output is its last step's."""
+
+    kind: Literal["group"] = Field(default="group", exclude=True)
+    steps: list[Step] = Field(min_length=1)
+
+
+Step = Union[ActionStep, ParallelStep, ForeachStep, GroupStep]
+STEP_CLASSES = {"action": ActionStep, "parallel": ParallelStep, "foreach": ForeachStep, "group": GroupStep}
+
+
+class Workflow(_Model):
+    """A whole workflow document."""
+
+    version: Literal[1] = 1
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
+    title: str | None = None
+    description: str | None = None
+    inputs: dict[str, Annotated[InputSpec, BeforeValidator(_input_shorthand)]] = Field(default_factory=dict)
+    outputs: dict[str, Any] | None = None
+    limits: Limits = Field(default_factory=Limits)
+    steps: list[Step] = Field(default_factory=list)
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, value: dict) -> dict:
+        for key in value:
+            if not re.match(ID_PATTERN, key):
+                raise ValueError(f"input name '{key}' must match {ID_PATTERN}")
+        return value
+
+
+for _cls in (ParallelStep, ForeachStep, GroupStep, Workflow):
+    _cls.model_rebuild()
+
+
+def step_kind(raw: dict) -> str | None:
+    """Which kind of step a raw mapping is, or None when its keys don't say."""
+    if "foreach" in raw:
+        return "foreach"
+    if "parallel" in raw:
+        return "parallel"
+    if "uses" in raw:
+        return "action"
+    if "steps" in raw:
+        return "group"
+    return None
+
+
+def walk_steps(steps, parent=None):
+    """Yield ``(step, parent block or None)`` depth-first over a step list."""
+    for step in steps:
+        yield step, parent
+        yield from walk_steps(children(step), step)
+
+
+def children(step) -> list:
+    """The steps nested directly in a block (branches, body or group); [] for an action."""
+    if isinstance(step, ParallelStep):
+        return step.parallel
+    if isinstance(step, (ForeachStep, GroupStep)):
+        return step.steps
+    return []
