@@ -1,0 +1,117 @@
+"""``runworkflow PATH [--input NAME=VALUE]... [--inputs-json FILE] [--json]``.
+
+Exit 0 when the run succeeded, 1 when it failed or was cancelled, 2 when the file or the
+inputs are invalid (errors on stderr as ``PATH:LINE:COL: message``).
+"""
+
+import asyncio
+import json
+import signal
+import sys
+
+from django.core.management.base import BaseCommand
+from rich.console import Console
+
+from builder.management.commands.validateworkflow import check_file
+from builder.runtime import engine_settings, registry
+from builder.terminal import LiveProgress, print_summary
+from engine import FanoutSink, InputsInvalid, Runner, StepTable, load, parse_cli_value, plan
+
+
+class Command(BaseCommand):
+    help = "Run a workflow file with live progress; --json prints the result for scripts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", metavar="PATH")
+        parser.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
+                            help="an input value (typed by the workflow's declaration)")
+        parser.add_argument("--inputs-json", metavar="FILE", help="a JSON file with an object of inputs")
+        parser.add_argument("--json", action="store_true", help="print one JSON object with the result")
+
+    def handle(self, *args, **options):
+        path = options["path"]
+        issues = check_file(path)
+        if issues:
+            for issue in issues:
+                self.stderr.write(issue.format(path))
+            sys.exit(2)
+        with open(path, "rb") as handle:
+            workflow = load(handle.read(), path, registry=registry(), settings=engine_settings())
+        inputs = self.read_inputs(path, workflow, options)
+        code = asyncio.run(self.run_async(path, workflow, inputs, options["json"]))
+        sys.exit(code)
+
+    def read_inputs(self, path, workflow, options) -> dict:
+        doc = workflow._source
+        problems = []
+        inputs: dict = {}
+        if options["inputs_json"]:
+            try:
+                with open(options["inputs_json"], encoding="utf-8") as handle:
+                    data = json.load(handle)
+            except (OSError, ValueError) as exc:
+                self.fail_inputs(f"{options['inputs_json']}:1:1: cannot read the inputs: {exc}")
+            if not isinstance(data, dict):
+                self.fail_inputs(f"{options['inputs_json']}:1:1: the inputs file must hold a JSON object")
+            inputs.update(data)
+        for item in options["input"]:
+            name, sep, text = item.partition("=")
+            if not sep:
+                problems.append(f"{path}:1:1: --input {item!r}: use NAME=VALUE")
+                continue
+            spec = workflow.inputs.get(name)
+            inputs[name] = parse_cli_value(spec.type if spec else "string", text)
+        if problems:
+            self.fail_inputs(*problems)
+        from engine import coerce_inputs
+
+        try:
+            return coerce_inputs(workflow, inputs)
+        except InputsInvalid as exc:
+            lines = []
+            for problem in exc.problems:
+                name = problem.split("'")[1] if "'" in problem else ""
+                line, col = doc.position(("inputs", name)) if name in workflow.inputs else doc.position(("inputs",))
+                lines.append(f"{path}:{line}:{col}: inputs.{name}: {problem}")
+            self.fail_inputs(*lines)
+
+    def fail_inputs(self, *lines):
+        for line in lines:
+            self.stderr.write(line)
+        sys.exit(2)
+
+    async def run_async(self, path, workflow, inputs, as_json: bool) -> int:
+        runner = Runner(registry(), engine_settings())
+        table = StepTable()
+        console = Console(stderr=False)
+        live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
+        sink = FanoutSink(table, live)
+        run_plan = plan(workflow, runner.registry)
+        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink))
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, lambda: [runner.cancel(r) for r in list(runner._runs)])
+        except (NotImplementedError, RuntimeError):
+            pass
+        try:
+            if live is not None:
+                with live:
+                    result = await task
+            else:
+                result = await task
+        finally:
+            runner.close()
+        if as_json:
+            self.stdout.write(json.dumps({
+                "status": result.status,
+                "outputs": result.outputs,
+                "duration_ms": result.duration_ms,
+                "error": result.error,
+                "summary": result.summary,
+                "steps": table.steps,
+            }, default=str, indent=2))
+        else:
+            print_summary(console, result, table.steps)
+            if result.outputs is not None:
+                console.print_json(json.dumps(result.outputs, default=str))
+        return 0 if result.status == "succeeded" else 1

@@ -1,0 +1,118 @@
+"""Live per-branch progress in the terminal (rich), and the plain summary after a run."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
+         "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
+         "cancelled": ("⊘", "grey35")}
+MAX_ROWS = 40
+
+
+def mark(status: str) -> Text:
+    symbol, style = MARKS.get(status, ("?", ""))
+    return Text(symbol, style=style)
+
+
+def figures(summary: dict) -> str:
+    """"ran in 4.1 s; 9.0 s of work; 2.2× from parallel branches"."""
+    wall = summary.get("wall_ms", 0) / 1000
+    work = summary.get("work_ms", 0) / 1000
+    text = f"ran in {wall:.2f} s; {work:.2f} s of work"
+    if wall > 0 and work > wall * 1.05:
+        text += f"; {work / wall:.1f}× from parallel branches"
+    return text
+
+
+class LiveProgress:
+    """A sink that draws every non-item step and a bar per foreach while the run goes on."""
+
+    def __init__(self, console):
+        self.console = console
+        self.rows: dict[str, dict] = {}
+        self.bars: dict[str, dict] = {}
+        self.live = Live(get_renderable=self.render, console=console, refresh_per_second=8, transient=False)
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.live.__exit__(*exc)
+
+    def emit(self, event) -> None:
+        kind = event.type
+        if kind == "foreach.progress":
+            self.bars[event.path] = {"done": event.done, "failed": event.failed, "total": event.total,
+                                     "running": event.running}
+            return
+        path = getattr(event, "path", None)
+        if path is None or "[" in path or kind == "log":
+            return
+        row = self.rows.setdefault(path, {"status": "pending", "attempt": 0, "started": None, "ms": None})
+        if kind == "step.started":
+            row.update(status="running", attempt=event.attempt, started=time.monotonic())
+        elif kind == "step.retrying":
+            row["status"] = "retrying"
+        elif kind.startswith("step."):
+            row["status"] = kind.split(".")[1]
+            row["ms"] = getattr(event, "duration_ms", None)
+
+    def render(self):
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=1)
+        table.add_column()
+        table.add_column(justify="right")
+        table.add_column()
+        rows = list(self.rows.items())
+        hidden = len(rows) - MAX_ROWS
+        if hidden > 0:
+            active = [r for r in rows if r[1]["status"] in ("running", "retrying")]
+            rows = (active + [r for r in rows if r not in active])[:MAX_ROWS]
+        for path, row in rows:
+            bar = self.bars.get(path)
+            extra = Text("")
+            if bar:
+                extra = Text.assemble(
+                    f"{bar['done'] + bar['failed']}/{bar['total']}",
+                    (f" ✕{bar['failed']}" if bar["failed"] else "", "red"),
+                )
+            seconds = (row["ms"] / 1000 if row["ms"] is not None
+                       else (time.monotonic() - row["started"] if row["started"] else 0))
+            retry = f" (attempt {row['attempt']})" if row["attempt"] > 1 else ""
+            table.add_row(mark(row["status"]), Text(path + retry), f"{seconds:.1f}s", extra)
+            if bar and bar["total"]:
+                table.add_row("", ProgressBar(total=bar["total"], completed=bar["done"] + bar["failed"], width=40),
+                              "", "")
+        parts = [table]
+        if hidden > 0:
+            parts.append(Text(f"… and {hidden} more steps", style="grey50"))
+        return Group(*parts)
+
+
+def print_summary(console, result, table: dict) -> None:
+    """The steps (no foreach items), the outputs and the figures after a run, for a person."""
+    for path, row in table.items():
+        if "[" in path:
+            continue
+        ms = row["duration_ms"]
+        line = Text.assemble(mark(row["status"]), " ", path, (f"  {ms / 1000:.2f}s" if ms is not None else "", "grey50"))
+        if row["attempts"] > 1:
+            line.append(f"  {row['attempts']} attempts", style="yellow")
+        if row["error"] and row["status"] == "failed":
+            line.append(f"  {row['error']}", style="red")
+        console.print(line)
+    style = {"succeeded": "green", "failed": "red"}.get(result.status, "grey50")
+    console.print(Text.assemble((result.status, f"bold {style}"), " · ", figures(result.summary)))
+    for block in result.summary.get("blocks", []):
+        console.print(Text("  " + block["text"], style="grey50"))
+    if result.error:
+        console.print(Text(result.error, style="red"))
