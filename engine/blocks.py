@@ -128,8 +128,6 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
     remaining = len(branches)
 
     async def branch(child):
-        if sem is None:
-            return await ex.run_node(child, scope, prefix, frames)
         async with sem:
             return await ex.run_node(child, scope, prefix, frames)
 
@@ -145,7 +143,11 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
         if policy.record(error) or remaining == 0:
             decided.set_result(None)
 
-    tasks = [loop.create_task(branch(child)) for child in branches]
+    if sem is None:
+        tasks = [loop.create_task(ex.run_action(child, scope, prefix + child.id, frames) if ex.plain(child)
+                                  else ex.run_node(child, scope, prefix, frames)) for child in branches]
+    else:
+        tasks = [loop.create_task(branch(child)) for child in branches]
     for task in tasks:
         task.add_done_callback(on_done)
     try:

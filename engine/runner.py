@@ -120,6 +120,7 @@ class _Execution:
         self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
         self.own_slots: dict[str, asyncio.Semaphore] = {}
+        self.node_slots: dict[Node, object] = {}
         self.stats: dict[str, BlockStat] = {}
         self.work = 0.0
         self.action_steps = 0
@@ -225,11 +226,14 @@ class _Execution:
                 scope.values[node.id] = None
                 return None
         if node.action is not None:
-            output = await self._run_action(node, scope, path, frames)
-        else:
-            output = await blocks.run_block(self, node, scope, path, frames)
+            return await self.run_action(node, scope, path, frames)
+        output = await blocks.run_block(self, node, scope, path, frames)
         scope.values[node.id] = output
         return output
+
+    def plain(self, node: Node) -> bool:
+        """True when ``node`` can go straight to ``run_action`` (no ``if``, no resume data)."""
+        return node.action is not None and node.condition is None and not node.skip and not self.completed
 
     def _skip_reason(self, node: Node, scope: Scope, path: str) -> str | None:
         if node.skip:
@@ -254,7 +258,8 @@ class _Execution:
         return output
 
     # -- action steps ------------------------------------------------------------------------
-    async def _run_action(self, node: Node, scope: Scope, path: str, frames: tuple):
+    async def run_action(self, node: Node, scope: Scope, path: str, frames: tuple):
+        """An action step with its retry loop; stores and returns its output."""
         step = node.step
         retry = step.retry
         attempt = 0
@@ -263,11 +268,17 @@ class _Execution:
             started = None
             try:
                 params = node.params if node.params is not None else self._params(node, scope)
-                async with self._slot(node):
+                slot = self._slot(node)
+                if slot is not _NO_SLOT:
+                    await slot.acquire()
+                try:
                     started = perf()
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
                               self.clean(_dump(params)) if node.params is None else None)
                     output = await self._call(node, params, path, attempt)
+                finally:
+                    if slot is not _NO_SLOT:
+                        slot.release()
             except asyncio.CancelledError:
                 self._on_cancel(path, started, frames)
                 raise
@@ -279,8 +290,11 @@ class _Execution:
                     self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
                     await asyncio.sleep(delay)
                     continue
-                return self._on_failure(node, scope, path, message, attempt, spent, exc)
-            return self._on_success(path, output, attempt, self._account(started, frames))
+                output = self._on_failure(node, scope, path, message, attempt, spent, exc)
+            else:
+                self._on_success(path, output, attempt, self._account(started, frames))
+            scope.values[node.id] = output
+            return output
 
     def _params(self, node: Node, scope: Scope):
         try:
@@ -293,9 +307,13 @@ class _Execution:
             raise _PrepareError(f"with: {_validation_text(exc)}") from None
 
     def _slot(self, node: Node):
-        sems = [s for s in (self.slots, self.action_slots.get(node.step.uses), self._own_slot(node))
-                if s is not None]
-        return _Slots(sems) if sems else _NO_SLOT
+        """The semaphores an action step must hold while it runs (cached per node)."""
+        slot = self.node_slots.get(node)
+        if slot is None:
+            sems = [s for s in (self.slots, self.action_slots.get(node.step.uses), self._own_slot(node))
+                    if s is not None]
+            slot = self.node_slots[node] = _Slots(sems) if sems else _NO_SLOT
+        return slot
 
     def _own_slot(self, node: Node):
         """A skill's own concurrency limit (``action.concurrency``), shared by its steps."""
@@ -309,24 +327,19 @@ class _Execution:
 
     async def _call(self, node: Node, params, path: str, attempt: int):
         action = node.action
-        ctx = ActionContext(self.run_id, path, attempt, self.runner.settings,
-                            lambda message, level="info": self.log(path, message, level), self.services)
+        ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
+        call = action.run(params, ctx) if action.is_async else \
+            self.loop.run_in_executor(self.runner.executor, action.run, params, ctx)
         timeout = node.step.timeout
         if timeout is None:
-            return await self._invoke(action, params, ctx)
+            return await call
         async with asyncio.timeout(timeout) as deadline:
             try:
-                return await self._invoke(action, params, ctx)
+                return await call
             except TimeoutError:
                 if deadline.expired():
                     raise
-                raise ActionError("the action timed out") from None
-        # unreachable
-
-    async def _invoke(self, action, params, ctx):
-        if action.is_async:
-            return await action.run(params, ctx)
-        return await self.loop.run_in_executor(self.runner.executor, action.run, params, ctx)
+                raise ActionError("the action raised a timeout of its own") from None
 
     def _account(self, started: float | None, frames: tuple) -> float:
         if started is None:
@@ -366,7 +379,7 @@ class _Slots:
     def __init__(self, sems):
         self.sems = sems
 
-    async def __aenter__(self):
+    async def acquire(self):
         taken = []
         try:
             for sem in self.sems:
@@ -377,20 +390,12 @@ class _Slots:
                 sem.release()
             raise
 
-    async def __aexit__(self, *exc):
+    def release(self):
         for sem in self.sems:
             sem.release()
 
 
-class _NoSlot:
-    async def __aenter__(self):
-        return None
-
-    async def __aexit__(self, *exc):
-        return None
-
-
-_NO_SLOT = _NoSlot()
+_NO_SLOT = _Slots([])
 
 
 def _retryable(exc: BaseException) -> bool:

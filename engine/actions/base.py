@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,16 +17,30 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@dataclass
 class ActionContext:
-    """What a running action may know and do besides its parameters."""
+    """What a running action may know and do besides its parameters.
 
-    run_id: str
-    path: str
-    attempt: int
-    settings: EngineSettings
-    log: Callable[..., None] = field(repr=False, default=lambda message, level="info": None)
-    services: dict = field(default_factory=dict, repr=False)
+    ``log(message, level)`` sends a log line to the run's events (safe from a thread);
+    ``services`` holds what the host provides (the thread pool, the runner, connections).
+    """
+
+    __slots__ = ("run_id", "path", "attempt", "settings", "services", "_log")
+
+    def __init__(self, run_id: str, path: str, attempt: int, settings: EngineSettings,
+                 log: Callable[[str, str, str], None] | None = None, services: dict | None = None):
+        self.run_id = run_id
+        self.path = path
+        self.attempt = attempt
+        self.settings = settings
+        self.services = services if services is not None else {}
+        self._log = log
+
+    def log(self, message: str, level: str = "info") -> None:
+        if self._log is not None:
+            self._log(self.path, message, level)
+
+    def __repr__(self) -> str:
+        return f"ActionContext(run_id={self.run_id!r}, path={self.path!r}, attempt={self.attempt})"
 
 
 class Action:
@@ -45,7 +58,11 @@ class Action:
 
     @property
     def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.run)
+        """True when ``run`` is a coroutine function (cached: it sits on the hot path)."""
+        cached = self.__dict__.get("_is_async")
+        if cached is None:
+            cached = self.__dict__["_is_async"] = inspect.iscoroutinefunction(self.run)
+        return cached
 
     def run(self, params: Any, ctx: ActionContext) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,0 +1,163 @@
+"""Engine benchmarks: fan-out overhead, per-step cost, a big foreach, event volume.
+
+Run: ``python bench/engine.py`` (add ``--quick`` for a short smoke run). Every figure is
+measured in this run, next to its baseline (bare asyncio.gather) measured the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import engine  # noqa: E402
+
+
+class CountingSink:
+    """Counts events and the time spent handing them over."""
+
+    def __init__(self):
+        self.count = 0
+        self.by_type: dict[str, int] = {}
+
+    def emit(self, event) -> None:
+        self.count += 1
+        self.by_type[event.type] = self.by_type.get(event.type, 0) + 1
+
+
+def build(doc: dict):
+    text = json.dumps(doc)
+    return engine.plan(engine.load(text, "bench.json"))
+
+
+async def timed_run(plan, sink=None):
+    runner = engine.Runner()
+    gc.collect()
+    start = time.perf_counter()
+    result = await runner.run(plan, {}, sink or CountingSink())
+    wall = time.perf_counter() - start
+    runner.close()
+    assert result.status == "succeeded", result.error
+    return wall
+
+
+def fan_out(n: int, seconds: float = 0.05):
+    return build({"name": "fanout", "steps": [
+        {"id": "fan", "parallel": [{"id": f"b{i}", "uses": "wait", "with": {"seconds": seconds}} for i in range(n)]},
+        {"id": "join", "uses": "merge", "with": {"values": ["${fan}"]}},
+    ]})
+
+
+async def gather_baseline(n: int, seconds: float) -> float:
+    async def branch():
+        await asyncio.sleep(seconds)
+
+    gc.collect()
+    start = time.perf_counter()
+    await asyncio.gather(*(branch() for _ in range(n)))
+    return time.perf_counter() - start
+
+
+async def case_fan_out(sizes):
+    print("1. fan-out of N branches (wait 0.05 s each) then a join")
+    print(f"   {'N':>6}  {'wall s':>8}  {'overhead/branch':>16}  {'gather baseline':>16}")
+    for n in sizes:
+        wall = min([await timed_run(fan_out(n)) for _ in range(3)])
+        base = min([await gather_baseline(n, 0.05) for _ in range(3)])
+        print(f"   {n:>6}  {wall:8.3f}  {(wall - 0.05) / n * 1e6:13.1f} µs  {(base - 0.05) / n * 1e6:13.1f} µs")
+
+
+async def case_noop(n_parallel: int, n_chain: int):
+    print("2. no-op steps (wait 0): µs per step")
+    par = build({"name": "noop-par", "steps": [{"id": "p", "parallel": [
+        {"id": f"s{i}", "uses": "wait", "with": {"seconds": 0}} for i in range(n_parallel)]}]})
+    chain = build({"name": "noop-chain", "steps": [
+        {"id": f"s{i}", "uses": "wait", "with": {"seconds": 0}} for i in range(n_chain)]})
+    wall_par = min([await timed_run(par) for _ in range(3)])
+    wall_chain = min([await timed_run(chain) for _ in range(3)])
+
+    async def noop():
+        return None
+
+    async def gather_noop():
+        gc.collect()
+        start = time.perf_counter()
+        await asyncio.gather(*(noop() for _ in range(n_parallel)))
+        return time.perf_counter() - start
+
+    base = min([await gather_noop() for _ in range(3)])
+    print(f"   {n_parallel} in a parallel block: {wall_par / n_parallel * 1e6:.1f} µs/step"
+          f"   (bare asyncio.gather of the same no-op coroutines: {base / n_parallel * 1e6:.1f} µs)")
+    print(f"   {n_chain} in a chain:           {wall_chain / n_chain * 1e6:.1f} µs/step")
+
+
+def case_foreach(items: int, concurrency: int, seconds: float) -> None:
+    """Runs in a child process so its peak RSS is its own."""
+    out = subprocess.run([sys.executable, __file__, "--foreach-child", str(items), str(concurrency), str(seconds)],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)
+    ideal = items / concurrency * seconds
+    print(f"3. foreach over {items} items, wait {seconds} s, concurrency {concurrency}")
+    print(f"   wall {data['wall']:.2f} s against ideal {ideal:.2f} s: efficiency {ideal / data['wall'] * 100:.1f}%;"
+          f" peak RSS {data['rss_mb']:.0f} MB")
+    print(f"4. events: {data['events']} in {data['wall']:.2f} s = {data['events'] / data['wall']:,.0f} events/s;"
+          f" time inside sink.emit {data['sink_s'] * 1000:.0f} ms = {data['sink_s'] / data['wall'] * 100:.2f}% of"
+          f" the run (a list-appending sink); by type {data['by_type']}")
+
+
+def foreach_child(items: int, concurrency: int, seconds: float) -> None:
+    plan = build({"name": "big-foreach", "steps": [
+        {"id": "src", "uses": "wait", "with": {"seconds": 0, "value": list(range(items))}},
+        {"id": "each", "foreach": "${src}", "concurrency": concurrency,
+         "steps": [{"id": "w", "uses": "wait", "with": {"seconds": seconds}}]},
+    ]})
+
+    class TimedSink(CountingSink):
+        def __init__(self):
+            super().__init__()
+            self.spent = 0.0
+            self.kept = []
+
+        def emit(self, event):
+            t = time.perf_counter()
+            super().emit(event)
+            self.kept.append(event.seq)
+            self.spent += time.perf_counter() - t
+
+    sink = TimedSink()
+    wall = asyncio.run(timed_run(plan, sink))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "rss_mb": rss, "events": sink.count, "sink_s": sink.spent,
+                      "by_type": sink.by_type}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--foreach-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.foreach_child:
+        items, conc, secs = args.foreach_child
+        foreach_child(int(items), int(conc), float(secs))
+        return
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    if args.quick:
+        asyncio.run(case_fan_out([10, 100]))
+        asyncio.run(case_noop(200, 100))
+        case_foreach(2000, 100, 0.01)
+    else:
+        asyncio.run(case_fan_out([10, 100, 1000, 10000]))
+        asyncio.run(case_noop(10000, 1000))
+        case_foreach(100000, 1000, 0.1)
+
+
+if __name__ == "__main__":
+    main()
