@@ -50,6 +50,7 @@ class Document:
 
     data: object
     positions: dict
+    values: dict = None  # path -> position of the value itself (keys are in ``positions``)
 
     def position(self, path: Path) -> tuple[int, int]:
         """The nearest known position for ``path`` (walking up to its parents)."""
@@ -60,8 +61,13 @@ class Document:
             path = path[:-1]
         return self.positions.get((), (1, 1))
 
-    def issue(self, path: Path, message: str) -> Issue:
-        line, col = self.position(path)
+    def issue(self, path: Path, message: str, at_value: bool = False) -> Issue:
+        """An Issue at ``path``: at its key, or with ``at_value`` at the value itself."""
+        path = tuple(path)
+        if at_value and self.values and path in self.values:
+            line, col = self.values[path]
+        else:
+            line, col = self.position(path)
         return Issue(line, col, path_str(path), message)
 
 
@@ -122,6 +128,7 @@ def _compose(text: str, filename: str) -> Document:
     loader = _Loader(text)
     constructor = _Constructor()
     positions: dict = {}
+    values: dict = {}
     anchors: dict = {}  # name -> (value, size)
     stack: list[_Frame] = []
     root = _NO_KEY
@@ -149,7 +156,7 @@ def _compose(text: str, filename: str) -> Document:
                 if parent is None:
                     root = value
                 else:
-                    _attach(parent, value, size, frame.start, filename, positions)
+                    _attach(parent, value, size, frame.start, filename, positions, values)
                 continue
             if parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
                 # this event is a key
@@ -180,7 +187,7 @@ def _compose(text: str, filename: str) -> Document:
                 if parent is None:
                     root = value
                 else:
-                    _attach(parent, value, size, event.start_mark, filename, positions)
+                    _attach(parent, value, size, event.start_mark, filename, positions, values)
                 continue
             total += 1
             if total > MAX_NODES:
@@ -205,13 +212,13 @@ def _compose(text: str, filename: str) -> Document:
                 root = value
                 positions[()] = _mark(event.start_mark)
             else:
-                _attach(parent, value, 1, event.start_mark, filename, positions)
+                _attach(parent, value, 1, event.start_mark, filename, positions, values)
     finally:
         loader.dispose()
     if root is _NO_KEY or root is None:
         raise _fail(filename, None, "the document is empty")
     positions.setdefault((), (1, 1))
-    return Document(root, positions)
+    return Document(root, positions, values)
 
 
 def _child_path(parent: _Frame | None) -> Path:
@@ -222,11 +229,12 @@ def _child_path(parent: _Frame | None) -> Path:
     return parent.path + (len(parent.value),)
 
 
-def _attach(parent: _Frame, value, size, mark, filename, positions) -> None:
+def _attach(parent: _Frame, value, size, mark, filename, positions, values) -> None:
     if parent.kind == "map":
         key = parent.key
         parent.value[key] = value
         positions[parent.path + (key,)] = _mark(parent.key_mark)
+        values[parent.path + (key,)] = _mark(mark)
         parent.key = _NO_KEY
     else:
         positions[parent.path + (len(parent.value),)] = _mark(mark)

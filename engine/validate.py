@@ -45,8 +45,8 @@ class _Checker:
         self.steps = {}
         self.body_of: dict[str, str] = {}  # step id -> id of the foreach whose body holds it
 
-    def add(self, path: tuple, message: str) -> None:
-        self.issues.append(self.doc.issue(path, message))
+    def add(self, path: tuple, message: str, at_value: bool = False) -> None:
+        self.issues.append(self.doc.issue(path, message, at_value))
 
     def run(self) -> list[Issue]:
         self.check_inputs()
@@ -184,7 +184,7 @@ class _Checker:
         try:
             found = list(expressions_in(value))
         except ExpressionError as exc:
-            self.add(path, f"invalid expression: {exc.message}")
+            self.add(path, f"invalid expression: {exc.message}", True)
             return
         for sub, expr in found:
             self.check_expression(expr, path + sub, visible, names)
@@ -193,16 +193,16 @@ class _Checker:
         try:
             refs = references(expr)
         except ExpressionError as exc:
-            self.add(path, f"invalid expression ${{{expr.strip()}}}: {exc.message}")
+            self.add(path, f"invalid expression ${{{expr.strip()}}}: {exc.message}", True)
             return
         for root, keys in refs:
             if root in names:
                 if root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs:
-                    self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], list(self.wf.inputs))}")
+                    self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], list(self.wf.inputs))}", True)
                 continue
             if root in visible or root in FUNCTIONS or root in self.broken:
                 continue
-            self.add(path, self.describe_unknown(root, visible | names, "reference"))
+            self.add(path, self.describe_unknown(root, visible | names, "reference"), True)
 
     def describe_unknown(self, name: str, candidates, what: str) -> str:
         if name in self.body_of and name in self.steps:

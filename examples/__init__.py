@@ -1,0 +1,1 @@
+"""Example workflows (YAML) and the small functions their ``python`` steps call."""
