@@ -41,7 +41,8 @@ FUNCTIONS = {
     "ceil": math.ceil,
 }
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
-RESERVED = frozenset(FUNCTIONS) | frozenset(CONSTANTS) | {"inputs", "secrets", "loop"}
+#: names a step id or item name may not take (function names may: calls never read steps)
+RESERVED = frozenset(CONSTANTS) | {"inputs", "secrets", "loop"}
 
 _ALLOWED_NODES = (
     ast.Expression, ast.Expr, ast.Name, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp,

@@ -175,14 +175,14 @@ class _Execution:
                 raise
             status, error = "failed", f"the run timed out after {workflow.limits.timeout:g} s"
         except asyncio.CancelledError:
-            self.finish("cancelled", None, "cancelled", start)
+            result = self.finish("cancelled", None, "cancelled", start)
             if self.cancel_requested:
-                return self.result("cancelled", None, "cancelled", start)
+                asyncio.current_task().uncancel()  # we asked for it: the run ends normally
+                return result
             raise
         except ExpressionError as exc:
             status, error = "failed", f"outputs: {exc}"
-        self.finish(status, outputs, self.clean(error), start)
-        return self.result(status, outputs, self.clean(error), start)
+        return self.finish(status, outputs, self.clean(error), start)
 
     def outputs(self, root: Scope):
         template = self.plan.workflow.outputs
@@ -196,13 +196,12 @@ class _Execution:
                 "saved_ms": round(max(self.work - wall, 0) * 1000, 3), "action_steps": self.action_steps,
                 "blocks": [s.as_dict() for s in self.stats.values()]}
 
-    def finish(self, status, outputs, error, start) -> None:
+    def finish(self, status, outputs, error, start) -> RunResult:
+        """Emit ``run.finished`` and return the same facts as a RunResult."""
         wall = perf() - start
-        self.emit(ev.RunFinished, status, outputs, error, round(wall * 1000, 3), self.summary(wall))
-
-    def result(self, status, outputs, error, start) -> RunResult:
-        wall = perf() - start
-        return RunResult(self.run_id, status, outputs, error, round(wall * 1000, 3), self.summary(wall))
+        summary = self.summary(wall)
+        self.emit(ev.RunFinished, status, outputs, error, round(wall * 1000, 3), summary)
+        return RunResult(self.run_id, status, outputs, error, round(wall * 1000, 3), summary)
 
     # -- lists and nodes ---------------------------------------------------------------------
     async def run_list(self, nodes: list[Node], dag: bool, scope: Scope, prefix: str, frames: tuple):
@@ -266,8 +265,16 @@ class _Execution:
         while True:
             attempt += 1
             started = None
+            params = node.params
+            if params is None:
+                try:
+                    params = self._params(node, scope)
+                except _PrepareError as exc:
+                    self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt, None)
+                    output = self._on_failure(node, scope, path, str(exc), attempt, 0.0, exc)
+                    scope.values[node.id] = output
+                    return output
             try:
-                params = node.params if node.params is not None else self._params(node, scope)
                 slot = self._slot(node)
                 if slot is not _NO_SLOT:
                     await slot.acquire()

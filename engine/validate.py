@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 
 from .errors import ExpressionError, Issue
-from .expressions import FUNCTIONS, RESERVED, condition_source, expressions_in, references
+from .expressions import RESERVED, condition_source, expressions_in, references
 from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, children, walk_steps
 
 _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
@@ -200,7 +200,7 @@ class _Checker:
                 if root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs:
                     self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], list(self.wf.inputs))}", True)
                 continue
-            if root in visible or root in FUNCTIONS or root in self.broken:
+            if root in visible or root in self.broken:
                 continue
             self.add(path, self.describe_unknown(root, visible | names, "reference"), True)
 

@@ -1,0 +1,72 @@
+"""Every example in examples/ validates, runs offline, and gives the outputs it promises."""
+
+import pathlib
+import time
+
+import pytest
+
+import engine
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+SETTINGS = engine.EngineSettings(python_allowed=("examples.functions.*", "engine.functions.*"))
+
+
+async def run_example(name: str, inputs=None):
+    path = EXAMPLES / f"{name}.yaml"
+    workflow = engine.load(path.read_text(), str(path), settings=SETTINGS)
+    runner = engine.Runner(settings=SETTINGS)
+    sink = engine.ListSink()
+    start = time.perf_counter()
+    result = await runner.run(engine.plan(workflow), inputs, sink)
+    runner.close()
+    assert result.status == "succeeded", result.error
+    return result, time.perf_counter() - start
+
+
+def test_every_example_is_valid():
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    assert len(files) >= 6
+    for path in files:
+        assert engine.validate(path.read_text(), str(path), settings=SETTINGS) == [], path
+
+
+async def test_fan_out_fan_in_runs_the_three_analyses_at_once():
+    result, wall = await run_example("fan_out_fan_in", {"text": "One two. Three four five!"})
+    report = result.outputs["report"]
+    assert report["stats"] == {"words": 5, "sentences": 2, "characters": 25}
+    assert report["summary"] == "One two."
+    assert report["chart"][0].startswith(" 3 ")
+    assert result.outputs["words"] == 5
+    assert wall < 0.5, "three 0.2 s analyses overlap"
+
+
+async def test_batch_respects_its_cap_and_keeps_order():
+    result, wall = await run_example("batch")
+    names = [r["name"] for r in result.outputs["records"]]
+    assert names == ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Guido"]
+    assert [r["position"] for r in result.outputs["records"]] == list(range(8))
+    assert result.outputs["count"] == 8 and result.outputs["average_score"] == 8.0
+    assert 0.09 < wall < 0.5, "8 items of 0.05 s, 4 at a time: two rounds"
+
+
+async def test_parallel_batches():
+    result, _ = await run_example("parallel_batches")
+    assert result.outputs["all"] == [1, 4, 9, 16, 25, 36, 5.0, 10.0, 15.0, 20.0]
+    assert result.outputs["counts"] == {"small": 6, "large": 4}
+
+
+async def test_nested_parallel():
+    result, wall = await run_example("nested_parallel")
+    assert result.outputs["result"] == {"inner_a": "prepared-a", "inner_b": "prepared-b", "right": "right"}
+    assert wall < 0.3
+
+
+async def test_dag():
+    result, _ = await run_example("dag")
+    assert result.outputs == {"loaded": {"average": 2.0, "count": 3}, "audit": "audited 3 rows"}
+
+
+async def test_quorum_two_of_three():
+    result, _ = await run_example("quorum")
+    assert result.outputs["answered"]["south"] is None
+    assert result.outputs["price"] == pytest.approx((107.5 + 106.0) / 2)
