@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from rich.console import Group
@@ -14,6 +15,7 @@ MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": (
          "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
          "cancelled": ("⊘", "grey35")}
 MAX_ROWS = 40
+MAX_OUTPUT_CHARS = 3000
 
 
 def mark(status: str) -> Text:
@@ -98,10 +100,11 @@ class LiveProgress:
         return Group(*parts)
 
 
-def print_summary(console, result, table: dict) -> None:
-    """The steps (no foreach items), the outputs and the figures after a run, for a person."""
+def print_summary(console, result, table: dict, shown_live: bool = False) -> None:
+    """The steps (no foreach items; only failures when the live view showed them already),
+    the figures and the outputs after a run, for a person."""
     for path, row in table.items():
-        if "[" in path:
+        if "[" in path or (shown_live and row["status"] != "failed"):
             continue
         ms = row["duration_ms"]
         line = Text.assemble(mark(row["status"]), " ", path, (f"  {ms / 1000:.2f}s" if ms is not None else "", "grey50"))
@@ -116,3 +119,10 @@ def print_summary(console, result, table: dict) -> None:
         console.print(Text("  " + block["text"], style="grey50"))
     if result.error:
         console.print(Text(result.error, style="red"))
+    if result.outputs is not None:
+        text = json.dumps(result.outputs, default=str, indent=2)
+        if len(text) <= MAX_OUTPUT_CHARS:
+            console.print_json(text)
+        else:
+            compact = json.dumps(result.outputs, default=str)
+            console.print(Text(compact[:MAX_OUTPUT_CHARS] + f" … ({len(compact)} characters; --json prints all)"))

@@ -111,7 +111,5 @@ class Command(BaseCommand):
                 "steps": table.steps,
             }, default=str, indent=2))
         else:
-            print_summary(console, result, table.steps)
-            if result.outputs is not None:
-                console.print_json(json.dumps(result.outputs, default=str))
+            print_summary(console, result, table.steps, shown_live=live is not None)
         return 0 if result.status == "succeeded" else 1
