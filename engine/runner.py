@@ -282,7 +282,13 @@ class _Execution:
                     started = perf()
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
                               self.clean(_dump(params)) if node.params is None else None)
-                    output = await self._call(node, params, path, attempt)
+                    action = node.action
+                    ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
+                    if step.timeout is None:  # the common case, kept free of extra frames
+                        output = await (action.run(params, ctx) if action.is_async else
+                                        self.loop.run_in_executor(self.runner.executor, action.run, params, ctx))
+                    else:
+                        output = await self._with_timeout(action, params, ctx, step.timeout)
                 finally:
                     if slot is not _NO_SLOT:
                         slot.release()
@@ -332,14 +338,9 @@ class _Execution:
             sem = self.own_slots[node.step.uses] = asyncio.Semaphore(limit)
         return sem
 
-    async def _call(self, node: Node, params, path: str, attempt: int):
-        action = node.action
-        ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
+    async def _with_timeout(self, action, params, ctx, timeout: float):
         call = action.run(params, ctx) if action.is_async else \
             self.loop.run_in_executor(self.runner.executor, action.run, params, ctx)
-        timeout = node.step.timeout
-        if timeout is None:
-            return await call
         async with asyncio.timeout(timeout) as deadline:
             try:
                 return await call
