@@ -4,9 +4,21 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder.settings")
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_app})
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from .execution import recover_interrupted  # noqa: E402
+from .routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_app,
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})
+
+if os.environ.get("WORKFLOW_RECOVER_ON_START", "1") == "1":
+    recover_interrupted()

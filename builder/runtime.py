@@ -1,8 +1,18 @@
-"""How the builder configures the engine from Django settings."""
+"""How the builder configures the engine: settings, and the registry with the skills."""
+
+from __future__ import annotations
 
 from django.conf import settings
 
-from engine import EngineSettings, default_registry
+from engine import (
+    ActionRegistry,
+    EngineSettings,
+    SkillAction,
+    SkillSpec,
+    config_problems,
+    default_registry,
+    schema_problems,
+)
 
 
 def engine_settings() -> EngineSettings:
@@ -14,6 +24,52 @@ def engine_settings() -> EngineSettings:
     )
 
 
-def registry():
-    """The action registry the builder runs with."""
-    return default_registry()
+def spec_of(skill) -> SkillSpec:
+    """A Skill row as the engine's SkillSpec."""
+    return SkillSpec(name=skill.name, action=skill.action, config=skill.config or {},
+                     input_schema=skill.input_schema or {"type": "object"}, output_schema=skill.output_schema,
+                     title=skill.title, description=skill.description, category=skill.category,
+                     concurrency=skill.concurrency)
+
+
+def registry(skills=None) -> ActionRegistry:
+    """The built-in actions plus the enabled skills (read from the database now: a snapshot)."""
+    from .models import Skill
+
+    base = default_registry()
+    rows = list(Skill.objects.filter(enabled=True)) if skills is None else skills
+    actions = {}
+    for row in rows:
+        action = base.get(row.action)
+        if action is not None and not base.is_builtin(row.name):
+            actions[row.name] = SkillAction(spec_of(row), action)
+    return base.with_skills(actions.get, lambda: list(actions))
+
+
+def skill_problems(skill) -> dict[str, list[str]]:
+    """Field → problems for a Skill about to be saved ({} when it is fine)."""
+    base = default_registry()
+    problems: dict[str, list[str]] = {}
+    if base.is_builtin(skill.name):
+        problems["name"] = [f"'{skill.name}' is a built-in action's name"]
+    action = base.get(skill.action)
+    if action is None:
+        hint = base.suggest(skill.action)
+        problems["action"] = [f"unknown action '{skill.action}'" + (f" (did you mean '{hint}'?)" if hint else "")]
+    for field in ("input_schema", "output_schema"):
+        value = getattr(skill, field)
+        if value in (None, {}) and field == "output_schema":
+            continue
+        if not isinstance(value, dict):
+            problems[field] = ["must be a JSON object (a JSON Schema)"]
+            continue
+        found = schema_problems(value)
+        if found:
+            problems[field] = found
+    if not isinstance(skill.config, dict):
+        problems["config"] = ["must be a JSON object of the action's parameters"]
+    elif action is not None:
+        found = config_problems(spec_of(skill), action)
+        if found:
+            problems["config"] = found
+    return problems

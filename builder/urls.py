@@ -3,10 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .api import api
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.workflow_list, name="home"),
+    path("workflows/<int:workflow_id>/", views.editor, name="editor"),
+    path("runs/<int:run_id>/", views.monitor, name="monitor"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
 ]

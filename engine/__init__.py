@@ -1,6 +1,7 @@
 """The workflow engine: load → plan → Runner.run(plan, inputs, sink). Never imports Django."""
 
-from .actions import Action, ActionContext, ActionRegistry, Params, default_registry
+from .actions import Action, ActionContext, ActionRegistry, Params, SkillAction, SkillSpec, default_registry
+from .actions.skill import config_problems, schema_problems
 from .errors import (
     ActionError,
     EngineError,
@@ -23,7 +24,8 @@ from .spec import Workflow
 __all__ = sorted([
     "Action", "ActionContext", "ActionError", "ActionRegistry", "EngineError", "EngineSettings",
     "Event", "ExpressionError", "FanoutSink", "InputsInvalid", "Issue", "ListSink", "Node", "NullSink",
-    "Params", "Plan", "RunCancelled", "RunResult", "Runner", "Sink", "StepFailed", "StepTable",
+    "Params", "Plan", "RunCancelled", "RunResult", "Runner", "Sink", "SkillAction", "SkillSpec", "StepFailed",
+    "StepTable", "config_problems", "schema_problems",
     "StepTimeout", "Workflow", "WorkflowInvalid", "coerce_inputs", "default_registry", "load",
     "parse_cli_value", "plan", "validate",
 ])

@@ -5,8 +5,10 @@ from .fail import Fail
 from .merge import Merge
 from .python import Python
 from .registry import ActionRegistry, default_registry
+from .skill import SkillAction, SkillSpec
 from .wait import Wait
 
 BUILTINS = [Fail, Merge, Python, Wait]
 
-__all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "default_registry"]
+__all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
+           "default_registry"]

@@ -1,0 +1,90 @@
+"""Admin: skills (validated on save, enable/disable), workflows with versions, runs read-only."""
+
+from django.contrib import admin, messages
+
+from .models import Run, Skill, StepRun, Workflow, WorkflowVersion
+
+
+class StaffOnly:
+    """Staff manage these (no per-model permission needed beyond being staff)."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
+@admin.register(Skill)
+class SkillAdmin(StaffOnly, admin.ModelAdmin):
+    list_display = ["name", "title", "category", "action", "concurrency", "enabled", "updated_at"]
+    list_filter = ["enabled", "category", "action"]
+    search_fields = ["name", "title", "description"]
+    actions = ["enable", "disable"]
+    fieldsets = [
+        (None, {"fields": ["name", "title", "description", "category", "enabled"]}),
+        ("What it runs", {"fields": ["action", "config", "concurrency"]}),
+        ("Schemas", {"fields": ["input_schema", "output_schema"]}),
+    ]
+
+    @admin.action(description="Enable the selected skills")
+    def enable(self, request, queryset):
+        count = queryset.update(enabled=True)
+        self.message_user(request, f"{count} skill(s) enabled.", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected skills")
+    def disable(self, request, queryset):
+        count = queryset.update(enabled=False)
+        self.message_user(request, f"{count} skill(s) disabled.", messages.SUCCESS)
+
+
+class ReadOnly:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class VersionInline(ReadOnly, admin.TabularInline):
+    model = WorkflowVersion
+    fields = ["number", "message", "author", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ["name", "title", "owner", "version", "updated_at"]
+    list_filter = ["owner"]
+    search_fields = ["name", "title"]
+    readonly_fields = ["version", "created_at", "updated_at"]
+    inlines = [VersionInline]
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["workflow", "number", "author", "message", "created_at"]
+    readonly_fields = ["workflow", "number", "yaml", "author", "message", "created_at"]
+
+
+class StepInline(ReadOnly, admin.TabularInline):
+    model = StepRun
+    fields = ["path", "attempt", "status", "duration_ms", "error"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(path__contains="[")
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "workflow", "status", "mode", "started_by", "created_at", "duration_ms"]
+    list_filter = ["status", "mode"]
+    readonly_fields = [f.name for f in Run._meta.fields]
+    inlines = [StepInline]

@@ -1,0 +1,126 @@
+"""Websocket consumers. Thin: database access goes through database_sync_to_async helpers.
+
+``ws/runs/<id>/``: a snapshot (``{"type": "snapshot", "seq": N, "run", "steps"}``), then
+every later event with its ``seq``. ``?after=N`` replays what came after N instead of the
+snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` are accepted from clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import execution
+from .models import Run, RunEvent, StepRun
+from .recorder import group_name
+
+log = logging.getLogger(__name__)
+NOT_YOURS = 4403
+NOT_LOGGED_IN = 4401
+
+
+@database_sync_to_async
+def _find_run(user, run_id: int) -> Run | None:
+    qs = Run.objects.select_related("workflow", "version")
+    if not user.is_staff:
+        qs = qs.filter(workflow__owner=user)
+    return qs.filter(pk=run_id).first()
+
+
+@database_sync_to_async
+def _snapshot(run_id: int) -> dict:
+    run = Run.objects.select_related("workflow", "version").get(pk=run_id)
+    steps = {}
+    for row in StepRun.objects.filter(run_id=run_id).exclude(path__contains="[").order_by("id"):
+        steps[row.path] = {"status": row.status, "attempts": row.attempt, "kind": row.kind, "uses": row.uses,
+                           "error": row.error, "duration_ms": row.duration_ms,
+                           "started_at": row.started_at.timestamp() if row.started_at else None,
+                           "finished_at": row.finished_at.timestamp() if row.finished_at else None}
+    progress = {}
+    for event in RunEvent.objects.filter(run_id=run_id, type="foreach.progress").order_by("seq"):
+        progress[event.data["path"]] = event.data
+    return {"type": "snapshot", "seq": run.last_seq, "steps": steps, "progress": progress, "run": {
+        "id": run.pk, "workflow": run.workflow.name, "workflow_id": run.workflow_id, "version": run.version.number,
+        "status": run.status, "error": run.error, "outputs": run.outputs, "summary": run.summary,
+        "started_at": run.started_at.timestamp() if run.started_at else None,
+        "finished_at": run.finished_at.timestamp() if run.finished_at else None,
+        "duration_ms": run.duration_ms}}
+
+
+@database_sync_to_async
+def _events_after(run_id: int, after: int) -> list[dict]:
+    return [e.data for e in RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")]
+
+
+class RunConsumer(AsyncJsonWebsocketConsumer):
+    """Streams one run's events to its owner (or staff)."""
+
+    async def connect(self):
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        self.last_seq = 0
+        self.group = None
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_LOGGED_IN)
+            return
+        run = await _find_run(user, self.run_id)
+        if run is None:
+            await self.close(code=NOT_YOURS)
+            return
+        self.group = group_name(self.run_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)  # join first: nothing is missed
+        after = _after(self.scope)
+        if after is None:
+            snapshot = await _snapshot(self.run_id)
+            self.last_seq = snapshot["seq"]
+            await self.send_json(snapshot)
+        else:
+            self.last_seq = after
+            await self._send_events(await _events_after(self.run_id, after))
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong", "seq": self.last_seq})
+        elif kind == "cancel":
+            if not execution.cancel_here(self.run_id):
+                await database_sync_to_async(
+                    Run.objects.filter(pk=self.run_id, status__in=Run.ACTIVE).update)(status="cancelled",
+                                                                                      error="cancelled")
+            await self.send_json({"type": "cancelling", "seq": self.last_seq})
+        else:
+            log.warning("run %s: ignored a client message of type %r", self.run_id, kind)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            await super().receive(text_data, bytes_data, **kwargs)
+        except ValueError:
+            log.warning("run %s: ignored a message that is not JSON", self.run_id)
+
+    async def run_events(self, message):
+        """A batch from the run's recorder (group message type ``run.events``)."""
+        await self._send_events(message["events"])
+
+    async def _send_events(self, events):
+        for event in events:
+            if event["seq"] > self.last_seq:
+                self.last_seq = event["seq"]
+                await self.send_json(event)
+
+
+def _after(scope) -> int | None:
+    values = parse_qs(scope.get("query_string", b"").decode()).get("after")
+    if not values:
+        return None
+    try:
+        return max(int(values[0]), 0)
+    except ValueError:
+        return None

@@ -1,0 +1,120 @@
+"""Embedded execution: runs go on as asyncio tasks in the server's own loop.
+
+``schedule(run_id)`` returns at once; the run continues after the request has ended. A
+run's state is in the database step by step, so runs left ``running`` by a process that
+died are marked ``interrupted`` (and can be resumed) by ``recover_interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError
+from django.utils import timezone
+
+from engine import Runner, WorkflowInvalid, load, plan
+
+from .models import Run
+from .recorder import RunRecorder
+from .runtime import engine_settings, registry
+from .services import completed_outputs
+
+log = logging.getLogger(__name__)
+ACTIVE: dict[int, Runner] = {}
+_TASKS: set[asyncio.Task] = set()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def schedule(run_id: int) -> asyncio.Task:
+    """Start a queued run in the current event loop and return its task."""
+    task = asyncio.get_running_loop().create_task(execute(run_id))
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+    return task
+
+
+def _prepare(run_id: int, worker: str):
+    run = Run.objects.select_related("version", "resumed_from").get(pk=run_id)
+    if run.status != Run.Status.QUEUED:
+        return None
+    run.worker = worker
+    run.save(update_fields=["worker"])
+    completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
+    return run, registry(), completed
+
+
+def _fail(run_id: int, message: str) -> None:
+    Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+async def execute(run_id: int, *, send: bool = True) -> Run | None:
+    """Run a queued run to its end, recording and streaming its events."""
+    prepared = await sync_to_async(_prepare)(run_id, worker_name())
+    if prepared is None:
+        return None
+    run, actions, completed = prepared
+    try:
+        workflow = load(run.version.yaml, f"{run.workflow_id}.yaml", registry=actions, settings=engine_settings())
+    except WorkflowInvalid as exc:  # a skill changed since the version was saved
+        await sync_to_async(_fail)(run_id, str(exc))
+        return None
+    runner = Runner(actions, engine_settings())
+    recorder = RunRecorder(run_id, send=send)
+    await recorder.start()
+    ACTIVE[run_id] = runner
+    try:
+        await runner.run(plan(workflow, actions), run.inputs, recorder, run_id=str(run_id), completed=completed)
+    except Exception as exc:  # noqa: BLE001 - record any engine failure on the run
+        log.exception("run %s crashed", run_id)
+        await recorder.close()
+        await sync_to_async(_fail)(run_id, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        ACTIVE.pop(run_id, None)
+        await recorder.close()
+        runner.close()
+    return await Run.objects.aget(pk=run_id)
+
+
+def cancel_here(run_id: int) -> bool:
+    """Cancel a run executing in this process; False when it is not here."""
+    runner = ACTIVE.get(run_id)
+    return bool(runner and runner.cancel(str(run_id)))
+
+
+def recover_interrupted() -> int:
+    """Mark runs whose process is gone as ``interrupted``; return how many."""
+    host = socket.gethostname()
+    count = 0
+    try:
+        for run in Run.objects.filter(status__in=Run.ACTIVE).exclude(mode="celery"):
+            worker_host, _, pid = run.worker.rpartition(":")
+            if run.status == Run.Status.QUEUED and not run.worker:
+                dead = True  # nobody took it: its server is gone (embedded runs start at once)
+            else:
+                dead = worker_host != host or not pid.isdigit() or not _alive(int(pid))
+            if dead and int(pid or 0) != os.getpid():
+                run.status = Run.Status.INTERRUPTED
+                run.error = "the process running it stopped; resume it to go on"
+                run.finished_at = timezone.now()
+                run.save(update_fields=["status", "error", "finished_at"])
+                count += 1
+    except DatabaseError:  # not migrated yet
+        return 0
+    return count
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

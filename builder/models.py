@@ -1,0 +1,167 @@
+"""Workflows and their versions, skills, runs with their steps and events."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+slug = RegexValidator(r"^[a-z0-9][a-z0-9_-]*$", "Use a-z, 0-9, - and _ (starting with a letter or digit).")
+
+
+class Workflow(models.Model):
+    """A user's workflow; ``yaml`` is the current version's text."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=100, validators=[slug])
+    title = models.CharField(max_length=200, blank=True)
+    yaml = models.TextField()
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_workflow_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def current_version(self) -> WorkflowVersion:
+        return self.versions.get(number=self.version)
+
+
+class WorkflowVersion(models.Model):
+    """One saved state of a workflow; never changed after it is written."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    yaml = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="unique_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.name} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("a workflow version is immutable; save a new version instead")
+        super().save(*args, **kwargs)
+
+
+class Skill(models.Model):
+    """A named, admin-managed preset of one action, offered in the editor's palette."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[RegexValidator(r"^[A-Za-z_][A-Za-z0-9_]*$")])
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=100, default="Skills")
+    action = models.CharField(max_length=100, help_text="the built-in action this skill presets")
+    config = models.JSONField(default=dict, blank=True,
+                              help_text="the action's parameters; ${inputs.NAME} refers to the skill's inputs")
+    input_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the step's `with`")
+    output_schema = models.JSONField(null=True, blank=True, help_text="JSON Schema of the output (optional)")
+    concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="at most this many running at once")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .runtime import skill_problems
+
+        problems = skill_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
+
+class Run(models.Model):
+    """One execution of a workflow version."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        INTERRUPTED = "interrupted"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    inputs = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    outputs = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    mode = models.CharField(max_length=20, default="embedded", help_text="embedded, celery or cli")
+    worker = models.CharField(max_length=200, blank=True, help_text="the process that executes the run")
+    resumed_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} of {self.workflow.name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in self.ACTIVE
+
+
+class StepRun(models.Model):
+    """One step's attempt (each foreach item's copy has its own path: ``per_file[3].download``)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    path = models.CharField(max_length=500)
+    step_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, default="action")
+    uses = models.CharField(max_length=100, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=20, default="running")
+    inputs = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    output_note = models.CharField(max_length=200, blank=True, help_text="set when the output was cut")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "path", "attempt"], name="unique_step_attempt")]
+        indexes = [models.Index(fields=["run", "path"])]
+
+    def __str__(self) -> str:
+        return f"{self.path} #{self.attempt}"
+
+
+class RunEvent(models.Model):
+    """The run's event log, in ``seq`` order, for replay to websocket clients."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=40)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_event_seq")]

@@ -1,0 +1,84 @@
+"""What the API, the admin and the commands do with workflows and runs (sync, ORM)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Q
+
+from engine import InputsInvalid, Issue, WorkflowInvalid, coerce_inputs, load
+
+from .models import Run, StepRun, Workflow, WorkflowVersion
+from .runtime import engine_settings, registry
+
+MAX_YAML_BYTES = 1 << 20
+
+
+class Invalid(Exception):
+    """The YAML breaks the format: ``issues`` says where and why."""
+
+    def __init__(self, issues: list[Issue]):
+        super().__init__(issues)
+        self.issues = issues
+
+
+def check_yaml(text: str, filename: str = "workflow.yaml"):
+    """The loaded workflow, or raise Invalid with every issue."""
+    try:
+        return load(text, filename, registry=registry(), settings=engine_settings())
+    except WorkflowInvalid as exc:
+        raise Invalid(exc.issues) from None
+
+
+def visible_to(user, queryset, owner_field: str = "owner"):
+    """Objects a user may see: their own, or all of them for staff."""
+    if user.is_staff:
+        return queryset
+    return queryset.filter(**{owner_field: user})
+
+
+@transaction.atomic
+def save_workflow(user, text: str, message: str = "", workflow: Workflow | None = None) -> Workflow:
+    """Create a workflow, or add a version to one; the YAML must be valid."""
+    parsed = check_yaml(text)
+    clash = Workflow.objects.filter(owner=workflow.owner if workflow else user, name=parsed.name)
+    if workflow is not None:
+        clash = clash.exclude(pk=workflow.pk)
+    if clash.exists():
+        raise Invalid([Issue(1, 1, "name", f"you already have a workflow named '{parsed.name}'")])
+    if workflow is None:
+        workflow = Workflow(owner=user, version=0)
+    elif workflow.yaml == text and not message:
+        return workflow
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk) if workflow.pk else workflow
+    workflow.name = parsed.name
+    workflow.title = parsed.title or ""
+    workflow.yaml = text
+    workflow.version += 1
+    workflow.save()
+    WorkflowVersion.objects.create(workflow=workflow, number=workflow.version, yaml=text, author=user,
+                                   message=message)
+    return workflow
+
+
+def create_run(workflow: Workflow, user, inputs: dict | None, *, version: WorkflowVersion | None = None,
+               resumed_from: Run | None = None, mode: str = "embedded") -> Run:
+    """A queued Run with checked inputs; raise InputsInvalid or Invalid first."""
+    version = version or workflow.current_version()
+    parsed = check_yaml(version.yaml)
+    values = coerce_inputs(parsed, inputs)
+    return Run.objects.create(workflow=workflow, version=version, started_by=user, inputs=values,
+                              mode=mode, resumed_from=resumed_from)
+
+
+def completed_outputs(run: Run) -> dict:
+    """Outputs of a run's succeeded steps, by path, for resuming it (cut outputs are re-run)."""
+    rows = StepRun.objects.filter(run=run, status="succeeded", output_note="").values_list("path", "output")
+    return dict(rows)
+
+
+def recent_runs_filter(user) -> Q:
+    return Q() if user.is_staff else Q(workflow__owner=user)
+
+
+__all__ = ["Invalid", "InputsInvalid", "MAX_YAML_BYTES", "check_yaml", "completed_outputs", "create_run",
+           "save_workflow", "visible_to"]
