@@ -5,16 +5,27 @@ from django.contrib import admin, messages
 from .models import Run, Skill, StepRun, Workflow, WorkflowVersion
 
 
-class StaffOnly:
-    """Staff manage these (no per-model permission needed beyond being staff)."""
+def _staff(request) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+class StaffView:
+    """Staff see these (no per-model permission needed beyond being staff)."""
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        return _staff(request)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+        return _staff(request)
 
-    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+class StaffOnly(StaffView):
+    """Staff manage these."""
+
+    def has_add_permission(self, request, obj=None):
+        return _staff(request)
+
+    has_change_permission = has_delete_permission = has_add_permission
 
 
 @admin.register(Skill)
@@ -40,7 +51,7 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         self.message_user(request, f"{count} skill(s) disabled.", messages.SUCCESS)
 
 
-class ReadOnly:
+class ReadOnly(StaffView):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -57,7 +68,7 @@ class VersionInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(StaffOnly, admin.ModelAdmin):
     list_display = ["name", "title", "owner", "version", "updated_at"]
     list_filter = ["owner"]
     search_fields = ["name", "title"]

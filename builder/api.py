@@ -10,7 +10,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Query, Router
+from ninja import NinjaAPI, Query, Router, Status
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
@@ -100,7 +100,7 @@ def list_workflows(request):
 def create_workflow(request, body: WorkflowIn):
     """Create a workflow from YAML (its version 1)."""
     _limit(body.yaml)
-    return 201, workflow_out(save_workflow(request.user, body.yaml, body.message or "created"))
+    return Status(201, workflow_out(save_workflow(request.user, body.yaml, body.message or "created")))
 
 
 @workflows.get("/{int:workflow_id}", response=WorkflowDetailOut)
@@ -119,7 +119,7 @@ def update_workflow(request, workflow_id: int, body: WorkflowIn):
 @workflows.delete("/{int:workflow_id}", response={204: None})
 def delete_workflow(request, workflow_id: int):
     _workflow(request, workflow_id).delete()
-    return 204, None
+    return Status(204, None)
 
 
 @workflows.get("/{int:workflow_id}/versions", response=list[VersionOut])
@@ -148,7 +148,7 @@ async def start_run(request, workflow_id: int, body: RunIn):
     """Start a run (inputs checked first); it goes on in the server after this answers."""
     run = await sync_to_async(_new_run)(request, workflow_id, body)
     execution.schedule(run.pk)
-    return 201, run_out(run)
+    return Status(201, run_out(run))
 
 
 def _new_run(request, workflow_id: int, body: RunIn) -> Run:
@@ -175,7 +175,7 @@ def validate(request, body: ValidateIn):
             "inputs": {k: v.model_dump(exclude_unset=True) for k, v in parsed.inputs.items()}}
 
 
-@api.get("/actions", response=list[ActionOut], tags=["actions"])
+@api.get("/actions", response=list[ActionOut], tags=["actions"], by_alias=True)
 def list_actions(request):
     """Built-in actions and enabled skills, each with the JSON Schema of its `with`."""
     actions = registry()
@@ -241,7 +241,7 @@ async def rerun(request, run_id: int):
     """Run the same version again with the same inputs."""
     run = await sync_to_async(_again)(request, run_id, resume=False)
     execution.schedule(run.pk)
-    return 201, run_out(run)
+    return Status(201, run_out(run))
 
 
 @runs.post("/{int:run_id}/resume", response={201: RunOut, 409: ErrorsOut, 422: ErrorsOut})
@@ -249,7 +249,7 @@ async def resume(request, run_id: int):
     """Run a failed, cancelled or interrupted run again, reusing its succeeded steps' outputs."""
     run = await sync_to_async(_again)(request, run_id, resume=True)
     execution.schedule(run.pk)
-    return 201, run_out(run)
+    return Status(201, run_out(run))
 
 
 def _again(request, run_id: int, resume: bool) -> Run:

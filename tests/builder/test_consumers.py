@@ -1,0 +1,150 @@
+"""The run websocket: snapshot then events, replay with ?after=N, ownership, client messages."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from builder import execution
+from builder.models import Run, RunEvent
+from builder.routing import websocket_urlpatterns
+from builder.services import create_run, save_workflow
+from tests.builder.helpers import finished
+
+pytestmark = pytest.mark.django_db(transaction=True)
+APP = URLRouter(websocket_urlpatterns)
+
+PIPELINE = """name: pipeline
+inputs: {items: {type: integer, default: 30}}
+steps:
+  - {id: make, uses: wait, with: {seconds: 0, value: "${inputs.items}"}}
+  - id: each
+    foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+    concurrency: 4
+    steps:
+      - {id: w, uses: wait, with: {seconds: 0.02, value: "${item}"}}
+  - {id: done, uses: wait, with: {seconds: 0, value: "${len(each)}"}}
+"""
+
+
+async def connect(user, run_id, query=""):
+    communicator = WebsocketCommunicator(APP, f"/ws/runs/{run_id}/{query}")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def until_finished(communicator, timeout=10):
+    received = []
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        received.append(message)
+        if message["type"] == "run.finished":
+            return received
+
+
+async def new_run(user, text=PIPELINE, inputs=None):
+    workflow = await sync_to_async(save_workflow)(user, text)
+    return await sync_to_async(create_run)(workflow, user, inputs or {})
+
+
+async def test_snapshot_then_every_event_in_order(alice):
+    run = await new_run(alice)
+    ws = await connect(alice, run.pk)
+    snapshot = await ws.receive_json_from()
+    assert snapshot["type"] == "snapshot" and snapshot["seq"] == 0 and snapshot["run"]["status"] == "queued"
+    execution.schedule(run.pk)
+    events = await until_finished(ws)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs)), "increasing, no duplicates"
+    stored = [seq async for seq in RunEvent.objects.filter(run=run).values_list("seq", flat=True)]
+    assert seqs == stored, "the client got exactly what was recorded"
+    terminal = {e["path"] for e in events if e["type"] == "step.succeeded"}
+    assert {f"each[{i}].w" for i in range(20)} <= terminal and {"make", "each", "done"} <= terminal
+    assert events[-1]["status"] == "succeeded" and events[-1]["summary"]["blocks"][0]["path"] == "each"
+    await ws.disconnect()
+
+
+async def test_reconnect_with_after_gets_what_was_missed_without_gaps_or_duplicates(alice):
+    run = await new_run(alice)
+    first = await connect(alice, run.pk)
+    await first.receive_json_from()
+    execution.schedule(run.pk)
+    seen = []
+    while len(seen) < 8:
+        seen.append(await first.receive_json_from(timeout=5))
+    await first.disconnect()
+    await asyncio.sleep(0.3)  # events go on while nobody watches
+    second = await connect(alice, run.pk, f"?after={seen[-1]['seq']}")
+    rest = await until_finished(second)
+    await second.disconnect()
+    stored = [seq async for seq in RunEvent.objects.filter(run=run).values_list("seq", flat=True)]
+    assert [e["seq"] for e in seen + rest] == stored
+
+
+async def test_replay_of_a_finished_run(alice):
+    run = await new_run(alice)
+    await execution.execute(run.pk)
+    ws = await connect(alice, run.pk, "?after=5")
+    replayed = await until_finished(ws)
+    assert replayed[0]["seq"] == 6 and replayed[-1]["type"] == "run.finished"
+    snapshot_ws = await connect(alice, run.pk)
+    snapshot = await snapshot_ws.receive_json_from()
+    assert snapshot["run"]["status"] == "succeeded" and snapshot["steps"]["done"]["status"] == "succeeded"
+    assert "each[0].w" not in snapshot["steps"] and snapshot["progress"]["each"]["done"] == 20
+    assert await snapshot_ws.receive_nothing(timeout=0.2)
+
+
+async def test_another_users_run_closes_with_4403_and_anonymous_with_4401(alice, bob):
+    run = await new_run(alice)
+    ws = await connect(bob, run.pk)
+    assert (await ws.receive_output())["code"] == 4403
+    ws = await connect(AnonymousUser(), run.pk)
+    assert (await ws.receive_output())["code"] == 4401
+    ws = await connect(alice, 999999)
+    assert (await ws.receive_output())["code"] == 4403
+
+
+async def test_only_ping_and_cancel_are_accepted(alice):
+    run = await new_run(alice, "name: slow\nsteps:\n  - {id: a, uses: wait, with: {seconds: 30}}\n")
+    ws = await connect(alice, run.pk)
+    await ws.receive_json_from()
+    await ws.send_json_to({"type": "ping"})
+    assert (await ws.receive_json_from())["type"] == "pong"
+    await ws.send_json_to({"type": "step.succeeded", "path": "a"})
+    await ws.send_to(text_data="not json")
+    await ws.send_json_to(["a list"])
+    assert await ws.receive_nothing(timeout=0.2)
+    execution.schedule(run.pk)
+    while (await ws.receive_json_from())["type"] != "step.started":
+        pass
+    await ws.send_json_to({"type": "cancel"})
+    messages = await until_finished(ws)
+    assert messages[-1]["status"] == "cancelled"
+    assert (await finished(run.pk)).status == "cancelled"
+
+
+async def test_foreach_progress_is_coalesced_but_terminal_states_are_all_delivered(alice):
+    items = list(range(600))
+    text = ("name: big\nsteps:\n  - {id: src, uses: wait, with: {seconds: 0, value: " + str(items) + "}}\n"
+            "  - id: each\n    foreach: ${src}\n    concurrency: 50\n    steps:\n"
+            "      - {id: w, uses: wait, with: {seconds: 0.005}}\n")
+    run = await new_run(alice, text)
+    ws = await connect(alice, run.pk)
+    await ws.receive_json_from()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    execution.schedule(run.pk)
+    events = await until_finished(ws, timeout=20)
+    seconds = loop.time() - start
+    progress = [e for e in events if e["type"] == "foreach.progress"]
+    assert len(progress) <= seconds * 10 + 5, (len(progress), seconds)
+    done = {e["path"] for e in events if e["type"] == "step.succeeded"}
+    assert all(f"each[{i}].w" in done for i in items)
+    assert progress[-1]["done"] == 600
+    run = await Run.objects.aget(pk=run.pk)
+    assert await run.steps.filter(path__startswith="each[").acount() == 600
