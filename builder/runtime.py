@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 
 from engine import (
@@ -13,6 +15,9 @@ from engine import (
     default_registry,
     schema_problems,
 )
+
+
+log = logging.getLogger(__name__)
 
 
 def engine_settings() -> EngineSettings:
@@ -34,10 +39,16 @@ def spec_of(skill) -> SkillSpec:
 
 def registry(skills=None) -> ActionRegistry:
     """The built-in actions plus the enabled skills (read from the database now: a snapshot)."""
+    from django.db import DatabaseError
+
     from .models import Skill
 
     base = default_registry()
-    rows = list(Skill.objects.filter(enabled=True)) if skills is None else skills
+    try:
+        rows = list(Skill.objects.filter(enabled=True)) if skills is None else skills
+    except DatabaseError as exc:  # e.g. the CLI on a database that is not migrated: built-ins only
+        log.warning("skills are unavailable: %s", exc)
+        rows = []
     actions = {}
     for row in rows:
         action = base.get(row.action)

@@ -99,3 +99,23 @@ def test_validateworkflow_reports_every_file(tmp_path):
     report = json.loads(out.stdout)
     assert report[str(bad)][0] == {"line": 3, "column": 51, "path": "steps[0].with.value",
                                    "message": "unknown reference 'nope'"}
+
+
+def test_runworkflow_records_the_run_for_the_browser(tmp_path):
+    import os
+
+    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    run("migrate", "-v0")
+    run("shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('cli')")
+    out = run("runworkflow", "examples/dag.yaml", "--user", "cli")
+    assert out.returncode == 0 and "recorded as run #1" in out.stdout
+    check = run("shell", "-v", "0", "-c", "from builder.models import Run; r = Run.objects.get(); "
+                "print(r.status, r.mode, r.workflow.name, r.steps.count(), r.events.count())")
+    assert check.stdout.split() == ["succeeded", "cli", "dag", "5", "12"]
+    unrecorded = run("runworkflow", "examples/dag.yaml", "--user", "nobody", "--json")
+    assert unrecorded.returncode == 0 and "not recorded: no user 'nobody'" in unrecorded.stderr

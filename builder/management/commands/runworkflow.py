@@ -6,6 +6,7 @@ inputs are invalid (errors on stderr as ``PATH:LINE:COL: message``).
 
 import asyncio
 import json
+import os
 import signal
 import sys
 
@@ -27,18 +28,23 @@ class Command(BaseCommand):
                             help="an input value (typed by the workflow's declaration)")
         parser.add_argument("--inputs-json", metavar="FILE", help="a JSON file with an object of inputs")
         parser.add_argument("--json", action="store_true", help="print one JSON object with the result")
+        parser.add_argument("--user", default=os.environ.get("WORKFLOW_CLI_USER", "demo"),
+                            help="record the run as this user's (default: $WORKFLOW_CLI_USER or demo)")
+        parser.add_argument("--no-record", action="store_true", help="do not record the run in the database")
 
     def handle(self, *args, **options):
         path = options["path"]
-        issues = check_file(path)
+        actions = registry()
+        issues = check_file(path, actions)
         if issues:
             for issue in issues:
                 self.stderr.write(issue.format(path))
             sys.exit(2)
         with open(path, "rb") as handle:
-            workflow = load(handle.read(), path, registry=registry(), settings=engine_settings())
+            workflow = load(handle.read(), path, registry=actions, settings=engine_settings())
         inputs = self.read_inputs(path, workflow, options)
-        code = asyncio.run(self.run_async(path, workflow, inputs, options["json"]))
+        record = None if options["no_record"] else self.recording(path, options["user"], inputs, actions)
+        code = asyncio.run(self.run_async(actions, workflow, inputs, options["json"], record))
         sys.exit(code)
 
     def read_inputs(self, path, workflow, options) -> dict:
@@ -80,14 +86,48 @@ class Command(BaseCommand):
             self.stderr.write(line)
         sys.exit(2)
 
-    async def run_async(self, path, workflow, inputs, as_json: bool) -> int:
-        runner = Runner(registry(), engine_settings())
+    def recording(self, path: str, username: str, inputs: dict, actions):
+        """A queued Run row for this run (so it shows in the browser), or None with a note why not."""
+        from django.contrib.auth import get_user_model
+        from django.db import DatabaseError
+
+        from builder.execution import worker_name
+        from builder.services import Invalid, create_run, save_workflow
+
+        try:
+            user = get_user_model().objects.filter(username=username).first()
+            if user is None:
+                self.stderr.write(f"note: the run is not recorded: no user '{username}' (use --user)")
+                return None
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            from builder.models import Workflow
+
+            name = load(text, path, registry=actions, settings=engine_settings()).name
+            existing = Workflow.objects.filter(owner=user, name=name).first()
+            wf = save_workflow(user, text, f"from runworkflow {path}", existing)
+            run = create_run(wf, user, inputs, mode="cli")
+            run.worker = worker_name()
+            run.save(update_fields=["worker"])
+            return run
+        except (DatabaseError, Invalid, InputsInvalid) as exc:
+            self.stderr.write(f"note: the run is not recorded: {exc}")
+            return None
+
+    async def run_async(self, actions, workflow, inputs, as_json: bool, record=None) -> int:
+        from builder.recorder import RunRecorder
+
+        runner = Runner(actions, engine_settings())
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
-        sink = FanoutSink(table, live)
+        recorder = RunRecorder(record.pk) if record is not None else None
+        if recorder is not None:
+            await recorder.start()
+        sink = FanoutSink(table, live, recorder)
         run_plan = plan(workflow, runner.registry)
-        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink))
+        run_id = str(record.pk) if record is not None else None
+        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink, run_id=run_id))
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, lambda: [runner.cancel(r) for r in list(runner._runs)])
@@ -101,6 +141,8 @@ class Command(BaseCommand):
                 result = await task
         finally:
             runner.close()
+            if recorder is not None:
+                await recorder.close()
         if as_json:
             self.stdout.write(json.dumps({
                 "status": result.status,
@@ -112,4 +154,6 @@ class Command(BaseCommand):
             }, default=str, indent=2))
         else:
             print_summary(console, result, table.steps, shown_live=live is not None)
+            if record is not None:
+                console.print(f"recorded as run #{record.pk}: /runs/{record.pk}/", style="grey50")
         return 0 if result.status == "succeeded" else 1

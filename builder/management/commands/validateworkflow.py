@@ -18,9 +18,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report: dict[str, list] = {}
+        actions = registry()
         bad = False
         for path in options["paths"]:
-            issues = check_file(path)
+            issues = check_file(path, actions)
             report[path] = [i.as_dict() for i in issues]
             bad = bad or bool(issues)
             if not options["json"]:
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             sys.exit(2)
 
 
-def check_file(path: str):
+def check_file(path: str, actions=None):
     """The issues of one file ([] when valid); an unreadable file is one issue."""
     from engine import Issue
 
@@ -44,7 +45,7 @@ def check_file(path: str):
     except OSError as exc:
         return [Issue(1, 1, "", f"cannot read the file: {exc.strerror}")]
     try:
-        load(text, path, registry=registry(), settings=engine_settings())
+        load(text, path, registry=actions or registry(), settings=engine_settings())
     except WorkflowInvalid as exc:
         return exc.issues
     return []

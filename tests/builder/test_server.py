@@ -1,0 +1,149 @@
+"""Against a real daphne process: login, start a run, watch it over a real websocket; recovery."""
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(env, *args):
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True, timeout=120)
+
+
+class Server:
+    def __init__(self, env):
+        self.env = env
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-e", "tcp:0:interface=127.0.0.1", "builder.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        self.port = None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            match = re.search(r"Listening on TCP address [\d.]+:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+        assert self.port, "daphne did not start"
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    db = tmp_path_factory.mktemp("server") / "db.sqlite3"
+    env = {**os.environ, "SQLITE_PATH": str(db), "DJANGO_DEBUG": "0"}
+    manage(env, "migrate", "-v0")
+    manage(env, "loaddemo", "--username", "ann", "--password", "ann-password")
+    manage(env, "shell", "-c", "from django.contrib.auth.models import User; "
+                               "User.objects.create_user('ben', password='ben-password')")
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(env):
+    server = Server(env)
+    yield server
+    server.stop()
+
+
+async def login(base, username, password):
+    client = httpx.AsyncClient(base_url=base)
+    await client.get("/login/")
+    response = await client.post("/login/", data={"username": username, "password": password,
+                                                  "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                                 headers={"Referer": base + "/login/"})
+    assert response.status_code == 302
+    return client
+
+
+def ws_headers(client, base):
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items()), "Origin": base}
+
+
+async def test_a_run_started_through_the_api_streams_over_a_real_websocket(server):
+    client = await login(server.base, "ann", "ann-password")
+    workflows = {w["name"]: w for w in (await client.get("/api/workflows/")).json()}
+    assert {"batch", "quorum", "fan-out-fan-in"} <= set(workflows)
+    headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": server.base}
+    response = await client.post(f"/api/workflows/{workflows['batch']['id']}/runs", json={}, headers=headers)
+    assert response.status_code == 201
+    run_id = response.json()["id"]
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/",
+                                  additional_headers=ws_headers(client, server.base)) as ws:
+        messages = []
+        while not messages or messages[-1]["type"] != "run.finished":
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] != "snapshot" or message["run"]["status"] in ("queued", "running"):
+                messages.append(message)
+            if message["type"] == "snapshot" and message["run"]["status"] == "succeeded":
+                break
+    run = (await client.get(f"/api/runs/{run_id}")).json()
+    assert run["status"] == "succeeded" and run["outputs"]["count"] == 8
+    page = await client.get(f"/runs/{run_id}/")
+    assert page.status_code == 200 and "live.js" in page.text
+    await client.aclose()
+
+
+async def test_another_user_is_refused_over_http_and_websocket(server):
+    ann = await login(server.base, "ann", "ann-password")
+    wf = (await ann.get("/api/workflows/")).json()[0]
+    headers = {"X-CSRFToken": ann.cookies["csrftoken"], "Referer": server.base}
+    run_id = (await ann.post(f"/api/workflows/{wf['id']}/runs", json={}, headers=headers)).json()["id"]
+    ben = await login(server.base, "ben", "ben-password")
+    assert (await ben.get(f"/api/runs/{run_id}")).status_code == 404
+    assert (await ben.get(f"/runs/{run_id}/")).status_code == 404
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/",
+                                  additional_headers=ws_headers(ben, server.base)) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert info.value.rcvd.code == 4403
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/",
+                                      additional_headers={**ws_headers(ann, server.base),
+                                                          "Origin": "http://evil.example"}):
+            pass
+    await ann.aclose()
+    await ben.aclose()
+
+
+def test_runs_left_running_by_a_dead_process_are_interrupted_on_start_and_resumable(env, server):
+    code = ("from builder.models import Run, Workflow; from django.contrib.auth.models import User; "
+            "w = Workflow.objects.get(owner__username='ann', name='dag'); "
+            "r = Run.objects.create(workflow=w, version=w.current_version(), started_by=w.owner, status='running', "
+            "worker='%s:999999'); print(r.pk)" % os.uname().nodename)
+    run_id = int(manage(env, "shell", "-v", "0", "-c", code).stdout.strip().splitlines()[-1])
+    restarted = Server(env)
+    try:
+        async def check():
+            client = await login(restarted.base, "ann", "ann-password")
+            run = (await client.get(f"/api/runs/{run_id}")).json()
+            assert run["status"] == "interrupted" and "resume" in run["error"]
+            headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": restarted.base}
+            resumed = await client.post(f"/api/runs/{run_id}/resume", json={}, headers=headers)
+            assert resumed.status_code == 201
+            for _ in range(200):
+                state = (await client.get(f"/api/runs/{resumed.json()['id']}")).json()
+                if state["status"] not in ("queued", "running"):
+                    break
+                await asyncio.sleep(0.05)
+            assert state["status"] == "succeeded" and state["resumed_from"] == run_id
+            await client.aclose()
+
+        asyncio.run(check())
+    finally:
+        restarted.stop()
