@@ -29,7 +29,7 @@ class Command(BaseCommand):
             user.is_staff = True
             user.is_superuser = True
             user.save()
-        skills = yaml.safe_load((examples / "skills.yaml").read_text())
+        skills = yaml.safe_load((examples / "skills" / "skills.yaml").read_text())
         for data in skills:
             skill = Skill.objects.filter(name=data["name"]).first() or Skill(name=data["name"])
             for key, value in data.items():
@@ -38,8 +38,6 @@ class Command(BaseCommand):
             skill.save()
         loaded = 0
         for path in sorted(examples.glob("*.yaml")):
-            if path.name == "skills.yaml":
-                continue
             text = path.read_text()
             name = yaml.safe_load(text).get("name")
             existing = Workflow.objects.filter(owner=user, name=name).first()
