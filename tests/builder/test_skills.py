@@ -1,0 +1,65 @@
+"""Skills reach the engine through the builder's registry: `uses: <skill>` runs its preset."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from builder import execution
+from builder.models import Skill
+from builder.services import Invalid, create_run, save_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USES = """name: uses-skill
+steps:
+  - {id: words, uses: count_words, with: {text: "one two three"}}
+  - {id: top, uses: top_words, with: {text: "b a b c b a", n: 2}}
+  - {id: after, uses: wait, with: {seconds: 0, value: "${words}"}}
+"""
+
+
+@pytest.fixture
+def skills(db):
+    Skill.objects.create(name="count_words", action="python", category="Text",
+                         config={"function": "engine.functions.text:word_count", "args": ["${inputs.text}"]},
+                         input_schema={"type": "object", "properties": {"text": {"type": "string"}},
+                                       "required": ["text"], "additionalProperties": False},
+                         output_schema={"type": "integer"})
+    Skill.objects.create(name="top_words", action="python", concurrency=1,
+                         config={"function": "engine.functions.text:top_words", "args": ["${inputs.text}", "${inputs.n}"]},
+                         input_schema={"type": "object", "properties": {"text": {"type": "string"},
+                                                                       "n": {"type": "integer"}}})
+
+
+async def test_a_workflow_runs_skills_with_their_configuration(alice, skills):
+    workflow = await sync_to_async(save_workflow)(alice, USES)
+    run = await sync_to_async(create_run)(workflow, alice, {})
+    run = await execution.execute(run.pk, send=False)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"words": 3, "top": [{"word": "b", "count": 3}, {"word": "a", "count": 2}], "after": 3}
+    row = await run.steps.aget(path="words")
+    assert row.uses == "count_words" and row.inputs is None
+
+
+def test_with_is_checked_against_the_skill_input_schema(alice, skills):
+    with pytest.raises(Invalid) as info:
+        save_workflow(alice, "name: bad\nsteps:\n  - {id: w, uses: count_words, with: {txt: x}}\n")
+    messages = [i.message for i in info.value.issues]
+    assert any("'text' is a required property" in m for m in messages)
+    assert any("Additional properties are not allowed" in m for m in messages)
+    with pytest.raises(Invalid) as info:
+        save_workflow(alice, "name: bad\nsteps:\n  - {id: w, uses: count_word, with: {text: x}}\n")
+    assert "did you mean 'count_words'?" in info.value.issues[0].message
+
+
+def test_disabled_skills_are_unknown(alice, skills):
+    Skill.objects.filter(name="count_words").update(enabled=False)
+    with pytest.raises(Invalid):
+        save_workflow(alice, USES)
+
+
+async def test_expression_inputs_are_validated_once_resolved(alice, skills):
+    text = ("name: late\nsteps:\n  - {id: n, uses: wait, with: {seconds: 0, value: 5}}\n"
+            "  - {id: w, uses: count_words, with: {text: '${n}'}}\n")
+    workflow = await sync_to_async(save_workflow)(alice, text)
+    run = await execution.execute((await sync_to_async(create_run)(workflow, alice, {})).pk, send=False)
+    assert run.status == "failed" and "5 is not of type 'string'" in run.error
