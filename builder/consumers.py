@@ -1,12 +1,14 @@
 """Websocket consumers. Thin: database access goes through database_sync_to_async helpers.
 
 ``ws/runs/<id>/``: a snapshot (``{"type": "snapshot", "seq": N, "run", "steps"}``), then
-every later event with its ``seq``. ``?after=N`` replays what came after N instead of the
-snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` are accepted from clients.
+every later event with its ``seq``, in frames ``{"type": "events", "seq": last, "events": [...]}``
+(one per recorder batch, so about ten a second at most). ``?after=N`` replays what came after
+N instead of the snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` are accepted.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -15,11 +17,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import execution
 from .models import Run, RunEvent, StepRun
-from .recorder import group_name
+from .recorder import LIVE, group_name
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
 NOT_LOGGED_IN = 4401
+REPLAY_FRAME = 1000  # events per frame when replaying
 
 
 @database_sync_to_async
@@ -72,15 +75,21 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_YOURS)
             return
         self.group = group_name(self.run_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)  # join first: nothing is missed
+        # Join first, then read what is in flight, then the database: nothing falls between.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        recorder = LIVE.get(self.run_id)
+        in_flight = recorder.unwritten_after(0) if recorder is not None else []
         after = _after(self.scope)
         if after is None:
             snapshot = await _snapshot(self.run_id)
             self.last_seq = snapshot["seq"]
             await self.send_json(snapshot)
+            stored = []
         else:
             self.last_seq = after
-            await self._send_events(await _events_after(self.run_id, after))
+            stored = await _events_after(self.run_id, after)
+        merged = {e["seq"]: e for e in stored + in_flight}
+        await self._send_events([merged[seq] for seq in sorted(merged)])
 
     async def disconnect(self, code):
         if self.group:
@@ -106,14 +115,19 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             log.warning("run %s: ignored a message that is not JSON", self.run_id)
 
     async def run_events(self, message):
-        """A batch from the run's recorder (group message type ``run.events``)."""
-        await self._send_events(message["events"])
+        """A batch from the run's recorder (group message type ``run.events``), sent as it came."""
+        if message["first"] > self.last_seq:
+            self.last_seq = message["last"]
+            await self.send(text_data=message["text"])
+        elif message["last"] > self.last_seq:  # overlaps what the snapshot or replay covered
+            await self._send_events(json.loads(message["text"])["events"])
 
     async def _send_events(self, events):
-        for event in events:
-            if event["seq"] > self.last_seq:
-                self.last_seq = event["seq"]
-                await self.send_json(event)
+        fresh = [e for e in events if e["seq"] > self.last_seq]
+        for start in range(0, len(fresh), REPLAY_FRAME):
+            frame = fresh[start:start + REPLAY_FRAME]
+            self.last_seq = frame[-1]["seq"]
+            await self.send_json({"type": "events", "seq": self.last_seq, "events": frame})
 
 
 def _after(scope) -> int | None:

@@ -1,10 +1,10 @@
 """The builder's event sink: writes events and step rows in batches, then streams them.
 
-The engine calls ``emit`` on the loop; a writer task flushes every ``interval`` seconds (or
-when ``max_batch`` events wait): one transaction for the RunEvent rows, the StepRun rows and
-the run's own state, then one channel-layer message for the run's group. ``foreach.progress``
-events are coalesced to the latest per block in each batch, so a run sends at most about
-1/interval messages a second however many items it has; every other event is kept.
+The engine calls ``emit`` on the loop; every ``interval`` seconds the pending events become a
+batch: one transaction for the RunEvent rows, the StepRun rows and
+the run's own state, and one channel-layer message (a frame of at most ``FRAME_BYTES``) for
+the run's group. So a run sends about 1/interval messages a second however many items it
+has; inside a batch superseded events are dropped (see ``coalesce``), terminal states never.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import Run, RunEvent, StepRun
 
@@ -44,44 +44,67 @@ def event_data(event) -> dict:
     """An event as JSON-safe data, big outputs cut."""
     data = event.as_dict()
     for key in ("output", "outputs", "inputs"):
-        if key in data and data[key] is not None:
+        if data.get(key) is not None and not isinstance(data[key], (int, float, bool)):
             data[key], note = cap(data[key], 16 * 1024)
             if note:
                 data[f"{key}_note"] = note
     return data
 
 
-class RunRecorder:
-    """A sink for one run: batches to the database, then to the channel layer group."""
+LIVE: dict[int, "RunRecorder"] = {}  # run id -> its recorder, in the process that executes it
 
-    def __init__(self, run_id: int, *, interval: float = 0.1, max_batch: int = 500, send: bool = True):
+
+class RunRecorder:
+    """A sink for one run: streams each batch to the run's group, and writes it to the database.
+
+    With ``stream_first`` (the server, where the run's websocket consumers live in the same
+    process) a batch is sent at once and written behind it; a consumer that connects meanwhile
+    reads ``unwritten_after`` before the database, so nothing falls between the two. Without
+    it (the CLI, a worker) a batch is written first, then sent.
+    """
+
+    def __init__(self, run_id: int, *, interval: float = 0.08, send: bool = True, stream_first: bool = True):
         self.run_id = run_id
         self.interval = interval
-        self.max_batch = max_batch
         self.layer = get_channel_layer() if send else None
+        self.stream_first = stream_first and send
         self.pending: list = []
+        self.unwritten: list[tuple] = []  # (batch, kept, data) sent but not yet committed
         self.wake = asyncio.Event()
+        self.write_wake = asyncio.Event()
         self.closed = False
         self.task: asyncio.Task | None = None
-        self.open_rows: dict[tuple[str, int], StepRun] = {}  # (path, attempt) -> its saved row, until it ends
+        self.writer: asyncio.Task | None = None
+        self.open_rows: set[tuple[str, int]] = set()  # (path, attempt) of saved rows still running
         self.attempts: dict[str, int] = {}  # path -> its latest attempt
         self.rows_written = 0
 
     # -- the sink ------------------------------------------------------------------------------
     def emit(self, event) -> None:
         self.pending.append(event)
-        if len(self.pending) >= self.max_batch or event.type == "run.finished":
+        if event.type == "run.finished":
             self.wake.set()
 
     async def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._loop())
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(self._loop())
+        self.writer = loop.create_task(self._write_loop())
+        LIVE[self.run_id] = self
 
     async def close(self) -> None:
-        """Flush what is left and stop the writer."""
+        """Send and write what is left, then stop."""
         self.closed = True
         self.wake.set()
         if self.task is not None:
             await self.task
+        self.write_wake.set()
+        if self.writer is not None:
+            await self.writer
+        LIVE.pop(self.run_id, None)
+
+    def unwritten_after(self, seq: int) -> list[dict]:
+        """Events already streamed but maybe not yet in the database, after ``seq``."""
+        return [d for _, _, data in list(self.unwritten) for d in data if d["seq"] > seq]
 
     async def _loop(self) -> None:
         while True:
@@ -92,8 +115,8 @@ class RunRecorder:
             self.wake.clear()
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - a failed write must not kill the run's stream
-                log.exception("run %s: writing events failed", self.run_id)
+            except Exception:  # noqa: BLE001 - a failed batch must not kill the run's stream
+                log.exception("run %s: streaming events failed", self.run_id)
             if self.closed and not self.pending:
                 return
 
@@ -102,33 +125,69 @@ class RunRecorder:
             return
         batch, self.pending = self.pending, []
         kept = coalesce(batch)
-        data = [event_data(e) for e in kept]
-        await sync_to_async(self._write)(batch, kept, data)
-        if self.layer is not None:
-            await self.layer.group_send(group_name(self.run_id), {"type": "run.events", "events": data})
+        item = (batch, kept, [event_data(e) for e in kept])
+        if self.stream_first:
+            self.unwritten.append(item)  # before sending: see the class docstring
+            await self._send(item[2])
+            self.write_wake.set()
+        else:
+            await sync_to_async(self._write)(*item)
+            await self._send(item[2])
+
+    async def _send(self, data: list[dict]) -> None:
+        if self.layer is None:
+            return
+        # serialised once for every watcher (the in-memory layer deep-copies what it carries)
+        for first, last, text in frames(data):
+            await self.layer.group_send(group_name(self.run_id), {
+                "type": "run.events", "first": first, "last": last, "text": text})
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self.write_wake.wait()
+            self.write_wake.clear()
+            while self.unwritten:
+                items = list(self.unwritten)
+                batch = [e for item in items for e in item[0]]
+                kept = [e for item in items for e in item[1]]
+                data = [d for item in items for d in item[2]]
+                try:
+                    await sync_to_async(self._write)(batch, kept, data)
+                except Exception:  # noqa: BLE001
+                    log.exception("run %s: writing events failed", self.run_id)
+                del self.unwritten[:len(items)]
+            if self.closed and (self.task is None or self.task.done()):
+                return
 
     # -- the database, in one transaction a batch ---------------------------------------------
+    # Plain executemany: the ORM's bulk_create costs ~60 µs a row, this a few.
     def _write(self, batch, kept, data) -> None:
-        creates: dict[tuple[str, int], StepRun] = {}
-        updates: dict[int, StepRun] = {}
+        creates: dict[tuple[str, int], dict] = {}
+        updates: dict[tuple[str, int], dict] = {}
         finished = None
         for event in batch:
-            kind = event.type
-            if kind == "run.finished":
+            if event.type == "run.finished":
                 finished = event
-            if not kind.startswith("step."):
-                continue
-            self._step(event, creates, updates)
+            elif event.type.startswith("step."):
+                self._step(event, creates, updates)
+        db = _Db()
         with transaction.atomic():
-            RunEvent.objects.bulk_create([RunEvent(run_id=self.run_id, seq=d["seq"], type=d["type"], data=d)
-                                          for d in data])
-            made = StepRun.objects.bulk_create(list(creates.values()))
-            for key, row in zip(list(creates), made):
-                if row.status in ("running", "retrying"):
-                    self.open_rows[key] = row
-            if updates:
-                StepRun.objects.bulk_update(list(updates.values()), [
-                    "status", "output", "output_note", "error", "finished_at", "duration_ms"])
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {RunEvent._meta.db_table} (run_id, seq, type, data) VALUES (%s, %s, %s, %s)",
+                    [(self.run_id, d["seq"], d["type"], db.json(d)) for d in data])
+                cursor.executemany(
+                    f"INSERT INTO {StepRun._meta.db_table} (run_id, path, step_id, kind, uses, attempt, status, "
+                    "inputs, output, output_note, error, started_at, finished_at, duration_ms) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(self.run_id, path, r["step_id"], r["kind"], r["uses"], attempt, r["status"], db.json(r["inputs"]),
+                      db.json(r["output"]), r["output_note"], r["error"], db.when(r["started_at"]),
+                      db.when(r["finished_at"]), r["duration_ms"]) for (path, attempt), r in creates.items()])
+                cursor.executemany(
+                    f"UPDATE {StepRun._meta.db_table} SET status = %s, output = %s, output_note = %s, error = %s, "
+                    "finished_at = %s, duration_ms = %s WHERE run_id = %s AND path = %s AND attempt = %s",
+                    [(r["status"], db.json(r["output"]), r["output_note"], r["error"], db.when(r["finished_at"]),
+                      r["duration_ms"], self.run_id, path, attempt) for (path, attempt), r in updates.items()])
             fields = {"last_seq": batch[-1].seq}
             if batch[0].type == "run.started":
                 fields.update(status=Run.Status.RUNNING, started_at=_when(batch[0].ts))
@@ -138,56 +197,105 @@ class RunRecorder:
                               summary=finished.summary, duration_ms=finished.duration_ms,
                               finished_at=_when(finished.ts))
             Run.objects.filter(pk=self.run_id).update(**fields)
+        for key, row in creates.items():
+            if row["status"] == "running":
+                self.open_rows.add(key)
         self.rows_written += len(data) + len(creates) + len(updates)
 
     def _step(self, event, creates: dict, updates: dict) -> None:
         path, kind = event.path, event.type
         if kind == "step.started":
             self.attempts[path] = event.attempt
-            creates[(path, event.attempt)] = StepRun(
-                run_id=self.run_id, path=path, step_id=event.step_id, kind=event.kind, uses=event.uses or "",
-                attempt=event.attempt, status="running", inputs=event.inputs, started_at=_when(event.ts))
+            creates[(path, event.attempt)] = _row(event.step_id, event.kind, event.uses or "", "running",
+                                                  event.inputs, event.ts)
             return
         attempt = max(getattr(event, "attempt", 0) or self.attempts.get(path, 1), 1)
-        row = self._row(path, attempt, creates, updates, event)
-        if kind == "step.retrying":
-            row.status, row.error, row.finished_at = "failed", event.error, _when(event.ts)
-        elif kind == "step.succeeded":
-            row.status, row.finished_at, row.duration_ms = "succeeded", _when(event.ts), event.duration_ms
-            row.output, row.output_note = cap(event.output)
-            if event.reused:
-                row.output_note = row.output_note or ""
-                row.error = ""
-        elif kind == "step.failed":
-            row.status, row.error = "failed", event.error
-            row.finished_at, row.duration_ms = _when(event.ts), event.duration_ms
-        elif kind == "step.skipped":
-            row.status, row.error, row.finished_at = "skipped", event.reason, _when(event.ts)
-        elif kind == "step.cancelled":
-            row.status, row.finished_at, row.duration_ms = "cancelled", _when(event.ts), event.duration_ms
-        if row.status not in ("running", "retrying"):
-            self.open_rows.pop((path, attempt), None)
-
-    def _row(self, path, attempt, creates, updates, event) -> StepRun:
         key = (path, attempt)
         if key in creates:
-            return creates[key]
-        row = self.open_rows.get(key)
-        if row is not None:
-            updates[row.pk] = row
-            return row
-        step_id = path.rsplit(".", 1)[-1]
-        row = creates[key] = StepRun(run_id=self.run_id, path=path, step_id=step_id, kind="action",
-                                     attempt=attempt, status="running", started_at=_when(event.ts))
-        return row
+            row = creates[key]
+        elif key in self.open_rows:
+            row = updates[key] = _row("", "", "", "running", None, None)
+            self.open_rows.discard(key)
+        else:  # ended without a start event of its own: reused, skipped, or failed before starting
+            row = creates[key] = _row(path.rsplit(".", 1)[-1], "action", "", "running", None, event.ts)
+        if kind == "step.retrying":
+            row.update(status="failed", error=event.error, finished_at=event.ts)
+        elif kind == "step.succeeded":
+            output, note = cap(event.output)
+            row.update(status="succeeded", finished_at=event.ts, duration_ms=event.duration_ms, output=output,
+                       output_note=note)
+        elif kind == "step.failed":
+            row.update(status="failed", error=event.error, finished_at=event.ts, duration_ms=event.duration_ms)
+        elif kind == "step.skipped":
+            row.update(status="skipped", error=event.reason, finished_at=event.ts)
+        elif kind == "step.cancelled":
+            row.update(status="cancelled", finished_at=event.ts, duration_ms=event.duration_ms)
+
+
+def _row(step_id, kind, uses, status, inputs, started) -> dict:
+    return {"step_id": step_id, "kind": kind, "uses": uses, "status": status, "inputs": inputs, "output": None,
+            "output_note": "", "error": "", "started_at": started, "finished_at": None, "duration_ms": None}
+
+
+class _Db:
+    """Values as the database backend wants them in raw SQL."""
+
+    def __init__(self):
+        self.json_field = StepRun._meta.get_field("output")
+        self.ops = connection.ops
+
+    def json(self, value):
+        return None if value is None else self.json_field.get_db_prep_save(value, connection)
+
+    def when(self, ts: float | None):
+        return None if ts is None else self.ops.adapt_datetimefield_value(_when(ts))
+
+
+FRAME_BYTES = 256 * 1024  # websocket servers refuse messages over 1 MiB
+
+
+def frames(data: list[dict]):
+    """``(first seq, last seq, JSON text)`` of ``{"type": "events", ...}`` frames of bounded size."""
+    parts: list[str] = []
+    size = 0
+    first = None
+    for event in data:
+        text = json.dumps(event, default=str)
+        if parts and size + len(text) > FRAME_BYTES:
+            yield first, last, _frame(last, parts)
+            parts, size = [], 0
+        if not parts:
+            first = event["seq"]
+        parts.append(text)
+        size += len(text) + 1
+        last = event["seq"]
+    if parts:
+        yield first, last, _frame(last, parts)
+
+
+def _frame(last: int, parts: list[str]) -> str:
+    return f'{{"type": "events", "seq": {last}, "events": [{",".join(parts)}]}}'
 
 
 def coalesce(batch: list) -> list:
-    """Drop ``foreach.progress`` events that a later one in the same batch supersedes."""
-    last = {}
+    """What a batch streams: every event but those a later one in the same batch supersedes.
+
+    Superseded are ``foreach.progress`` events (the latest per block counts) and the
+    ``step.started`` of a foreach item's step that also ended in the batch (its terminal
+    event carries the duration). Every terminal state is kept.
+    """
+    last_progress = {}
+    ended = set()
     for index, event in enumerate(batch):
         if event.type == "foreach.progress":
-            last[event.path] = index
-    if not last:
+            last_progress[event.path] = index
+        elif event.type in TERMINAL and "[" in event.path:
+            ended.add(event.path)
+    if not last_progress and not ended:
         return batch
-    return [e for i, e in enumerate(batch) if e.type != "foreach.progress" or last[e.path] == i]
+    return [e for i, e in enumerate(batch)
+            if not (e.type == "foreach.progress" and last_progress[e.path] != i)
+            and not (e.type == "step.started" and e.path in ended)]
+
+
+TERMINAL = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})

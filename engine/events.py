@@ -11,6 +11,9 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     seq: int
@@ -20,9 +23,12 @@ class Event:
 
     def as_dict(self) -> dict:
         """Plain data: ``{"type": ..., "seq": ..., ...}``."""
+        names = _FIELDS.get(type(self))
+        if names is None:
+            names = _FIELDS[type(self)] = tuple(f.name for f in fields(self))
         data = {"type": self.type}
-        for f in fields(self):
-            data[f.name] = getattr(self, f.name)
+        for name in names:
+            data[name] = getattr(self, name)
         return data
 
 

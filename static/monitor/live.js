@@ -48,7 +48,11 @@ function connect() {
   const query = lastSeq ? `?after=${lastSeq}` : "";
   const ws = new WebSocket(`${proto}://${location.host}/ws/runs/${runId}/${query}`);
   ws.onopen = () => { connEl.textContent = "● live"; };
-  ws.onmessage = (e) => apply(JSON.parse(e.data));
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === "events") msg.events.forEach(apply);
+    else apply(msg);
+  };
   ws.onclose = (e) => {
     connEl.textContent = e.code >= 4400 ? "not allowed" : "reconnecting…";
     if (e.code < 4400) setTimeout(connect, 1000);

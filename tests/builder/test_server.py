@@ -85,13 +85,15 @@ async def test_a_run_started_through_the_api_streams_over_a_real_websocket(serve
     run_id = response.json()["id"]
     async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/",
                                   additional_headers=ws_headers(client, server.base)) as ws:
-        messages = []
-        while not messages or messages[-1]["type"] != "run.finished":
-            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            if message["type"] != "snapshot" or message["run"]["status"] in ("queued", "running"):
-                messages.append(message)
-            if message["type"] == "snapshot" and message["run"]["status"] == "succeeded":
-                break
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert first["type"] == "snapshot"
+        events = []
+        while first["run"]["status"] in ("queued", "running") and (not events or events[-1]["type"] != "run.finished"):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert frame["type"] == "events" and all(e["seq"] > first["seq"] for e in frame["events"])
+            events.extend(frame["events"])
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(set(seqs))
     run = (await client.get(f"/api/runs/{run_id}")).json()
     assert run["status"] == "succeeded" and run["outputs"]["count"] == 8
     page = await client.get(f"/runs/{run_id}/")
