@@ -63,7 +63,7 @@ class RunRecorder:
     it (the CLI, a worker) a batch is written first, then sent.
     """
 
-    def __init__(self, run_id: int, *, interval: float = 0.08, send: bool = True, stream_first: bool = True):
+    def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True):
         self.run_id = run_id
         self.interval = interval
         self.layer = get_channel_layer() if send else None
