@@ -1,6 +1,7 @@
 """The runworkflow and validateworkflow commands, run as a person runs them."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,9 +12,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
+# never the developer's database: these runs are not recorded (the last test records into its own)
+ENV = {**os.environ, "SQLITE_PATH": "/nonexistent/db.sqlite3", "WORKFLOW_CLI_USER": "nobody"}
+
+
 def manage(*args, stdin=None):
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, input=stdin)
+                          timeout=120, input=stdin, env=ENV)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -102,8 +107,6 @@ def test_validateworkflow_reports_every_file(tmp_path):
 
 
 def test_runworkflow_records_the_run_for_the_browser(tmp_path):
-    import os
-
     env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
 
     def run(*args):
