@@ -1,8 +1,9 @@
 """Admin: skills (validated on save, enable/disable), workflows with versions, runs read-only."""
 
+from django import forms
 from django.contrib import admin, messages
 
-from .models import Run, Skill, StepRun, Workflow, WorkflowVersion
+from .models import Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
 
 
 def _staff(request) -> bool:
@@ -99,3 +100,29 @@ class RunAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["status", "mode"]
     readonly_fields = [f.name for f in Run._meta.fields]
     inlines = [StepInline]
+
+
+class SecretForm(forms.ModelForm):
+    """The value is write-only: never rendered back; left empty on edit, it stays as it was."""
+
+    value = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False, strip=False,
+                            help_text="write-only: it is never displayed again; leave empty to keep it")
+
+    class Meta:
+        model = Secret
+        fields = ["name", "value", "description"]
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        if not value:
+            if self.instance.pk:
+                return self.instance.value
+            raise forms.ValidationError("a new secret needs a value")
+        return value
+
+
+@admin.register(Secret)
+class SecretAdmin(StaffOnly, admin.ModelAdmin):
+    form = SecretForm
+    list_display = ["name", "description", "updated_at"]
+    search_fields = ["name", "description"]

@@ -16,11 +16,11 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 from django.utils import timezone
 
-from engine import Runner, WorkflowInvalid, load, plan
+from engine import Runner, WorkflowInvalid, plan
 
 from .models import Run
 from .recorder import RunRecorder
-from .runtime import engine_settings, registry
+from .runtime import engine_settings, load_workflow, registry, secrets
 from .services import completed_outputs
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ def schedule(run_id: int) -> asyncio.Task:
 
 
 def _prepare(run_id: int, worker: str):
-    run = Run.objects.select_related("version", "resumed_from").get(pk=run_id)
+    run = Run.objects.select_related("version", "workflow", "resumed_from").get(pk=run_id)
     if run.status != Run.Status.QUEUED:
         return None
     run.worker = worker
     run.save(update_fields=["worker"])
     completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
-    return run, registry(), completed
+    return run, registry(), completed, secrets()
 
 
 def _fail(run_id: int, message: str) -> None:
@@ -59,13 +59,13 @@ async def execute(run_id: int, *, send: bool = True) -> Run | None:
     prepared = await sync_to_async(_prepare)(run_id, worker_name())
     if prepared is None:
         return None
-    run, actions, completed = prepared
+    run, actions, completed, secret_values = prepared
     try:
-        workflow = load(run.version.yaml, f"{run.workflow_id}.yaml", registry=actions, settings=engine_settings())
+        workflow = load_workflow(run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
     except WorkflowInvalid as exc:  # a skill changed since the version was saved
         await sync_to_async(_fail)(run_id, str(exc))
         return None
-    runner = Runner(actions, engine_settings())
+    runner = Runner(actions, engine_settings(), secrets=secret_values)
     recorder = RunRecorder(run_id, send=send)
     await recorder.start()
     ACTIVE[run_id] = runner

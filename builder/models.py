@@ -86,6 +86,22 @@ class Skill(models.Model):
             raise ValidationError(problems)
 
 
+class Secret(models.Model):
+    """A value workflows read as ``${secrets.NAME}``; set by staff, never shown back, redacted."""
+
+    name = models.CharField(max_length=100, unique=True,
+                            validators=[RegexValidator(r"^[A-Za-z_][A-Za-z0-9_]*$", "Use letters, digits and _.")])
+    value = models.TextField(help_text="write-only: it is never displayed again")
+    description = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Run(models.Model):
     """One execution of a workflow version."""
 

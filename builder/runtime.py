@@ -9,6 +9,8 @@ from django.conf import settings
 from engine import (
     ActionRegistry,
     EngineSettings,
+    Workflow,
+    load,
     SkillAction,
     SkillSpec,
     config_problems,
@@ -27,6 +29,26 @@ def engine_settings() -> EngineSettings:
         threads=settings.WORKFLOW_THREADS,
         workflow_depth=settings.WORKFLOW_DEPTH,
     )
+
+
+SECRET_PREFIX = "WORKFLOW_SECRET_"
+
+
+def secrets() -> dict[str, str]:
+    """Secret values by name: environment variables ``WORKFLOW_SECRET_<NAME>``, then the admin's."""
+    import os
+
+    from django.db import DatabaseError
+
+    from .models import Secret
+
+    values = {key[len(SECRET_PREFIX):]: value for key, value in os.environ.items()
+              if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX)}
+    try:
+        values.update(Secret.objects.values_list("name", "value"))
+    except DatabaseError as exc:
+        log.warning("admin secrets are unavailable: %s", exc)
+    return values
 
 
 def spec_of(skill) -> SkillSpec:
@@ -55,6 +77,13 @@ def registry(skills=None) -> ActionRegistry:
         if action is not None and not base.is_builtin(row.name):
             actions[row.name] = SkillAction(spec_of(row), action)
     return base.with_skills(actions.get, lambda: list(actions))
+
+
+def load_workflow(text, filename: str = "workflow.yaml", actions: ActionRegistry | None = None,
+                  secret_names=None) -> Workflow:
+    """``engine.load`` with the builder's registry, settings and secret names."""
+    return load(text, filename, registry=actions or registry(), settings=engine_settings(),
+                secrets=secrets().keys() if secret_names is None else secret_names)
 
 
 def skill_problems(skill) -> dict[str, list[str]]:

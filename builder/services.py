@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
-from engine import InputsInvalid, Issue, WorkflowInvalid, coerce_inputs, load
+from engine import InputsInvalid, Issue, WorkflowInvalid, coerce_inputs
 
 from .models import Run, StepRun, Workflow, WorkflowVersion
-from .runtime import engine_settings, registry
+from .runtime import load_workflow
 
 MAX_YAML_BYTES = 1 << 20
 
@@ -24,7 +24,7 @@ class Invalid(Exception):
 def check_yaml(text: str, filename: str = "workflow.yaml"):
     """The loaded workflow, or raise Invalid with every issue."""
     try:
-        return load(text, filename, registry=registry(), settings=engine_settings())
+        return load_workflow(text, filename)
     except WorkflowInvalid as exc:
         raise Invalid(exc.issues) from None
 

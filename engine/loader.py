@@ -20,15 +20,19 @@ _CHILD_KEY = {"parallel": "parallel", "foreach": "steps", "group": "steps"}
 
 
 def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionRegistry | None = None,
-         settings: EngineSettings | None = None) -> Workflow:
-    """Parse and validate a workflow; raise WorkflowInvalid listing every problem found."""
+         settings: EngineSettings | None = None, secrets=None) -> Workflow:
+    """Parse and validate a workflow; raise WorkflowInvalid listing every problem found.
+
+    ``secrets``, when given, are the secret names that exist: ``${secrets.X}`` for any other
+    name is an error.
+    """
     doc = source.parse(text, filename)
     issues: list[Issue] = []
     broken: set[str] = set()
     workflow = _build_workflow(doc, issues, broken)
     if workflow is not None:
         issues.extend(check_workflow(workflow, doc, registry or default_registry(), settings or EngineSettings(),
-                                     broken=broken))
+                                     broken=broken, secrets=secrets))
     if issues:
         unique = sorted(set(issues), key=lambda i: (i.line, i.column, i.path, i.message))
         raise WorkflowInvalid(unique, filename)

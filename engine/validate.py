@@ -35,13 +35,14 @@ def exports(step) -> set[str]:
 
 
 class _Checker:
-    def __init__(self, workflow: Workflow, doc, registry, settings, broken=frozenset()):
+    def __init__(self, workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None):
         self.wf = workflow
         self.doc = doc
         self.registry = registry
         self.settings = settings
         self.issues: list[Issue] = []
         self.broken = frozenset(broken)  # ids of steps that failed to build: reported already
+        self.secrets = None if secrets is None else sorted(secrets)
         self.steps = {}
         self.body_of: dict[str, str] = {}  # step id -> id of the foreach whose body holds it
 
@@ -199,6 +200,9 @@ class _Checker:
             if root in names:
                 if root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs:
                     self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], list(self.wf.inputs))}", True)
+                if (root == "secrets" and self.secrets is not None and keys and isinstance(keys[0], str)
+                        and keys[0] not in self.secrets):
+                    self.add(path, f"unknown secret '{keys[0]}'{self.hint(keys[0], self.secrets)}", True)
                 continue
             if root in visible or root in self.broken:
                 continue
@@ -221,6 +225,7 @@ class _Checker:
         return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def check_workflow(workflow: Workflow, doc, registry, settings, broken=frozenset()) -> list[Issue]:
-    """Every semantic problem of a workflow (``broken``: ids of steps that failed to build)."""
-    return _Checker(workflow, doc, registry, settings, broken).run()
+def check_workflow(workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None) -> list[Issue]:
+    """Every semantic problem of a workflow (``broken``: ids of steps that failed to build;
+    ``secrets``: the secret names that exist, or None not to check them)."""
+    return _Checker(workflow, doc, registry, settings, broken, secrets).run()

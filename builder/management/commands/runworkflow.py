@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 
 from builder.management.commands.validateworkflow import check_file
-from builder.runtime import engine_settings, registry
+from builder.runtime import engine_settings, load_workflow, registry, secrets
 from builder.terminal import LiveProgress, print_summary
-from engine import FanoutSink, InputsInvalid, Runner, StepTable, load, parse_cli_value, plan
+from engine import FanoutSink, InputsInvalid, Runner, StepTable, parse_cli_value, plan
 
 
 class Command(BaseCommand):
@@ -35,16 +35,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["path"]
         actions = registry()
-        issues = check_file(path, actions)
+        secret_values = secrets()
+        issues = check_file(path, actions, secret_values.keys())
         if issues:
             for issue in issues:
                 self.stderr.write(issue.format(path))
             sys.exit(2)
         with open(path, "rb") as handle:
-            workflow = load(handle.read(), path, registry=actions, settings=engine_settings())
+            workflow = load_workflow(handle.read(), path, actions, secret_values.keys())
         inputs = self.read_inputs(path, workflow, options)
         record = None if options["no_record"] else self.recording(path, options["user"], inputs, actions)
-        code = asyncio.run(self.run_async(actions, workflow, inputs, options["json"], record))
+        code = asyncio.run(self.run_async(actions, secret_values, workflow, inputs, options["json"], record))
         sys.exit(code)
 
     def read_inputs(self, path, workflow, options) -> dict:
@@ -103,7 +104,7 @@ class Command(BaseCommand):
                 text = handle.read()
             from builder.models import Workflow
 
-            name = load(text, path, registry=actions, settings=engine_settings()).name
+            name = load_workflow(text, path, actions).name
             existing = Workflow.objects.filter(owner=user, name=name).first()
             wf = save_workflow(user, text, f"from runworkflow {path}", existing)
             run = create_run(wf, user, inputs, mode="cli")
@@ -114,10 +115,10 @@ class Command(BaseCommand):
             self.stderr.write(f"note: the run is not recorded: {exc}")
             return None
 
-    async def run_async(self, actions, workflow, inputs, as_json: bool, record=None) -> int:
+    async def run_async(self, actions, secret_values, workflow, inputs, as_json: bool, record=None) -> int:
         from builder.recorder import RunRecorder
 
-        runner = Runner(actions, engine_settings())
+        runner = Runner(actions, engine_settings(), secrets=secret_values)
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None

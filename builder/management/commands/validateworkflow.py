@@ -5,8 +5,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from builder.runtime import engine_settings, registry
-from engine import WorkflowInvalid, load
+from builder.runtime import load_workflow, registry
+from engine import WorkflowInvalid
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             sys.exit(2)
 
 
-def check_file(path: str, actions=None):
+def check_file(path: str, actions=None, secret_names=None):
     """The issues of one file ([] when valid); an unreadable file is one issue."""
     from engine import Issue
 
@@ -45,7 +45,7 @@ def check_file(path: str, actions=None):
     except OSError as exc:
         return [Issue(1, 1, "", f"cannot read the file: {exc.strerror}")]
     try:
-        load(text, path, registry=actions or registry(), settings=engine_settings())
+        load_workflow(text, path, actions, secret_names)
     except WorkflowInvalid as exc:
         return exc.issues
     return []
