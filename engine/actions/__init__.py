@@ -6,9 +6,10 @@ from .merge import Merge
 from .python import Python
 from .registry import ActionRegistry, default_registry
 from .skill import SkillAction, SkillSpec
+from .transform import Transform
 from .wait import Wait
 
-BUILTINS = [Fail, Merge, Python, Wait]
+BUILTINS = [Fail, Merge, Python, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]
