@@ -28,6 +28,7 @@ def engine_settings() -> EngineSettings:
         python_allowed=tuple(settings.WORKFLOW_PYTHON_ALLOWED),
         threads=settings.WORKFLOW_THREADS,
         workflow_depth=settings.WORKFLOW_DEPTH,
+        extra={"sql_connections": settings.WORKFLOW_SQL_CONNECTIONS},
     )
 
 

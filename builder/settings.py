@@ -1,5 +1,6 @@
 """Settings. Every deployment choice comes from the environment, never from code edits."""
 
+import json
 import os
 from pathlib import Path
 
@@ -107,6 +108,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 WORKFLOW_PYTHON_ALLOWED = env_list("WORKFLOW_PYTHON_ALLOWED", "engine.functions.*,examples.functions.*")
 WORKFLOW_THREADS = int(os.environ.get("WORKFLOW_THREADS", "32"))
 WORKFLOW_DEPTH = int(os.environ.get("WORKFLOW_DEPTH", "5"))
+#: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the
+#: environment variable WORKFLOW_SQL_CONNECTIONS (a JSON object) adds to or replaces these
+WORKFLOW_SQL_CONNECTIONS = {
+    "examples": {"url": f"sqlite:///{BASE_DIR / 'examples' / 'data' / 'sales.sqlite3'}", "writable": False},
+    **json.loads(os.environ.get("WORKFLOW_SQL_CONNECTIONS", "{}")),
+}
 
 LOGGING = {
     "version": 1,

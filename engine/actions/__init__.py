@@ -6,10 +6,11 @@ from .merge import Merge
 from .python import Python
 from .registry import ActionRegistry, default_registry
 from .skill import SkillAction, SkillSpec
+from .sql import Sql
 from .transform import Transform
 from .wait import Wait
 
-BUILTINS = [Fail, Merge, Python, Transform, Wait]
+BUILTINS = [Fail, Merge, Python, Sql, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]

@@ -13,14 +13,14 @@ from .base import Action, Params
 
 class JoinSpec(Params):
     with_: list[dict] = Field(alias="with", description="the other list of mappings")
-    on: str = Field(description="the key both sides share")
+    by: str = Field(description="the key both sides share (not `on`, which YAML reads as true)")
 
 
 class TransformParams(Params):
     value: Any = Field(description="the data: usually an expression such as ${fetch.rows}")
     flatten: bool = Field(default=False, description="a list of lists becomes one list")
     join: JoinSpec | None = Field(default=None, description="merge each item with the other list's item "
-                                                            "that has the same `on` key (a left join)")
+                                                            "that has the same `by` key (a left join)")
     compute: dict[str, str] = Field(default_factory=dict, description="new fields: name → an expression over "
                                                                       "the item's fields, e.g. `sales - costs`")
     pick: list[str] | None = Field(default=None, description="keep only these keys of each mapping")
@@ -42,8 +42,8 @@ class Transform(Action):
         if params.flatten:
             data = [x for part in _list(data, "flatten") for x in (part if isinstance(part, list) else [part])]
         if params.join is not None:
-            index = {row.get(params.join.on): row for row in params.join.with_ if isinstance(row, dict)}
-            data = [{**index.get(_field(row, params.join.on), {}), **row} for row in _rows(data, "join")]
+            index = {row.get(params.join.by): row for row in params.join.with_ if isinstance(row, dict)}
+            data = [{**index.get(_field(row, params.join.by), {}), **row} for row in _rows(data, "join")]
         if params.compute:
             evaluator = Evaluator()
             data = [_compute(row, params.compute, evaluator) for row in _rows(data, "compute")]

@@ -8,7 +8,9 @@ import pytest
 import engine
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
-SETTINGS = engine.EngineSettings(python_allowed=("examples.functions.*", "engine.functions.*"))
+SETTINGS = engine.EngineSettings(
+    python_allowed=("examples.functions.*", "engine.functions.*"),
+    extra={"sql_connections": {"examples": {"url": f"sqlite:///{EXAMPLES / 'data' / 'sales.sqlite3'}"}}})
 
 
 async def run_example(name: str, inputs=None):
@@ -70,3 +72,15 @@ async def test_quorum_two_of_three():
     result, _ = await run_example("quorum")
     assert result.outputs["answered"]["south"] is None
     assert result.outputs["price"] == pytest.approx((107.5 + 106.0) / 2)
+
+
+async def test_sales_pipeline_queries_both_tables_then_computes_profit():
+    result, _ = await run_example("sales_pipeline")
+    report = result.outputs["report"]
+    regions = report["by_region"]
+    assert [r["region"] for r in regions] and len(regions) == report["regions"] == 4
+    assert all(r["profit"] == round(r["sales"] - r["costs"], 2) for r in regions)
+    assert [r["profit"] for r in regions] == sorted((r["profit"] for r in regions), reverse=True)
+    assert report["total_profit"] == round(sum(r["profit"] for r in regions), 2)
+    late, _ = await run_example("sales_pipeline", {"start": "2025-03-01"})
+    assert late.outputs["report"]["total_profit"] != report["total_profit"]

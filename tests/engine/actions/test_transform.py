@@ -17,7 +17,7 @@ async def transform(**with_):
 
 
 async def test_join_compute_pick_and_sort():
-    result = await transform(value=SALES, join={"with": COSTS, "on": "region"},
+    result = await transform(value=SALES, join={"with": COSTS, "by": "region"},
                              compute={"profit": "sales - costs", "margin": "round(profit / sales, 2)"},
                              pick=["region", "profit", "margin"], sort_by="-profit")
     assert result.outputs["t"] == [{"region": "north", "profit": 50, "margin": 0.42},
@@ -26,7 +26,7 @@ async def test_join_compute_pick_and_sort():
 
 
 async def test_join_leaves_unmatched_items_as_they_are():
-    result = await transform(value=SALES, join={"with": COSTS[:2], "on": "region"})
+    result = await transform(value=SALES, join={"with": COSTS[:2], "by": "region"})
     assert result.outputs["t"][2] == {"region": "east", "sales": 50}
 
 

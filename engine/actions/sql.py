@@ -1,0 +1,124 @@
+"""``sql``: a query on a named connection (SQLAlchemy), read-only unless the connection says so.
+
+Connections come from ``EngineSettings.extra["sql_connections"]``: ``{name: {"url": ...,
+"writable": false}}`` — a URL never appears in a workflow. Read-only connections are opened
+read-only by the database itself (SQLite ``mode=ro``, PostgreSQL
+``default_transaction_read_only``). Queries take named bound parameters only (``:region``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pydantic import Field
+
+from ..errors import ActionError
+from .base import Action, Params
+
+_ENGINES: dict[tuple[str, bool], Any] = {}
+_LOCK = threading.Lock()
+
+
+class SqlParams(Params):
+    connection: str = Field(description="the name of a connection configured on the server")
+    query: str = Field(min_length=1, description="SQL with named parameters such as :region",
+                       json_schema_extra={"format": "sql"})
+    params: dict[str, Any] = Field(default_factory=dict, description="values of the named parameters")
+    max_rows: int = Field(default=10000, ge=1, le=1_000_000, description="rows kept at most")
+
+
+class Sql(Action):
+    name = "sql"
+    title = "SQL query"
+    description = "Run a query on a named database connection; read-only unless the connection is writable."
+    category = "Data"
+    Params = SqlParams
+
+    def check(self, raw, settings):
+        problems = super().check(raw, settings)
+        name = raw.get("connection") if isinstance(raw, dict) else None
+        known = connections(settings)
+        if isinstance(name, str) and "${" not in name and name not in known:
+            listed = ", ".join(sorted(known)) or "none configured"
+            problems.append((("connection",), f"unknown connection '{name}' (connections: {listed})"))
+        return problems
+
+    def run(self, params: SqlParams, ctx) -> dict:  # sync: the engine runs it in its thread pool
+        config = connections(ctx.settings).get(params.connection)
+        if config is None:
+            raise ActionError(f"unknown connection '{params.connection}'", retryable=False)
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        engine = _engine(config["url"], bool(config.get("writable")))
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(text(params.query), params.params)
+                if not result.returns_rows:
+                    conn.commit()
+                    return {"columns": [], "rows": [], "row_count": result.rowcount, "truncated": False}
+                columns = list(result.keys())
+                rows = result.fetchmany(params.max_rows + 1)
+        except DBAPIError as exc:
+            raise ActionError(f"{params.connection}: {_message(exc)}", retryable=_transient(exc)) from None
+        except SQLAlchemyError as exc:
+            raise ActionError(f"{params.connection}: {_message(exc)}", retryable=False) from None
+        truncated = len(rows) > params.max_rows
+        rows = rows[:params.max_rows]
+        return {"columns": columns, "rows": [dict(zip(columns, map(_json, row))) for row in rows],
+                "row_count": len(rows), "truncated": truncated}
+
+
+def connections(settings) -> dict:
+    return settings.extra.get("sql_connections", {}) if settings is not None else {}
+
+
+def _engine(url: str, writable: bool):
+    key = (url, writable)
+    with _LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _create(url, writable)
+        return engine
+
+
+def _create(url: str, writable: bool):
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    kwargs: dict = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not writable and database and database != ":memory:":
+            url = f"sqlite:///file:{database}?mode=ro&uri=true"
+        kwargs["connect_args"] = {"check_same_thread": False}
+    elif parsed.get_backend_name() == "postgresql" and not writable:
+        kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+    engine = create_engine(url, **kwargs)
+    if not writable and parsed.get_backend_name() == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_conn, _record):  # a second lock, for :memory: and odd paths
+            dbapi_conn.execute("PRAGMA query_only = ON")
+    return engine
+
+
+def _message(exc) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original) if original is not None else str(exc).split("\n")[0]
+    return text.strip().split("\n")[0]
+
+
+def _transient(exc) -> bool:
+    return bool(getattr(exc, "connection_invalidated", False))
+
+
+def _json(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)

@@ -1,0 +1,83 @@
+"""The sql action on real SQLite files: read-only by default, bound parameters, clear errors."""
+
+import sqlite3
+
+import pytest
+
+import engine
+from tests.engine.helpers import SETTINGS
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "shop.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE sales (region TEXT, amount REAL);"
+                       "INSERT INTO sales VALUES ('north', 10), ('north', 5), ('south', 7), ('east', 1);")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def settings(db):
+    return engine.EngineSettings(python_allowed=SETTINGS.python_allowed, extra={"sql_connections": {
+        "shop": {"url": f"sqlite:///{db}"},
+        "shop_rw": {"url": f"sqlite:///{db}", "writable": True},
+    }})
+
+
+async def run_sql(settings, with_, **step):
+    import json
+
+    text = f"name: q\nsteps:\n  - {json.dumps({'id': 'q', 'uses': 'sql', 'with': with_, **step})}\n"
+    workflow = engine.load(text, "q.yaml", settings=settings)
+    runner = engine.Runner(settings=settings)
+    result = await runner.run(engine.plan(workflow), {}, engine.NullSink())
+    runner.close()
+    return result
+
+
+async def test_select_with_named_parameters(settings):
+    result = await run_sql(settings, {"connection": "shop", "params": {"min": 5},
+                                      "query": "SELECT region, SUM(amount) AS total FROM sales "
+                                               "WHERE amount >= :min GROUP BY region ORDER BY region"})
+    assert result.outputs["q"] == {"columns": ["region", "total"], "row_count": 2, "truncated": False,
+                                   "rows": [{"region": "north", "total": 15.0}, {"region": "south", "total": 7.0}]}
+
+
+async def test_max_rows_truncates(settings):
+    result = await run_sql(settings, {"connection": "shop", "query": "SELECT * FROM sales", "max_rows": 2})
+    assert result.outputs["q"]["row_count"] == 2 and result.outputs["q"]["truncated"] is True
+
+
+async def test_writes_are_refused_on_a_read_only_connection(settings, db):
+    result = await run_sql(settings, {"connection": "shop", "query": "DELETE FROM sales"})
+    assert result.status == "failed" and "readonly" in result.error.replace("-", "").replace(" ", "")
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 4
+
+
+async def test_a_writable_connection_may_write(settings, db):
+    result = await run_sql(settings, {"connection": "shop_rw", "query": "INSERT INTO sales VALUES (:r, 3)",
+                                      "params": {"r": "west"}})
+    assert result.status == "succeeded" and result.outputs["q"]["row_count"] == 1
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 5
+
+
+async def test_a_syntax_error_names_the_step_and_shows_the_database_message(settings):
+    result = await run_sql(settings, {"connection": "shop", "query": "SELEC region FROM sales"})
+    assert result.status == "failed"
+    assert result.error.startswith("q: shop: ") and 'near "SELEC": syntax error' in result.error
+
+
+def test_an_unknown_connection_is_a_validation_error(settings):
+    with pytest.raises(engine.WorkflowInvalid) as info:
+        engine.load("name: q\nsteps:\n  - {id: q, uses: sql, with: {connection: shopp, query: 'SELECT 1'}}\n",
+                    settings=settings)
+    assert "unknown connection 'shopp' (connections: shop, shop_rw)" in str(info.value)
+
+
+async def test_values_are_bound_never_interpolated(settings):
+    result = await run_sql(settings, {"connection": "shop", "query": "SELECT COUNT(*) AS n FROM sales "
+                                      "WHERE region = :r", "params": {"r": "north' OR '1'='1"}})
+    assert result.outputs["q"]["rows"] == [{"n": 0}]
