@@ -28,7 +28,10 @@ def engine_settings() -> EngineSettings:
         python_allowed=tuple(settings.WORKFLOW_PYTHON_ALLOWED),
         threads=settings.WORKFLOW_THREADS,
         workflow_depth=settings.WORKFLOW_DEPTH,
-        extra={"sql_connections": settings.WORKFLOW_SQL_CONNECTIONS},
+        extra={"sql_connections": settings.WORKFLOW_SQL_CONNECTIONS,
+               "http_allow": tuple(settings.WORKFLOW_HTTP_ALLOW),
+               "http_max_bytes": settings.WORKFLOW_HTTP_MAX_BYTES,
+               "http_host_concurrency": settings.WORKFLOW_HTTP_HOST_CONCURRENCY},
     )
 
 

@@ -110,6 +110,10 @@ WORKFLOW_THREADS = int(os.environ.get("WORKFLOW_THREADS", "32"))
 WORKFLOW_DEPTH = int(os.environ.get("WORKFLOW_DEPTH", "5"))
 #: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the
 #: environment variable WORKFLOW_SQL_CONNECTIONS (a JSON object) adds to or replaces these
+#: hosts or networks (CIDR) that ``http`` steps may call although they are private or loopback
+WORKFLOW_HTTP_ALLOW = env_list("WORKFLOW_HTTP_ALLOW", "")
+WORKFLOW_HTTP_MAX_BYTES = int(os.environ.get("WORKFLOW_HTTP_MAX_BYTES", str(10 * 1024 * 1024)))
+WORKFLOW_HTTP_HOST_CONCURRENCY = int(os.environ.get("WORKFLOW_HTTP_HOST_CONCURRENCY", "32"))
 WORKFLOW_SQL_CONNECTIONS = {
     "examples": {"url": f"sqlite:///{BASE_DIR / 'examples' / 'data' / 'sales.sqlite3'}", "writable": False},
     **json.loads(os.environ.get("WORKFLOW_SQL_CONNECTIONS", "{}")),

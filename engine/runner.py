@@ -127,8 +127,9 @@ class _Execution:
         self.cancel_requested = False
         self.body: asyncio.Task | None = None
         self.loop_thread = threading.get_ident()
+        self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
-                         **runner.services}
+                         **runner.services, "resources": self.resources}
 
     # -- events ------------------------------------------------------------------------------
     def emit(self, cls, *args) -> None:
@@ -182,7 +183,19 @@ class _Execution:
             raise
         except ExpressionError as exc:
             status, error = "failed", f"outputs: {exc}"
+        finally:
+            await self.close_resources()
         return self.finish(status, outputs, self.clean(error), start)
+
+    async def close_resources(self) -> None:
+        for resource in list(self.resources.values()):
+            close = getattr(resource, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # noqa: BLE001 - closing must not change how the run ended
+                    pass
+        self.resources.clear()
 
     def outputs(self, root: Scope):
         template = self.plan.workflow.outputs
@@ -299,7 +312,7 @@ class _Execution:
                 message = _describe(exc, step)
                 spent = self._account(started, frames)
                 if retry and attempt < retry.attempts and _retryable(exc):
-                    delay = retry.delay_before(attempt + 1)
+                    delay = max(retry.delay_before(attempt + 1), getattr(exc, "retry_after", 0) or 0)
                     self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
                     await asyncio.sleep(delay)
                     continue

@@ -2,6 +2,7 @@
 
 from .base import Action, ActionContext, Params
 from .fail import Fail
+from .http import Http
 from .merge import Merge
 from .python import Python
 from .registry import ActionRegistry, default_registry
@@ -10,7 +11,7 @@ from .sql import Sql
 from .transform import Transform
 from .wait import Wait
 
-BUILTINS = [Fail, Merge, Python, Sql, Transform, Wait]
+BUILTINS = [Fail, Http, Merge, Python, Sql, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]
