@@ -23,8 +23,10 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py loaddemo
+	@# the examples' model: a local fake OpenAI-compatible server (no network needed)
+	$(BIN)/python examples/fake_llm.py 8090 & echo $$! > var/fake_llm.pid
 	@echo "Serving on http://$(HOST):$(PORT)/"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) builder.asgi:application
+	$(BIN)/daphne -b $(HOST) -p $(PORT) builder.asgi:application; kill $$(cat var/fake_llm.pid) 2>/dev/null || true
 
 test: install
 	mkdir -p var

@@ -29,6 +29,7 @@ def engine_settings() -> EngineSettings:
         threads=settings.WORKFLOW_THREADS,
         workflow_depth=settings.WORKFLOW_DEPTH,
         extra={"sql_connections": settings.WORKFLOW_SQL_CONNECTIONS,
+               "llm_connections": settings.WORKFLOW_LLM_CONNECTIONS,
                "http_allow": tuple(settings.WORKFLOW_HTTP_ALLOW),
                "http_max_bytes": settings.WORKFLOW_HTTP_MAX_BYTES,
                "http_host_concurrency": settings.WORKFLOW_HTTP_HOST_CONCURRENCY},

@@ -114,6 +114,13 @@ WORKFLOW_DEPTH = int(os.environ.get("WORKFLOW_DEPTH", "5"))
 WORKFLOW_HTTP_ALLOW = env_list("WORKFLOW_HTTP_ALLOW", "")
 WORKFLOW_HTTP_MAX_BYTES = int(os.environ.get("WORKFLOW_HTTP_MAX_BYTES", str(10 * 1024 * 1024)))
 WORKFLOW_HTTP_HOST_CONCURRENCY = int(os.environ.get("WORKFLOW_HTTP_HOST_CONCURRENCY", "32"))
+#: model connections for ``llm`` steps: {name: {"base_url", "api_key", "model"}}; by default the
+#: project's fake OpenAI-compatible server (examples/fake_llm.py, started by `make run`)
+WORKFLOW_LLM_CONNECTIONS = {
+    "default": {"base_url": os.environ.get("WORKFLOW_LLM_BASE_URL", "http://127.0.0.1:8090/v1"),
+                "api_key": os.environ.get("WORKFLOW_LLM_API_KEY", ""), "model": "fake-1"},
+    **json.loads(os.environ.get("WORKFLOW_LLM_CONNECTIONS", "{}")),
+}
 WORKFLOW_SQL_CONNECTIONS = {
     "examples": {"url": f"sqlite:///{BASE_DIR / 'examples' / 'data' / 'sales.sqlite3'}", "writable": False},
     **json.loads(os.environ.get("WORKFLOW_SQL_CONNECTIONS", "{}")),

@@ -124,6 +124,7 @@ class _Execution:
         self.stats: dict[str, BlockStat] = {}
         self.work = 0.0
         self.action_steps = 0
+        self.tokens: dict[str, int] = {}
         self.cancel_requested = False
         self.body: asyncio.Task | None = None
         self.loop_thread = threading.get_ident()
@@ -189,8 +190,8 @@ class _Execution:
 
     async def close_resources(self) -> None:
         for resource in list(self.resources.values()):
-            close = getattr(resource, "aclose", None)
-            if close is not None:
+            close = getattr(resource, "aclose", None) or getattr(resource, "close", None)
+            if close is not None and asyncio.iscoroutinefunction(close):
                 try:
                     await close()
                 except Exception:  # noqa: BLE001 - closing must not change how the run ended
@@ -207,7 +208,7 @@ class _Execution:
         return {"wall_ms": round(wall * 1000, 3), "work_ms": round(self.work * 1000, 3),
                 "speedup": round(self.work / wall, 2) if wall > 0 else None,
                 "saved_ms": round(max(self.work - wall, 0) * 1000, 3), "action_steps": self.action_steps,
-                "blocks": [s.as_dict() for s in self.stats.values()]}
+                "tokens": dict(self.tokens), "blocks": [s.as_dict() for s in self.stats.values()]}
 
     def finish(self, status, outputs, error, start) -> RunResult:
         """Emit ``run.finished`` and return the same facts as a RunResult."""
@@ -373,6 +374,11 @@ class _Execution:
 
     def _on_success(self, path: str, output, attempt: int, spent: float):
         self.action_steps += 1
+        if type(output) is dict and type(output.get("usage")) is dict:  # a model's token counts
+            for key in ("prompt_tokens", "completion_tokens"):
+                value = output["usage"].get(key)
+                if isinstance(value, int):
+                    self.tokens[key] = self.tokens.get(key, 0) + value
         self.emit(ev.StepSucceeded, path, self.clean(output), attempt, round(spent * 1000, 3), False)
         return output
 

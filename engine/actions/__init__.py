@@ -3,6 +3,7 @@
 from .base import Action, ActionContext, Params
 from .fail import Fail
 from .http import Http
+from .llm import Llm
 from .merge import Merge
 from .python import Python
 from .registry import ActionRegistry, default_registry
@@ -11,7 +12,7 @@ from .sql import Sql
 from .transform import Transform
 from .wait import Wait
 
-BUILTINS = [Fail, Http, Merge, Python, Sql, Transform, Wait]
+BUILTINS = [Fail, Http, Llm, Merge, Python, Sql, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]

@@ -8,12 +8,16 @@ import sys
 
 import pytest
 
+from examples.fake_llm import FakeLLM
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
+FAKE = FakeLLM()  # the examples' model
 # never the developer's database: these runs are not recorded (the last test records into its own)
-ENV = {**os.environ, "SQLITE_PATH": "/nonexistent/db.sqlite3", "WORKFLOW_CLI_USER": "nobody"}
+ENV = {**os.environ, "SQLITE_PATH": "/nonexistent/db.sqlite3", "WORKFLOW_CLI_USER": "nobody",
+       "WORKFLOW_LLM_BASE_URL": FAKE.base_url}
 
 
 def manage(*args, stdin=None):
@@ -107,7 +111,7 @@ def test_validateworkflow_reports_every_file(tmp_path):
 
 
 def test_runworkflow_records_the_run_for_the_browser(tmp_path):
-    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+    env = {**ENV, "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
 
     def run(*args):
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,

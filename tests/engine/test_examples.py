@@ -6,11 +6,14 @@ import time
 import pytest
 
 import engine
+from examples.fake_llm import FakeLLM
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+FAKE = FakeLLM()  # the project's fake OpenAI-compatible server, on a loopback port
 SETTINGS = engine.EngineSettings(
     python_allowed=("examples.functions.*", "engine.functions.*"),
-    extra={"sql_connections": {"examples": {"url": f"sqlite:///{EXAMPLES / 'data' / 'sales.sqlite3'}"}}})
+    extra={"sql_connections": {"examples": {"url": f"sqlite:///{EXAMPLES / 'data' / 'sales.sqlite3'}"}},
+           "llm_connections": {"default": {"base_url": FAKE.base_url, "model": "fake-1"}}})
 
 
 async def run_example(name: str, inputs=None):
@@ -84,3 +87,19 @@ async def test_sales_pipeline_queries_both_tables_then_computes_profit():
     assert report["total_profit"] == round(sum(r["profit"] for r in regions), 2)
     late, _ = await run_example("sales_pipeline", {"start": "2025-03-01"})
     assert late.outputs["report"]["total_profit"] != report["total_profit"]
+
+
+async def test_document_analysis_asks_three_questions_at_once():
+    result, _ = await run_example("document_analysis")
+    report = result.outputs["report"]
+    assert report["label"] in ("bug", "feature", "question")
+    assert report["summary"].startswith("Summary: Summarize in one sentence")
+    assert isinstance(report["facts"], list) and report["words"] > 10
+    assert result.summary["tokens"]["prompt_tokens"] > 30
+
+
+async def test_document_quorum_completes_with_two_of_three():
+    result, _ = await run_example("document_quorum")
+    report = result.outputs["report"]
+    assert report["translation"] is None and report["mood"] in ("up", "down", "mixed")
+    assert result.outputs["tokens_used"] > 0
