@@ -114,7 +114,7 @@ def skill_problems(skill) -> dict[str, list[str]]:
     if not isinstance(skill.config, dict):
         problems["config"] = ["must be a JSON object of the action's parameters"]
     elif action is not None:
-        found = config_problems(spec_of(skill), action)
+        found = config_problems(spec_of(skill), action, engine_settings())
         if found:
             problems["config"] = found
     return problems

@@ -47,19 +47,15 @@ def schema_problems(schema: dict) -> list[str]:
     return []
 
 
-def config_problems(spec: SkillSpec, base: Action) -> list[str]:
+def config_problems(spec: SkillSpec, base: Action, settings) -> list[str]:
     """Why a skill's configuration does not fit its action's parameters ([] when it does)."""
     problems = []
     for _path, expr in expressions_in(spec.config):
         if not expr.strip().startswith("inputs"):
             problems.append(f"config may refer only to ${{inputs.*}}, not ${{{expr.strip()}}}")
-    for loc, message in base.check(spec.config, _NoSettings()):
+    for loc, message in base.check(spec.config, settings):
         problems.append(f"config.{'.'.join(map(str, loc))}: {message}")
     return problems
-
-
-class _NoSettings:
-    python_allowed = ("*",)  # a skill's python function is checked when the step runs
 
 
 class SkillAction(Action):

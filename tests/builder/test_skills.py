@@ -63,3 +63,26 @@ async def test_expression_inputs_are_validated_once_resolved(alice, skills):
     workflow = await sync_to_async(save_workflow)(alice, text)
     run = await execution.execute((await sync_to_async(create_run)(workflow, alice, {})).pk, send=False)
     assert run.status == "failed" and "5 is not of type 'string'" in run.error
+
+
+async def test_the_example_skills_load_and_run(alice, settings):
+    from django.core.management import call_command
+
+    from examples.fake_llm import FakeLLM
+
+    fake = FakeLLM()
+    settings.WORKFLOW_LLM_CONNECTIONS = {"default": {"base_url": fake.base_url, "model": "fake-1"}}
+    try:
+        await sync_to_async(call_command)("loaddemo", stdout=open("/dev/null", "w"))
+        text = ("name: skills-demo\nsteps:\n"
+                "  - {id: regions, uses: sales_by_region, with: {start: '2025-02-01'}}\n"
+                "  - {id: brief, uses: summarize_text, with: {text: 'North leads. South trails.', sentences: 1}}\n")
+        workflow = await sync_to_async(save_workflow)(alice, text)
+        run = await execution.execute((await sync_to_async(create_run)(workflow, alice, {})).pk, send=False)
+    finally:
+        fake.close()
+    assert run.status == "succeeded", run.error
+    assert run.outputs["regions"]["row_count"] == 4 and run.outputs["regions"]["columns"] == ["region", "total"]
+    assert set(run.outputs["brief"]["data"]) == {"summary", "key_points"}
+    names = {s.name async for s in Skill.objects.all()}
+    assert {"summarize_text", "fetch_json", "sales_by_region"} <= names
