@@ -65,7 +65,8 @@ async def execute(run_id: int, *, send: bool = True) -> Run | None:
     except WorkflowInvalid as exc:  # a skill changed since the version was saved
         await sync_to_async(_fail)(run_id, str(exc))
         return None
-    runner = Runner(actions, engine_settings(), secrets=secret_values)
+    runner = Runner(actions, engine_settings(), secrets=secret_values,
+                    services={"workflows": saved_workflows(run.workflow.owner_id)})
     recorder = RunRecorder(run_id, send=send)
     await recorder.start()
     ACTIVE[run_id] = runner
@@ -80,6 +81,22 @@ async def execute(run_id: int, *, send: bool = True) -> Run | None:
         await recorder.close()
         runner.close()
     return await Run.objects.aget(pk=run_id)
+
+
+def saved_workflows(owner_id: int):
+    """``workflow`` steps' resolver: the YAML of the owner's workflow by name (and version)."""
+    from .models import Workflow, WorkflowVersion
+
+    def find(name: str, version: int | None):
+        workflow = Workflow.objects.filter(owner_id=owner_id, name=name).first()
+        if workflow is None:
+            return None
+        if version is None:
+            return workflow.yaml
+        found = WorkflowVersion.objects.filter(workflow=workflow, number=version).first()
+        return found.yaml if found else None
+
+    return sync_to_async(find)
 
 
 def cancel_here(run_id: int) -> bool:

@@ -8,6 +8,7 @@ A step's life: prepare its inputs → execute (the retry loop spelled out in ``_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 import uuid
@@ -130,13 +131,19 @@ class _Execution:
         self.loop_thread = threading.get_ident()
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
-                         **runner.services, "resources": self.resources}
+                         "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
+                         "forward": self.forward}
 
     # -- events ------------------------------------------------------------------------------
     def emit(self, cls, *args) -> None:
         """Number, stamp and send one event."""
         self.seq += 1
         self.sink.emit(cls(self.seq, now(), self.run_id, *args))
+
+    def forward(self, event, prefix: str) -> None:
+        """Re-emit a sub-run's event here, its path under ``prefix`` (``workflow`` steps)."""
+        self.seq += 1
+        self.sink.emit(dataclasses.replace(event, seq=self.seq, run_id=self.run_id, path=prefix + event.path))
 
     def clean(self, data):
         """Secrets redacted (a no-op when the run has none)."""

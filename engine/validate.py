@@ -103,6 +103,8 @@ class _Checker:
                 continue
             for loc, message in action.check(step.with_, self.settings):
                 self.add(step.yaml_path + ("with",) + tuple(loc), message)
+            if step.uses == "workflow" and step.with_.get("name") == self.wf.name:
+                self.add(step.yaml_path + ("with", "name"), f"workflow '{self.wf.name}' cannot call itself")
 
     # -- order and references --------------------------------------------------------------
     def check_list(self, steps: list, visible: frozenset, names: set) -> frozenset:

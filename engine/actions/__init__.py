@@ -11,8 +11,9 @@ from .skill import SkillAction, SkillSpec
 from .sql import Sql
 from .transform import Transform
 from .wait import Wait
+from .workflow import SubWorkflow
 
-BUILTINS = [Fail, Http, Llm, Merge, Python, Sql, Transform, Wait]
+BUILTINS = [Fail, Http, Llm, Merge, Python, Sql, SubWorkflow, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]

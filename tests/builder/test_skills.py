@@ -86,3 +86,16 @@ async def test_the_example_skills_load_and_run(alice, settings):
     assert set(run.outputs["brief"]["data"]) == {"summary", "key_points"}
     names = {s.name async for s in Skill.objects.all()}
     assert {"summarize_text", "fetch_json", "sales_by_region"} <= names
+
+
+async def test_a_workflow_step_runs_the_owners_saved_workflow_not_another_users(alice, bob):
+    inner = "name: inner\ninputs: {n: integer}\nsteps:\n  - {id: x, uses: wait, with: {seconds: 0, value: '${inputs.n + 1}'}}\n"
+    outer = "name: outer\nsteps:\n  - {id: call, uses: workflow, with: {name: inner, inputs: {n: 1}}}\n"
+    await sync_to_async(save_workflow)(alice, inner)
+    mine = await sync_to_async(save_workflow)(alice, outer)
+    run = await execution.execute((await sync_to_async(create_run)(mine, alice, {})).pk, send=False)
+    assert run.status == "succeeded" and run.outputs == {"call": {"x": 2}}
+    assert await run.steps.filter(path="call.x", status="succeeded").aexists()
+    theirs = await sync_to_async(save_workflow)(bob, outer)
+    run = await execution.execute((await sync_to_async(create_run)(theirs, bob, {})).pk, send=False)
+    assert run.status == "failed" and "no workflow named 'inner'" in run.error

@@ -16,10 +16,19 @@ SETTINGS = engine.EngineSettings(
            "llm_connections": {"default": {"base_url": FAKE.base_url, "model": "fake-1"}}})
 
 
+async def saved(name, version):
+    """The examples folder as the saved workflows of ``workflow`` steps."""
+    for path in EXAMPLES.glob("*.yaml"):
+        text = path.read_text()
+        if f"\nname: {name}\n" in text:
+            return text
+    return None
+
+
 async def run_example(name: str, inputs=None):
     path = EXAMPLES / f"{name}.yaml"
     workflow = engine.load(path.read_text(), str(path), settings=SETTINGS)
-    runner = engine.Runner(settings=SETTINGS)
+    runner = engine.Runner(settings=SETTINGS, services={"workflows": saved})
     sink = engine.ListSink()
     start = time.perf_counter()
     result = await runner.run(engine.plan(workflow), inputs, sink)
@@ -103,3 +112,9 @@ async def test_document_quorum_completes_with_two_of_three():
     report = result.outputs["report"]
     assert report["translation"] is None and report["mood"] in ("up", "down", "mixed")
     assert result.outputs["tokens_used"] > 0
+
+
+async def test_sub_workflow_runs_two_saved_workflows_side_by_side():
+    result, _ = await run_example("sub_workflow")
+    assert result.outputs["summary"]["average_score"] == 8.0
+    assert result.outputs["summary"]["total_profit"] > 0

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-record", action="store_true", help="do not record the run in the database")
 
     def handle(self, *args, **options):
-        path = options["path"]
+        path = self.path = options["path"]
         actions = registry()
         secret_values = secrets()
         issues = check_file(path, actions, secret_values.keys())
@@ -118,7 +118,8 @@ class Command(BaseCommand):
     async def run_async(self, actions, secret_values, workflow, inputs, as_json: bool, record=None) -> int:
         from builder.recorder import RunRecorder
 
-        runner = Runner(actions, engine_settings(), secrets=secret_values)
+        runner = Runner(actions, engine_settings(), secrets=secret_values,
+                        services={"workflows": files_beside(self.path)})
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
@@ -158,3 +159,22 @@ class Command(BaseCommand):
             if record is not None:
                 console.print(f"recorded as run #{record.pk}: /runs/{record.pk}/", style="grey50")
         return 0 if result.status == "succeeded" else 1
+
+
+def files_beside(path: str):
+    """``workflow`` steps' resolver for the CLI: a workflow file with that name beside PATH."""
+    import pathlib
+
+    import yaml
+
+    async def find(name: str, version):
+        for candidate in sorted(pathlib.Path(path).resolve().parent.glob("*.y*ml")):
+            try:
+                text = candidate.read_text(encoding="utf-8")
+                if isinstance(data := yaml.safe_load(text), dict) and data.get("name") == name:
+                    return text
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue
+        return None
+
+    return find
