@@ -91,11 +91,15 @@ class Handler(BaseHTTPRequestHandler):
         })
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many clients connect at once
+
+
 class FakeLLM:
     """The server in a background thread on a loopback port (0: any free one)."""
 
     def __init__(self, port: int = 0):
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"

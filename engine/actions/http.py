@@ -106,7 +106,7 @@ async def _send(client, method, url, params, body, deadline, max_bytes) -> dict:
         raise ActionError(f"timed out after {params.timeout:g} s")
     try:
         async with asyncio.timeout(remaining):
-            async with client.stream(method, url, headers=params.headers, **body) as response:
+            async with client.stream(method, url, headers=params.headers, timeout=remaining, **body) as response:
                 chunks, size = [], 0
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)

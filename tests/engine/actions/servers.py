@@ -64,9 +64,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": "no such page"}')
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many clients connect at once
+
+
 class LocalServer:
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
