@@ -51,3 +51,8 @@ def average(values: list, key: str) -> float:
     """Mean of ``key`` over the mappings in ``values`` that are not null."""
     present = [v[key] for v in values if isinstance(v, dict) and key in v]
     return round(sum(present) / len(present), 2) if present else 0.0
+
+
+def numbered_urls(prefix: str, count: int) -> list[str]:
+    """``prefix/0`` … ``prefix/count-1``."""
+    return [f"{prefix}/{i}" for i in range(int(count))]

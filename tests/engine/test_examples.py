@@ -13,7 +13,8 @@ FAKE = FakeLLM()  # the project's fake OpenAI-compatible server, on a loopback p
 SETTINGS = engine.EngineSettings(
     python_allowed=("examples.functions.*", "engine.functions.*"),
     extra={"sql_connections": {"examples": {"url": f"sqlite:///{EXAMPLES / 'data' / 'sales.sqlite3'}"}},
-           "llm_connections": {"default": {"base_url": FAKE.base_url, "model": "fake-1"}}})
+           "llm_connections": {"default": {"base_url": FAKE.base_url, "model": "fake-1"}},
+           "http_allow": ("127.0.0.1",)})
 
 
 async def saved(name, version):
@@ -118,3 +119,16 @@ async def test_sub_workflow_runs_two_saved_workflows_side_by_side():
     result, _ = await run_example("sub_workflow")
     assert result.outputs["summary"]["average_score"] == 8.0
     assert result.outputs["summary"]["total_profit"] > 0
+
+
+async def test_url_batch_fetches_200_urls_in_order_within_its_limits():
+    from tests.engine.actions.servers import LocalServer
+
+    server = LocalServer()
+    try:
+        result, wall = await run_example("url_batch", {"base": server.base})
+    finally:
+        server.close()
+    assert result.outputs["count"] == 200
+    assert result.outputs["items"] == [{"id": i} for i in range(200)]
+    assert wall >= (200 - 100) / 100 * 0.9, "100 a second with a bucket of 100: at least about a second"
