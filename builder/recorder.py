@@ -258,7 +258,7 @@ def frames(data: list[dict]):
     """``(first seq, last seq, JSON text)`` of ``{"type": "events", ...}`` frames of bounded size."""
     parts: list[str] = []
     size = 0
-    first = None
+    first = last = None
     for event in data:
         text = json.dumps(event, default=str)
         if parts and size + len(text) > FRAME_BYTES:

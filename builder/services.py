@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
 
-from engine import InputsInvalid, Issue, WorkflowInvalid, coerce_inputs
+from engine import Issue, WorkflowInvalid, coerce_inputs
 
 from .models import Run, StepRun, Workflow, WorkflowVersion
 from .runtime import load_workflow
@@ -74,11 +73,3 @@ def completed_outputs(run: Run) -> dict:
     """Outputs of a run's succeeded steps, by path, for resuming it (cut outputs are re-run)."""
     rows = StepRun.objects.filter(run=run, status="succeeded", output_note="").values_list("path", "output")
     return dict(rows)
-
-
-def recent_runs_filter(user) -> Q:
-    return Q() if user.is_staff else Q(workflow__owner=user)
-
-
-__all__ = ["Invalid", "InputsInvalid", "MAX_YAML_BYTES", "check_yaml", "completed_outputs", "create_run",
-           "save_workflow", "visible_to"]
