@@ -103,7 +103,7 @@ async def test_a_run_started_through_the_api_streams_over_a_real_websocket(serve
 
 async def test_another_user_is_refused_over_http_and_websocket(server):
     ann = await login(server.base, "ann", "ann-password")
-    wf = (await ann.get("/api/workflows/")).json()[0]
+    wf = next(w for w in (await ann.get("/api/workflows/")).json() if w["name"] == "dag")
     headers = {"X-CSRFToken": ann.cookies["csrftoken"], "Referer": server.base}
     run_id = (await ann.post(f"/api/workflows/{wf['id']}/runs", json={}, headers=headers)).json()["id"]
     ben = await login(server.base, "ben", "ben-password")
