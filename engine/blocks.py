@@ -12,6 +12,7 @@ import time
 from . import events as ev
 from .errors import ExpressionError, StepFailed, StepTimeout
 from .expressions import render
+from .stats import BlockStat
 
 perf = time.perf_counter
 
@@ -27,7 +28,6 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
     if node.kind in ("parallel", "foreach"):
         stat = ex.stats.get(node.id)
         if stat is None:
-            from .runner import BlockStat
             stat = ex.stats[node.id] = BlockStat(node.id, node.kind)
         frames = frames + (stat,)
     ex.emit(ev.StepStarted, path, node.id, node.kind, None, 1, None)

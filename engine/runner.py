@@ -25,6 +25,8 @@ from .inputs import coerce_inputs
 from .planner import Node, Plan
 from .scope import Redactor, Scope, Secrets
 from .settings import EngineSettings
+from .slots import NO_SLOT as _NO_SLOT, Slots as _Slots
+from .stats import BlockStat
 
 perf = time.perf_counter
 now = time.time
@@ -40,21 +42,6 @@ class RunResult:
     error: str | None
     duration_ms: float
     summary: dict = field(default_factory=dict)
-
-
-class BlockStat:
-    """Wall time of a parallel/foreach block against the work done inside it."""
-
-    __slots__ = ("path", "kind", "wall", "work")
-
-    def __init__(self, path: str, kind: str):
-        self.path, self.kind, self.wall, self.work = path, kind, 0.0, 0.0
-
-    def as_dict(self) -> dict:
-        saved = max(self.work - self.wall, 0.0)
-        return {"path": self.path, "kind": self.kind, "wall_ms": round(self.wall * 1000, 3),
-                "work_ms": round(self.work * 1000, 3), "saved_ms": round(saved * 1000, 3),
-                "text": f"{self.path}: {self.wall:.1f} s for {self.work:.1f} s of work, saved {saved:.1f} s"}
 
 
 class Runner:
@@ -407,29 +394,7 @@ class _PrepareError(EngineError):
     """Parameters could not be resolved or did not validate (never retried)."""
 
 
-class _Slots:
-    __slots__ = ("sems",)
 
-    def __init__(self, sems):
-        self.sems = sems
-
-    async def acquire(self):
-        taken = []
-        try:
-            for sem in self.sems:
-                await sem.acquire()
-                taken.append(sem)
-        except BaseException:
-            for sem in taken:
-                sem.release()
-            raise
-
-    def release(self):
-        for sem in self.sems:
-            sem.release()
-
-
-_NO_SLOT = _Slots([])
 
 
 def _retryable(exc: BaseException) -> bool:
