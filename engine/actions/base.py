@@ -102,6 +102,16 @@ class Action:
         }
 
 
+def connection_problem(raw, settings, extra_key: str, noun: str = "connection", default: str | None = None):
+    """``(location, message)`` when ``with.connection`` names none of ``settings.extra[extra_key]``."""
+    name = raw.get("connection", default) if isinstance(raw, dict) else None
+    known = settings.extra.get(extra_key, {})
+    if isinstance(name, str) and "${" not in name and name not in known:
+        listed = ", ".join(sorted(known)) or "none configured"
+        return ("connection",), f"unknown {noun} '{name}' (connections: {listed})"
+    return None
+
+
 def _message(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return f"unknown parameter '{err['loc'][-1]}'"

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ..errors import ActionError
 from ..spec import Duration
-from .base import Action, Params
+from .base import Action, Params, connection_problem
 
 
 class Message(BaseModel):
@@ -50,11 +50,9 @@ class Llm(Action):
 
     def check(self, raw, settings):
         problems = super().check(raw, settings)
-        name = raw.get("connection", "default") if isinstance(raw, dict) else None
-        known = settings.extra.get("llm_connections", {})
-        if isinstance(name, str) and "${" not in name and name not in known:
-            listed = ", ".join(sorted(known)) or "none configured"
-            problems.append((("connection",), f"unknown model connection '{name}' (connections: {listed})"))
+        problem = connection_problem(raw, settings, "llm_connections", "model connection", "default")
+        if problem:
+            problems.append(problem)
         schema = raw.get("output_schema") if isinstance(raw, dict) else None
         if isinstance(schema, dict):
             try:

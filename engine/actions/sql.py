@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from ..errors import ActionError
-from .base import Action, Params
+from .base import Action, Params, connection_problem
 
 _ENGINES: dict[tuple[str, bool], Any] = {}
 _LOCK = threading.Lock()
@@ -37,12 +37,8 @@ class Sql(Action):
 
     def check(self, raw, settings):
         problems = super().check(raw, settings)
-        name = raw.get("connection") if isinstance(raw, dict) else None
-        known = connections(settings)
-        if isinstance(name, str) and "${" not in name and name not in known:
-            listed = ", ".join(sorted(known)) or "none configured"
-            problems.append((("connection",), f"unknown connection '{name}' (connections: {listed})"))
-        return problems
+        problem = connection_problem(raw, settings, "sql_connections")
+        return problems + [problem] if problem else problems
 
     def run(self, params: SqlParams, ctx) -> dict:  # sync: the engine runs it in its thread pool
         config = connections(ctx.settings).get(params.connection)
