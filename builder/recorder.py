@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 OUTPUT_CAP = 64 * 1024
 
 
+STAFF_GROUP = "workflows.staff"
+
+
+def owner_group(user_id: int) -> str:
+    """The channel-layer group of one user's workflow list pages."""
+    return f"workflows.{user_id}"
+
+
 def group_name(run_id: int) -> str:
     return f"run.{run_id}"
 
@@ -60,11 +68,15 @@ class RunRecorder:
     With ``stream_first`` (the server, where the run's websocket consumers live in the same
     process) a batch is sent at once and written behind it; a consumer that connects meanwhile
     reads ``unwritten_after`` before the database, so nothing falls between the two. Without
-    it (the CLI, a worker) a batch is written first, then sent.
+    it (the CLI, a worker) a batch is written first, then sent. The batch that ends the run is
+    always written before it is sent: whoever sees ``run.finished`` and asks the API then reads
+    the finished run.
     """
 
-    def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True):
+    def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True,
+                 owner_id: int | None = None, workflow_id: int | None = None):
         self.run_id = run_id
+        self.owner_id, self.workflow_id = owner_id, workflow_id  # for the live workflow list
         self.interval = interval
         self.layer = get_channel_layer() if send else None
         self.stream_first = stream_first and send
@@ -72,6 +84,8 @@ class RunRecorder:
         self.unwritten: list[tuple] = []  # (batch, kept, data) sent but not yet committed
         self.wake = asyncio.Event()
         self.write_wake = asyncio.Event()
+        self.drained = asyncio.Event()  # set while nothing streamed waits to be written
+        self.drained.set()
         self.closed = False
         self.task: asyncio.Task | None = None
         self.writer: asyncio.Task | None = None
@@ -126,11 +140,13 @@ class RunRecorder:
         batch, self.pending = self.pending, []
         kept = coalesce(batch)
         item = (batch, kept, [event_data(e) for e in kept])
-        if self.stream_first:
+        if self.stream_first and batch[-1].type != "run.finished":
             self.unwritten.append(item)  # before sending: see the class docstring
+            self.drained.clear()
             await self._send(item[2])
             self.write_wake.set()
         else:
+            await self.drained.wait()  # the batches streamed before this one are in first
             await sync_to_async(self._write)(*item)
             await self._send(item[2])
 
@@ -141,6 +157,19 @@ class RunRecorder:
         for first, last, text in frames(data):
             await self.layer.group_send(group_name(self.run_id), {
                 "type": "run.events", "first": first, "last": last, "text": text})
+        if self.owner_id is not None and data:
+            # run.started is a run's first event and run.finished its last: no need to scan the batch
+            for event in {id(e): e for e in (data[0], data[-1])}.values():
+                if event["type"] in ("run.started", "run.finished"):
+                    await self._send_status(event)
+
+    async def _send_status(self, event: dict) -> None:
+        """A run started or ended: tell the owner's (and staff's) open workflow lists."""
+        status = {"type": "run.status", "workflow_id": self.workflow_id, "run_id": self.run_id,
+                  "status": "running" if event["type"] == "run.started" else event["status"],
+                  "duration_ms": event.get("duration_ms")}
+        for group in (owner_group(self.owner_id), STAFF_GROUP):
+            await self.layer.group_send(group, status)
 
     async def _write_loop(self) -> None:
         while True:
@@ -156,6 +185,7 @@ class RunRecorder:
                 except Exception:  # noqa: BLE001
                     log.exception("run %s: writing events failed", self.run_id)
                 del self.unwritten[:len(items)]
+            self.drained.set()
             if self.closed and (self.task is None or self.task.done()):
                 return
 
