@@ -46,6 +46,19 @@ def start_server(env, log_path: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("daphne did not start: " + Path(log_path).read_text()[-2000:])
 
 
+def bench_server() -> tuple[dict, str, subprocess.Popen, int]:
+    """A fresh database with the user ``bench`` and a daphne server on it: (env, tmp, proc, port)."""
+    tmp = tempfile.mkdtemp()
+    env = {**os.environ, "SQLITE_PATH": f"{tmp}/bench.sqlite3", "DJANGO_DEBUG": "0"}
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(manage + ["migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(manage + ["shell", "-c", "from django.contrib.auth.models import User; "
+                             "User.objects.create_user('bench', password='bench-password')"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    proc, port = start_server(env, f"{tmp}/daphne.log")
+    return env, tmp, proc, port
+
+
 async def login(base: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=base, timeout=60)
     await client.get("/login/")
@@ -102,14 +115,7 @@ def rows_of(env, run_id: int) -> int:
 
 
 async def main(items: int, watchers: int) -> None:
-    tmp = tempfile.mkdtemp()
-    env = {**os.environ, "SQLITE_PATH": f"{tmp}/bench.sqlite3", "DJANGO_DEBUG": "0"}
-    manage = [sys.executable, "manage.py"]
-    subprocess.run(manage + ["migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(manage + ["shell", "-c", "from django.contrib.auth.models import User; "
-                             "User.objects.create_user('bench', password='bench-password')"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
-    proc, port = start_server(env, f"{tmp}/daphne.log")
+    env, tmp, proc, port = bench_server()
     base = f"http://127.0.0.1:{port}"
     try:
         client = await login(base)

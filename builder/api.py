@@ -17,7 +17,7 @@ from ninja.security import django_auth
 from engine import InputsInvalid
 
 from . import execution
-from .models import Run, StepRun, Workflow, WorkflowVersion
+from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from .runtime import registry
 from .schemas import (
     ActionOut,
@@ -33,7 +33,7 @@ from .schemas import (
     WorkflowIn,
     WorkflowOut,
 )
-from .services import MAX_YAML_BYTES, Invalid, check_yaml, create_run, save_workflow, visible_to
+from .services import MAX_YAML_BYTES, Invalid, Stale, check_yaml, create_run, save_workflow, visible_to
 
 api = NinjaAPI(title="Workflow builder API", version="1", auth=django_auth, urls_namespace="api")
 workflows = Router(tags=["workflows"])
@@ -92,7 +92,7 @@ def run_out(run: Run, steps: bool = False) -> dict:
 def list_workflows(request):
     """The user's workflows (staff: everyone's), each with its last run."""
     items = visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
-        Prefetch("runs", queryset=Run.objects.order_by("-created_at"), to_attr="recent"))
+        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:1], to_attr="recent"))
     return [workflow_out(w, w.recent[0] if w.recent else None) for w in items]
 
 
@@ -108,12 +108,16 @@ def read_workflow(request, workflow_id: int):
     return workflow_out(_workflow(request, workflow_id))
 
 
-@workflows.put("/{int:workflow_id}", response={200: WorkflowDetailOut, 422: ErrorsOut, 413: ErrorsOut})
+@workflows.put("/{int:workflow_id}", response={200: WorkflowDetailOut, 409: ErrorsOut, 422: ErrorsOut,
+                                               413: ErrorsOut})
 def update_workflow(request, workflow_id: int, body: WorkflowIn):
-    """Save new YAML as a new version."""
+    """Save new YAML as a new version (409 when ``base_version`` is no longer the current one)."""
     _limit(body.yaml)
     workflow = _workflow(request, workflow_id)
-    return workflow_out(save_workflow(request.user, body.yaml, body.message, workflow))
+    try:
+        return workflow_out(save_workflow(request.user, body.yaml, body.message, workflow, body.base_version))
+    except Stale as exc:
+        return Status(409, {"detail": str(exc)})
 
 
 @workflows.delete("/{int:workflow_id}", response={204: None})
@@ -211,13 +215,25 @@ def read_run(request, run_id: int, items: bool = False):
 
 
 @runs.get("/{int:run_id}/steps", response=list[dict])
-def run_steps(request, run_id: int, prefix: str = "", offset: int = Query(0, ge=0),
+def run_steps(request, run_id: int, prefix: str = "", path: str | None = None, offset: int = Query(0, ge=0),
               limit: int = Query(100, ge=1, le=1000)):
-    """A page of a run's step rows whose path starts with ``prefix`` (a foreach's items)."""
+    """A page of a run's step rows: one step's attempts (``path``), or those whose path starts
+    with ``prefix`` (a foreach's items), with their resolved inputs (secrets redacted)."""
     run = _run(request, run_id)
-    rows = StepRun.objects.filter(run=run, path__startswith=prefix).order_by("id")[offset:offset + limit]
+    rows = StepRun.objects.filter(run=run)
+    rows = rows.filter(path=path) if path is not None else rows.filter(path__startswith=prefix)
     return [{"path": r.path, "attempt": r.attempt, "status": r.status, "duration_ms": r.duration_ms,
-             "error": r.error, "output": r.output} for r in rows]
+             "error": r.error, "inputs": r.inputs, "output": r.output, "output_note": r.output_note,
+             "started_at": r.started_at, "finished_at": r.finished_at}
+            for r in rows.order_by("id")[offset:offset + limit]]
+
+
+@runs.get("/{int:run_id}/logs", response=list[dict])
+def run_logs(request, run_id: int, path: str, limit: int = Query(500, ge=1, le=5000)):
+    """The log lines a step wrote, oldest first."""
+    events = RunEvent.objects.filter(run=_run(request, run_id), type="log", data__path=path).order_by("seq")
+    return [{"seq": e.seq, "ts": e.data.get("ts"), "level": e.data.get("level"), "message": e.data.get("message")}
+            for e in events[:limit]]
 
 
 @runs.post("/{int:run_id}/cancel", response=RunOut)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,12 +18,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import execution
 from .models import Run, RunEvent, StepRun
-from .recorder import LIVE, group_name
+from .recorder import LIVE, STAFF_GROUP, group_name, owner_group
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
 NOT_LOGGED_IN = 4401
 REPLAY_FRAME = 1000  # events per frame when replaying
+BAND_SAMPLES = 400  # finish times per foreach or body step in a snapshot (a sample keeps the shape)
+ITEM_INDEX = re.compile(r"\[\d+\]")
 
 
 @database_sync_to_async
@@ -43,14 +46,36 @@ def _snapshot(run_id: int) -> dict:
                            "started_at": row.started_at.timestamp() if row.started_at else None,
                            "finished_at": row.finished_at.timestamp() if row.finished_at else None}
     progress = {}
+    final = {}  # a foreach item step's last attempt, counted per body step ("per_file.download")
+    for path, status, finished in (StepRun.objects.filter(run_id=run_id, path__contains="[").order_by("id")
+                                   .values_list("path", "status", "finished_at")):
+        final[path] = (status, finished)
+    items: dict[str, dict[str, int]] = {}
+    times: dict[str, list[float]] = {}  # when items' steps finished: the timeline's density bands
+    for path, (status, finished) in final.items():
+        template = ITEM_INDEX.sub("", path)
+        counts = items.setdefault(template, {})
+        counts[status] = counts.get(status, 0) + 1
+        if finished is not None:
+            stamp = finished.timestamp()
+            times.setdefault(template, []).append(stamp)
+            times.setdefault(path[:path.index("[")], []).append(stamp)
+    item_times = {key: [round(t, 3) for t in sorted(values)[::max(1, len(values) // BAND_SAMPLES)]]
+                  for key, values in times.items()}
     for event in RunEvent.objects.filter(run_id=run_id, type="foreach.progress").order_by("seq"):
         progress[event.data["path"]] = event.data
-    return {"type": "snapshot", "seq": run.last_seq, "steps": steps, "progress": progress, "run": {
+    return {"type": "snapshot", "seq": run.last_seq, "steps": steps, "progress": progress, "items": items,
+            "item_times": item_times, "run": {
         "id": run.pk, "workflow": run.workflow.name, "workflow_id": run.workflow_id, "version": run.version.number,
-        "status": run.status, "error": run.error, "outputs": run.outputs, "summary": run.summary,
+        "status": run.status, "error": run.error, "outputs": _small(run.outputs), "summary": run.summary,
         "started_at": run.started_at.timestamp() if run.started_at else None,
         "finished_at": run.finished_at.timestamp() if run.finished_at else None,
         "duration_ms": run.duration_ms}}
+
+
+def _small(value, limit: int = 64 * 1024):
+    """A value for the snapshot, or None when its JSON is over ``limit`` (the API has it all)."""
+    return value if len(json.dumps(value, default=str)) <= limit else None
 
 
 @database_sync_to_async
@@ -128,6 +153,35 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             frame = fresh[start:start + REPLAY_FRAME]
             self.last_seq = frame[-1]["seq"]
             await self.send_json({"type": "events", "seq": self.last_seq, "events": frame})
+
+
+class WorkflowsConsumer(AsyncJsonWebsocketConsumer):
+    """``ws/workflows/``: the user's runs starting and ending (staff: everyone's), for the list page.
+
+    Sends ``{"type": "run.status", "workflow_id", "run_id", "status", "duration_ms"}``.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        self.groups_joined = []
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_LOGGED_IN)
+            return
+        self.groups_joined = [STAFF_GROUP if user.is_staff else owner_group(user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def run_status(self, message):
+        await self.send_json(message)
 
 
 def _after(scope) -> int | None:

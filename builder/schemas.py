@@ -24,6 +24,8 @@ class ErrorsOut(Schema):
 class WorkflowIn(Schema):
     yaml: str = Field(min_length=1, description="the workflow's YAML text")
     message: str = Field(default="", max_length=500, description="what changed (for the version history)")
+    base_version: int | None = Field(default=None, ge=0, description="the version these changes started from: "
+                                     "a save over a newer one is refused with 409")
 
 
 class WorkflowOut(Schema):

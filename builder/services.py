@@ -35,9 +35,19 @@ def visible_to(user, queryset, owner_field: str = "owner"):
     return queryset.filter(**{owner_field: user})
 
 
+class Stale(Exception):
+    """The workflow got a newer version since the editor loaded the one it changed."""
+
+    def __init__(self, current: int):
+        super().__init__(f"this workflow is at version {current} now: someone saved since you opened it")
+        self.current = current
+
+
 @transaction.atomic
-def save_workflow(user, text: str, message: str = "", workflow: Workflow | None = None) -> Workflow:
-    """Create a workflow, or add a version to one; the YAML must be valid."""
+def save_workflow(user, text: str, message: str = "", workflow: Workflow | None = None,
+                  base_version: int | None = None) -> Workflow:
+    """Create a workflow, or add a version to one; the YAML must be valid. With
+    ``base_version``, refuse (Stale) when the workflow has moved past that version."""
     parsed = check_yaml(text)
     clash = Workflow.objects.filter(owner=workflow.owner if workflow else user, name=parsed.name)
     if workflow is not None:
@@ -49,6 +59,8 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
     elif workflow.yaml == text and not message:
         return workflow
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk) if workflow.pk else workflow
+    if base_version is not None and workflow.pk and workflow.version != base_version:
+        raise Stale(workflow.version)
     workflow.name = parsed.name
     workflow.title = parsed.title or ""
     workflow.yaml = text

@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +81,9 @@ else:
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
                         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            # a file, not memory: the browser tests' daphne process shares the test database
+            "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH") or os.path.join(
+                tempfile.gettempdir(), f"workflow-test-{os.getpid()}.sqlite3")},
         }
     }
 

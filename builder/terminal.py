@@ -13,7 +13,7 @@ from rich.text import Text
 
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
          "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
-         "cancelled": ("⊘", "grey35")}
+         "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35")}
 MAX_ROWS = 40
 MAX_OUTPUT_CHARS = 3000
 

@@ -1,27 +1,109 @@
-"""Page views: the workflow list, the editor and the run monitor."""
+"""Page views: the workflow list (new, import), the editor and the run monitor."""
 
+import re
+from datetime import timedelta
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from .models import Run, Workflow
-from .services import visible_to
+from .services import MAX_YAML_BYTES, Invalid, save_workflow, visible_to
+
+RECENT = 20  # runs per workflow on the list (its sparkline)
+NEW_TEMPLATE = "version: 1\nname: {name}\ntitle: \"\"\nsteps: []\n"
+
+
+def _list(request, status=200, **extra):
+    workflows = list(visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
+        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:RECENT], to_attr="recent")))
+    week_ago = timezone.now() - timedelta(days=7)
+    for workflow in workflows:  # the sparkline: this week's runs, oldest first
+        workflow.week = [run for run in reversed(workflow.recent) if run.created_at >= week_ago]
+    return render(request, "workflow_list.html", {"workflows": workflows, **extra}, status=status)
+
+
+def _workflow(request, workflow_id: int) -> Workflow:
+    """The user's workflow (staff: anyone's); another user's is a 404."""
+    return get_object_or_404(visible_to(request.user, Workflow.objects.all()), pk=workflow_id)
 
 
 @login_required
 def workflow_list(request):
     """The user's workflows with their last run."""
-    workflows = visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
-        Prefetch("runs", queryset=Run.objects.order_by("-created_at"), to_attr="recent"))
-    return render(request, "workflow_list.html", {"workflows": workflows})
+    return _list(request)
+
+
+@login_required
+@require_POST
+def new_workflow(request):
+    """Create an empty workflow named by the form and open it in the editor."""
+    name = request.POST.get("name", "").strip()
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}", name):
+        return _list(request, 400, problems=["A name is letters, digits, '-', '_' or '.', up to 100 characters."],
+                     new_name=name)
+    try:
+        workflow = save_workflow(request.user, NEW_TEMPLATE.format(name=name), "created")
+    except Invalid as exc:
+        return _list(request, 400, problems=[i.message for i in exc.issues], new_name=name)
+    return redirect("editor", workflow.pk)
+
+
+@login_required
+@require_POST
+def import_workflow(request):
+    """Create a workflow from an uploaded YAML file; problems are listed with their places."""
+    upload = request.FILES.get("file")
+    if upload is None or upload.size > MAX_YAML_BYTES:
+        return _list(request, 400, problems=["Choose a YAML file of at most 1 MiB."])
+    try:
+        text = upload.read().decode("utf-8")
+        workflow = save_workflow(request.user, text, f"imported from {upload.name}")
+    except UnicodeDecodeError:
+        return _list(request, 400, problems=[f"{upload.name} is not UTF-8 text."])
+    except Invalid as exc:
+        return _list(request, 400, problems=[f"{upload.name}:{i.line}:{i.column}: {i.path + ': ' if i.path else ''}"
+                                             f"{i.message}" for i in exc.issues])
+    messages.success(request, f"Imported {workflow.name}.")
+    return redirect("editor", workflow.pk)
+
+
+@login_required
+@require_POST
+def duplicate_workflow(request, workflow_id: int):
+    """A copy named ``<name>-copy`` (``-copy-2``...), with the same YAML, as a new workflow."""
+    original = _workflow(request, workflow_id)
+    taken = set(Workflow.objects.filter(owner=request.user).values_list("name", flat=True))
+    name = next(n for n in (f"{original.name}-copy", *(f"{original.name}-copy-{i}" for i in range(2, 1000)))
+                if n not in taken)
+    text = re.sub(r"(?m)^name:.*$", f"name: {name}", original.yaml, count=1)
+    try:
+        workflow = save_workflow(request.user, text, f"copied from {original.name} v{original.version}")
+    except Invalid as exc:
+        return _list(request, 400, problems=[i.message for i in exc.issues])
+    messages.success(request, f"Copied {original.name} to {name}.")
+    return redirect("editor", workflow.pk)
+
+
+@login_required
+@require_POST
+def delete_workflow(request, workflow_id: int):
+    """Delete a workflow with its versions and runs."""
+    workflow = _workflow(request, workflow_id)
+    workflow.delete()
+    messages.success(request, f"Deleted {workflow.name}.")
+    return redirect("home")
 
 
 @login_required
 def editor(request, workflow_id: int):
     """The editor page (another user's workflow is a 404)."""
-    workflow = get_object_or_404(visible_to(request.user, Workflow.objects.all()), pk=workflow_id)
-    runs = workflow.runs.order_by("-created_at")[:20]
-    return render(request, "editor.html", {"workflow": workflow, "runs": runs})
+    workflow = _workflow(request, workflow_id)
+    data = {"id": workflow.pk, "name": workflow.name, "version": workflow.version, "yaml": workflow.yaml}
+    return render(request, "editor.html", {"workflow": workflow, "editor_data": data})
 
 
 @login_required
@@ -29,4 +111,6 @@ def monitor(request, run_id: int):
     """The run monitor page (another user's run is a 404)."""
     run = get_object_or_404(visible_to(request.user, Run.objects.select_related("workflow", "version"),
                                        "workflow__owner"), pk=run_id)
-    return render(request, "monitor.html", {"run": run})
+    data = {"id": run.pk, "workflow_id": run.workflow_id, "workflow": run.workflow.name,
+            "version": run.version.number, "yaml": run.version.yaml, "resumed_from": run.resumed_from_id}
+    return render(request, "monitor.html", {"run": run, "monitor_data": data})

@@ -24,6 +24,7 @@ class Node:
     deps: tuple[int, ...] = ()
     action: Action | None = None
     params: Any = None  # pre-validated parameters when ``with`` holds no expression
+    shown: Any = None  # those parameters as plain data, for the step.started event
     condition: str | None = None  # expression of ``if``
     skip: bool = False  # ``if: false`` literally
 
@@ -86,6 +87,8 @@ def _plan_step(step, registry: ActionRegistry) -> Node:
         node.action = registry.get(step.uses)
         if not has_expression(step.with_):
             node.params = node.action.parse(step.with_)
+            dump = getattr(node.params, "model_dump", None)
+            node.shown = dump(mode="json") if dump else node.params
     elif isinstance(step, ParallelStep):
         node.children = [_plan_step(branch, registry) for branch in step.parallel]
     elif isinstance(step, (ForeachStep, GroupStep)):

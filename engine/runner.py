@@ -289,7 +289,7 @@ class _Execution:
                 try:
                     started = perf()
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
-                              self.clean(_dump(params)) if node.params is None else None)
+                              self.clean(_dump(params) if node.params is None else node.shown))
                     action = node.action
                     ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
                     if step.timeout is None:  # the common case, kept free of extra frames

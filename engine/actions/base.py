@@ -55,6 +55,8 @@ class Action:
     description: ClassVar[str] = ""
     category: ClassVar[str] = "Built-in"
     Params: ClassVar[type[BaseModel]] = Params
+    #: the JSON Schema of the output, where its shape is fixed (the editor offers its fields)
+    output_schema: ClassVar[dict | None] = None
 
     @property
     def is_async(self) -> bool:
@@ -99,6 +101,7 @@ class Action:
             "category": self.category,
             "kind": "action",
             "schema": self.schema(),
+            "output_schema": self.output_schema,
         }
 
 

@@ -62,6 +62,8 @@ class Http(Action):
     description = "Call a URL; returns {status, headers, body}."
     category = "Network"
     Params = HttpParams
+    output_schema = {"type": "object",
+                     "properties": {"status": {"type": "integer"}, "headers": {"type": "object"}, "body": {}}}
 
     async def run(self, params: HttpParams, ctx) -> dict:
         import httpx

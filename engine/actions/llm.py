@@ -47,6 +47,8 @@ class Llm(Action):
     description = "Ask a chat model; with output_schema the answer is validated JSON."
     category = "AI"
     Params = LlmParams
+    output_schema = {"type": "object", "properties": {
+        "text": {"type": "string"}, "data": {}, "usage": {"type": "object"}, "model": {"type": "string"}}}
 
     def check(self, raw, settings):
         problems = super().check(raw, settings)

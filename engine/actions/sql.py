@@ -34,6 +34,8 @@ class Sql(Action):
     description = "Run a query on a named database connection; read-only unless the connection is writable."
     category = "Data"
     Params = SqlParams
+    output_schema = {"type": "object", "properties": {"columns": {"type": "array"}, "rows": {"type": "array"},
+                                                  "row_count": {"type": "integer"}, "truncated": {"type": "boolean"}}}
 
     def check(self, raw, settings):
         problems = super().check(raw, settings)

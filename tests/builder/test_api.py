@@ -225,3 +225,35 @@ steps:
     ok = await finished((await apost(async_alice, f"/api/workflows/{wf.pk}/runs", {"inputs": {"fail": False}})).json()["id"])
     not_resumable = await apost(async_alice, f"/api/runs/{ok.pk}/resume")
     assert not_resumable.status_code == 409
+
+
+def test_a_save_from_a_stale_version_is_refused_with_409(alice_client, alice):
+    from builder.services import save_workflow
+    from tests.conftest import SIMPLE
+
+    workflow = save_workflow(alice, SIMPLE)
+    changed = SIMPLE.replace("title: Simple", "title: Changed")
+    ok = alice_client.put(f"/api/workflows/{workflow.pk}", {"yaml": changed, "base_version": 1},
+                          content_type="application/json")
+    assert ok.status_code == 200 and ok.json()["version"] == 2
+    stale = alice_client.put(f"/api/workflows/{workflow.pk}", {"yaml": SIMPLE, "base_version": 1},
+                             content_type="application/json")
+    assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
+    forced = alice_client.put(f"/api/workflows/{workflow.pk}", {"yaml": SIMPLE}, content_type="application/json")
+    assert forced.status_code == 200 and forced.json()["version"] == 3
+
+
+def test_a_steps_log_lines_in_order_and_only_its_own(alice_client, alice, bob, workflow):
+    from builder.models import RunEvent
+
+    run = create_run(workflow, alice, {})
+    for seq, (path, message) in enumerate([("a", "one"), ("b", "other"), ("a", "two")], start=1):
+        RunEvent.objects.create(run=run, seq=seq, type="log",
+                                data={"type": "log", "seq": seq, "ts": 1.0, "path": path, "level": "info",
+                                      "message": message})
+    lines = alice_client.get(f"/api/runs/{run.pk}/logs?path=a").json()
+    assert [(line["seq"], line["message"]) for line in lines] == [(1, "one"), (3, "two")]
+    assert alice_client.get(f"/api/runs/{run.pk}/logs?path=a&limit=1").json()[0]["message"] == "one"
+    other = Client()
+    other.force_login(bob)
+    assert other.get(f"/api/runs/{run.pk}/logs?path=a").status_code == 404

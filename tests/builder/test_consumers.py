@@ -162,3 +162,30 @@ async def test_foreach_progress_is_coalesced_but_terminal_states_are_all_deliver
     assert progress[-1]["done"] == 600
     run = await Run.objects.aget(pk=run.pk)
     assert await run.steps.filter(path__startswith="each[").acount() == 600
+
+
+async def list_socket(user):
+    communicator = WebsocketCommunicator(APP, "/ws/workflows/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_the_workflow_list_socket_tells_the_owner_and_staff_when_runs_start_and_end(alice, bob, staff):
+    mine, others, admin = await list_socket(alice), await list_socket(bob), await list_socket(staff)
+    run = await new_run(alice)
+    execution.schedule(run.pk)
+    for ws in (mine, admin):
+        started = await ws.receive_json_from(timeout=10)
+        assert started == {"type": "run.status", "workflow_id": run.workflow_id, "run_id": run.pk,
+                           "status": "running", "duration_ms": None}
+        ended = await ws.receive_json_from(timeout=10)
+        assert ended["status"] == "succeeded" and ended["duration_ms"] > 0
+    assert await others.receive_nothing(timeout=0.3), "another user hears nothing of alice's runs"
+    anonymous = WebsocketCommunicator(APP, "/ws/workflows/")
+    anonymous.scope["user"] = AnonymousUser()
+    await anonymous.connect()
+    assert (await anonymous.receive_output())["code"] == 4401
+    for ws in (mine, others, admin):
+        await ws.disconnect()

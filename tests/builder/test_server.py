@@ -97,7 +97,7 @@ async def test_a_run_started_through_the_api_streams_over_a_real_websocket(serve
     run = (await client.get(f"/api/runs/{run_id}")).json()
     assert run["status"] == "succeeded" and run["outputs"]["count"] == 8
     page = await client.get(f"/runs/{run_id}/")
-    assert page.status_code == 200 and "live.js" in page.text
+    assert page.status_code == 200 and "monitor/main.js" in page.text
     await client.aclose()
 
 

@@ -37,7 +37,7 @@ async def test_a_workflow_runs_skills_with_their_configuration(alice, skills):
     assert run.status == "succeeded", run.error
     assert run.outputs == {"words": 3, "top": [{"word": "b", "count": 3}, {"word": "a", "count": 2}], "after": 3}
     row = await run.steps.aget(path="words")
-    assert row.uses == "count_words" and row.inputs is None
+    assert row.uses == "count_words" and row.inputs == {"text": "one two three"}  # constant inputs are shown too
 
 
 def test_with_is_checked_against_the_skill_input_schema(alice, skills):

@@ -1,0 +1,152 @@
+// The editable canvas: the shared flow drawing plus drag and drop (SortableJS), selection,
+// Delete, Alt+arrows to move, and validation errors marked on the steps.
+import Sortable from "../vendor/sortable.esm.js";
+import {renderFlow} from "../flow/render.js";
+
+/**
+ * handlers: onMove(fromRef, toRef, index, step), onSelect(step|null), onDelete(step).
+ * The model is re-rendered by the caller after each change (render()).
+ */
+export function mountCanvas(root, handlers) {
+  let ctx = {cards: new Map(), refs: new Map(), byPath: new Map(), byYamlPath: new Map()};
+  let sortables = [];
+  let selectedId = null;
+  let selected = null;
+  let issues = [];
+  let dragging = false;
+  // never move things under the pointer during a drag: marks wait for the drop
+  document.addEventListener("wf:drag-start", () => { dragging = true; });
+  document.addEventListener("wf:drag-end", () => { dragging = false; paintIssues(); });
+
+  const stepOf = (node) => ctx.cards.get(node?.closest?.(".card"));
+
+  function select(step, focus = false) {
+    selected = step || null;
+    selectedId = step ? step.id : null;
+    for (const [node, s] of ctx.cards) {
+      const on = s === step;
+      node.classList.toggle("selected", on);
+      node.setAttribute("aria-current", on ? "true" : "false");
+      if (on && focus) node.focus();
+    }
+    handlers.onSelect(step || null);
+  }
+
+  function render(workflow) {
+    const hadFocus = root.contains(document.activeElement) ? stepOf(document.activeElement)?.id : null;
+    sortables.forEach((s) => s.destroy());
+    ctx = renderFlow(root, workflow, {editable: true});
+    sortables = [...ctx.refs.keys()].map((list) => Sortable.create(list, {
+      group: "steps", draggable: ".card", forceFallback: true, fallbackOnBody: true, swapThreshold: 0.65,
+      filter: ".card-delete, input, textarea, select", preventOnFilter: false, ghostClass: "drop-ghost",
+      chosenClass: "drag-chosen", emptyInsertThreshold: 12,
+      onStart: () => document.dispatchEvent(new CustomEvent("wf:drag-start")),
+      onEnd(evt) {
+        document.dispatchEvent(new CustomEvent("wf:drag-end"));
+        if (evt.from === evt.to && evt.oldIndex === evt.newIndex) return;
+        const step = ctx.cards.get(evt.item);
+        const from = ctx.refs.get(evt.from);
+        const to = ctx.refs.get(evt.to);
+        const index = evt.newDraggableIndex ?? evt.newIndex;
+        // Sortable has moved the DOM; the model is the truth, so redraw from it afterwards
+        setTimeout(() => handlers.onMove(from, to, index, step), 0);
+      },
+    }));
+    let again = null;
+    for (const [node, s] of ctx.cards) {
+      if (s === selected || (!again && selectedId !== null && s.id === selectedId)) again = s;
+      if (hadFocus && s.id === hadFocus) node.focus();
+    }
+    select(again);
+    paintIssues();
+  }
+
+  function paintIssues() {
+    if (dragging) return;
+    for (const node of root.querySelectorAll(".has-error")) {
+      node.classList.remove("has-error");
+      node.removeAttribute("title");
+      node.querySelector(":scope > .card-error")?.remove();
+    }
+    const keys = [...ctx.byYamlPath.keys()].sort((a, b) => b.length - a.length);
+    for (const issue of issues) {
+      const key = keys.find((k) => issue.path === k || issue.path?.startsWith(`${k}.`) || issue.path?.startsWith(`${k}[`));
+      const node = key && ctx.byYamlPath.get(key);
+      if (!node) continue;
+      node.classList.add("has-error");
+      node.title = [node.title, issue.message].filter(Boolean).join("\n");
+      if (!node.querySelector(":scope > .card-error")) {
+        const note = document.createElement("div");
+        note.className = "card-error";
+        note.dataset.testid = "card-error";
+        node.append(note);
+      }
+      node.querySelector(":scope > .card-error").textContent = node.title;
+    }
+  }
+
+  root.addEventListener("click", (e) => {
+    if (e.target.closest(".card-delete")) {
+      const step = stepOf(e.target);
+      if (step) handlers.onDelete(step);
+      return;
+    }
+    const step = stepOf(e.target);
+    if (step) select(step);
+  });
+  root.addEventListener("keydown", (e) => {
+    const node = e.target.closest?.(".card");
+    if (!node || e.target !== node) return;
+    const step = ctx.cards.get(node);
+    if (e.key === "Delete" || e.key === "Backspace") {
+      e.preventDefault();
+      handlers.onDelete(step);
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      select(step, true);
+    } else if (e.altKey && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
+      // to the branch beside, or (right of the last one) into a new branch
+      const lane = node.parentElement.parentElement;
+      if (!lane?.classList.contains("lane")) return;
+      e.preventDefault();
+      const beside = e.key === "ArrowLeft" ? lane.previousElementSibling : lane.nextElementSibling;
+      const list = beside?.querySelector(":scope > .seq");
+      const from = ctx.refs.get(node.parentElement);
+      const to = list && ctx.refs.get(list);
+      if (from && to) {
+        select(step);
+        handlers.onMove(from, to, list.querySelectorAll(":scope > .card").length, step);
+      }
+    } else if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+      e.preventDefault();
+      const ref = ctx.refs.get(node.parentElement);
+      const index = [...node.parentElement.children].indexOf(node) + (e.key === "ArrowUp" ? -1 : 1);
+      if (ref && index >= 0 && index < node.parentElement.children.length) {
+        select(step);
+        handlers.onMove(ref, ref, index, step);
+      }
+    }
+  });
+
+  return {
+    render,
+    select,
+    /** The sequence a DOM list stands for (palette drops). */
+    refOf: (list) => ctx.refs.get(list),
+    /** Where a new step goes when added with the keyboard: after the selection, or at the end. */
+    insertionPoint() {
+      for (const [node, s] of ctx.cards) {
+        if (s.id === selectedId && ctx.refs.get(node.parentElement)) {
+          return {ref: ctx.refs.get(node.parentElement), index: [...node.parentElement.children].indexOf(node) + 1};
+        }
+      }
+      const top = root.querySelector(".seq-root");
+      return {ref: ctx.refs.get(top), index: top.children.length};
+    },
+    /** Mark the steps that validation found problems in (message on hover). */
+    markIssues(next) {
+      issues = next;
+      paintIssues();
+    },
+  };
+}

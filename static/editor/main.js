@@ -1,0 +1,303 @@
+// The editor page: keeps one model of the workflow in sync between the canvas, the
+// properties panel and the YAML pane; validation, drafts, undo, save, run, import, export.
+import {api} from "../common/api.js";
+import {Document, parseDocument, visit} from "../vendor/yaml.js";
+import {deleteStep, idsOf, insertInto, move, newStep} from "../flow/tree.js";
+import {mountCanvas} from "./canvas.js";
+import {mountPalette} from "./palette.js";
+import {showProperties} from "./properties.js";
+import {attachCompletions, candidates} from "./completions.js";
+import {mountYaml} from "./yaml-sync.js";
+import {History} from "./history.js";
+import {askSaveMessage, showHistory, showRuns, startRun} from "./dialogs.js";
+
+const data = JSON.parse(document.getElementById("editor-data").textContent);
+const draftKey = `workflow-draft:${data.id}`;
+const $ = (sel) => document.querySelector(sel);
+const banner = $("[data-testid=banner]");
+const validity = $("[data-testid=validity]");
+const versionState = $("[data-testid=version-state]");
+const properties = $(".properties");
+
+const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {},
+  issues: [], shown: undefined, selected: null};
+let actionsByName = new Map();
+
+/** Parse YAML for the canvas: {workflow} or {error: {line, column, message}}. */
+function parseYaml(text) {
+  const doc = parseDocument(text, {prettyErrors: true});
+  if (doc.errors.length) {
+    const err = doc.errors[0];
+    const pos = err.linePos?.[0] || {line: 1, col: 1};
+    return {error: {line: pos.line, column: pos.col, path: "", message: err.message.split("\n")[0]}};
+  }
+  const value = doc.toJS();
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    return {error: {line: 1, column: 1, path: "", message: "a workflow is a mapping with `steps`"}};
+  }
+  if (value.steps !== undefined && !Array.isArray(value.steps)) {
+    return {error: {line: 1, column: 1, path: "steps", message: "`steps` must be a list"}};
+  }
+  return {workflow: value};
+}
+
+function showBanner(text, action) {
+  banner.replaceChildren(text);
+  if (action) {
+    const button = Object.assign(document.createElement("button"), {type: "button", textContent: action.label});
+    button.addEventListener("click", action.run);
+    banner.append(" ", button);
+  }
+  banner.hidden = !text;
+}
+
+function dirty() {
+  return state.text !== state.saved;
+}
+
+function updateState() {
+  versionState.textContent = `v${state.version} ${dirty() ? "(unsaved changes)" : "(saved)"}`;
+  versionState.dataset.dirty = String(dirty());
+  if (dirty()) localStorage.setItem(draftKey, JSON.stringify({version: state.version, text: state.text}));
+  else localStorage.removeItem(draftKey);
+}
+
+function references() {
+  return state.selected ? candidates(state.workflow, state.selected, actionsByName)
+    : [...Object.keys(state.workflow.inputs || {}).map((n) => `inputs.${n}`), ...idsOf(state.workflow)];
+}
+
+function select(step) {
+  state.selected = step;
+  if (step === state.shown && (step || state.shownWorkflow === state.workflow)) return;
+  state.shownWorkflow = state.workflow;
+  state.shown = step;
+  showProperties(properties, step, {
+    workflow: state.workflow,
+    actionsByName,
+    attach: (input) => attachCompletions(input, references),
+    onChange: () => fromModel({typing: true}),
+  });
+}
+
+// -- the two directions of the sync -------------------------------------------------------------
+let historyTimer = null;
+let parseTimer = null;
+let validateTimer = null;
+let validation = null;
+
+// Strings the server's YAML 1.1 reader (PyYAML) would read as something else: yes/no/on/off,
+// 1_000, 12:30 (sexagesimal), 0b101... The printer quotes them so a round trip keeps them strings.
+const YAML11_NOT_STRING = /^(?:y|n|yes|no|on|off|=)$|^[-+]?(?=.*[0-9])[0-9._:]+(?:e[-+]?[0-9]+)?$|^0[bx][0-9a-f_]+$/i;
+
+/** The model as YAML, keeping the comment at the top of the text it replaces. */
+function toYaml(workflow, previous) {
+  const doc = new Document(workflow);
+  visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value === "string" && !node.type && YAML11_NOT_STRING.test(node.value)) node.type = "QUOTE_DOUBLE";
+    },
+  });
+  const before = parseDocument(previous);
+  if (!before.errors.length) {
+    // the top comment: the document's, or (with no blank line after it) its first key's
+    const top = before.commentBefore || before.contents?.commentBefore || before.contents?.items?.[0]?.key?.commentBefore;
+    if (top) doc.commentBefore = top;
+  }
+  return doc.toString({lineWidth: 0});
+}
+
+/** After an edit of the model (canvas or properties): new YAML text, redraw, validate. */
+function fromModel({typing = false} = {}) {
+  state.text = toYaml(state.workflow, state.text);
+  yamlPane.setText(state.text);
+  showBanner("");
+  canvas.render(state.workflow);
+  clearTimeout(historyTimer);
+  if (typing) historyTimer = setTimeout(() => history.push(state.text), 400);
+  else history.push(state.text);
+  changed();
+}
+
+/** After the text changed (typing, undo, import, restore): the canvas follows when it can. */
+function fromText(text, {record = true, echo = false} = {}) {
+  state.text = text;
+  if (echo) yamlPane.setText(text);
+  const parsed = parseYaml(text);
+  if (parsed.error) {
+    showBanner(`The YAML has an error at line ${parsed.error.line}, column ${parsed.error.column}: ${parsed.error.message}. ` +
+      "The canvas shows the last valid state; your text is kept.");
+    yamlPane.showIssues([parsed.error]);
+    validity.textContent = "✕ YAML syntax error";
+    validity.dataset.valid = "false";
+  } else {
+    showBanner("");
+    state.workflow = parsed.workflow;
+    canvas.render(state.workflow);
+    if (record) history.push(text);
+  }
+  changed(!parsed.error);
+}
+
+function changed(check = true) {
+  updateState();
+  if (!check) return;
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(validate, 250);
+}
+
+async function validate() {
+  const text = state.text;
+  validation?.abort();
+  validation = new AbortController();
+  let result;
+  try {
+    result = await api("validate", {method: "POST", body: {yaml: text}, signal: validation.signal});
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    result = {valid: false, errors: [{line: 1, column: 1, path: "", message: err.message}]};
+  }
+  if (text !== state.text) return;
+  state.issues = result.errors;
+  if (result.valid) state.inputs = result.inputs || {};
+  yamlPane.showIssues(result.errors);
+  canvas.markIssues(result.errors);
+  validity.textContent = result.valid ? "✓ valid" : `✕ ${result.errors.length} problem${result.errors.length === 1 ? "" : "s"}`;
+  validity.dataset.valid = String(result.valid);
+  validity.title = result.errors.map((i) => `line ${i.line}: ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n");
+}
+
+// -- the parts ---------------------------------------------------------------------------------
+const canvas = mountCanvas($("[data-testid=canvas]"), {
+  onSelect: select,
+  onMove(from, to, index, step) {
+    if (!from || !to || !move(state.workflow, from, to, index, step)) return canvas.render(state.workflow);
+    fromModel();
+  },
+  onDelete(step) {
+    if (deleteStep(state.workflow, step)) {
+      if (state.selected === step) select(null);
+      fromModel();
+    }
+  },
+});
+
+const yamlPane = mountYaml($("[data-yaml]"), state.text, {
+  references,
+  onSave: () => save(),
+  onText(text) {
+    state.text = text;
+    updateState();
+    clearTimeout(parseTimer);
+    parseTimer = setTimeout(() => fromText(yamlPane.getText()), 250);
+  },
+});
+
+function addEntry(entry, list, index) {
+  const step = newStep(state.workflow, entry);
+  state.workflow.steps = state.workflow.steps || [];
+  const point = list ? {ref: canvas.refOf(list), index} : canvas.insertionPoint();
+  if (!point.ref) return canvas.render(state.workflow);
+  insertInto(state.workflow, point.ref, point.index, step);
+  canvas.select(step);
+  fromModel();
+}
+
+async function save({force = false} = {}) {
+  const message = await askSaveMessage();
+  if (message === null) return;
+  const body = {yaml: state.text, message};
+  if (!force) body.base_version = state.version;  // refused (409) if someone saved meanwhile
+  try {
+    const saved = await api(`workflows/${data.id}`, {method: "PUT", body});
+    state.saved = saved.yaml;
+    state.version = saved.version;
+    $("[data-testid=wf-name]").textContent = saved.name;
+    showBanner(`Saved as version ${saved.version}.`);
+    updateState();
+  } catch (err) {
+    if (err.status === 409) {
+      showBanner(`Not saved: ${err.message}. Your changes are kept in this browser.`,
+        {label: "Save mine as the newest version", run: () => save({force: true})});
+      return;
+    }
+    const issues = err.body?.errors || [];
+    if (issues.length) { yamlPane.showIssues(issues); canvas.markIssues(issues); }
+    showBanner(`Not saved: ${err.message}${issues.length ? ` (${issues.length} problem${issues.length === 1 ? "" : "s"}; see the markers)` : ""}. Your changes are kept in this browser.`);
+  }
+}
+
+const history = new History(state.text);
+function undoRedo(redo) {
+  const text = redo ? history.redo() : history.undo();
+  if (text !== null) fromText(text, {record: false, echo: true});
+}
+
+const actions = {
+  save,
+  undo: () => undoRedo(false),
+  redo: () => undoRedo(true),
+  run: async () => {
+    if (dirty()) return showBanner("Save your changes first: a run runs a saved version.", {label: "Save", run: save});
+    clearTimeout(validateTimer);
+    await validate();  // the inputs' form comes from the validated workflow
+    startRun(data.id, state.inputs);
+  },
+  history: () => showHistory(data.id, (text, number) => {
+    fromText(text, {echo: true});
+    showBanner(`Restored version ${number} into the editor; save to make it the current version.`);
+  }),
+  runs: () => showRuns(data.id),
+  import: () => $("[data-testid=import-file]").click(),
+  export: () => {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([state.text], {type: "application/yaml"}));
+    link.download = `${state.workflow.name || data.name}.yaml`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  },
+};
+
+document.querySelector(".editor-bar").addEventListener("click", (e) => {
+  const button = e.target.closest("button[data-action]");
+  if (button) actions[button.dataset.action]();
+});
+$("[data-testid=import-file]").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  fromText(await file.text(), {echo: true});
+  showBanner(`Imported ${file.name}; save to keep it.`);
+  e.target.value = "";
+});
+document.addEventListener("keydown", (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  if (!mod) return;
+  const inText = e.target.closest?.(".cm-editor, input, textarea, select");
+  if (e.key.toLowerCase() === "s") { e.preventDefault(); save(); }
+  else if (!inText && e.key.toLowerCase() === "z") { e.preventDefault(); undoRedo(e.shiftKey); }
+  else if (!inText && e.key.toLowerCase() === "y") { e.preventDefault(); undoRedo(true); }
+});
+window.addEventListener("beforeunload", (e) => {
+  if (dirty()) { e.preventDefault(); e.returnValue = ""; }
+});
+
+// -- start -------------------------------------------------------------------------------------
+const draft = JSON.parse(localStorage.getItem(draftKey) || "null");
+if (draft && draft.text !== data.yaml) {
+  fromText(data.yaml, {record: false});  // the canvas's last valid state, should the draft not parse
+  yamlPane.setText(draft.text);
+  fromText(draft.text);
+  showBanner(`Restored unsaved changes from this browser (based on v${draft.version}).`, {
+    label: "Discard them", run: () => { fromText(data.yaml, {echo: true}); showBanner(""); },
+  });
+} else {
+  fromText(state.text, {record: false});
+}
+select(null);
+api("actions").then((list) => {
+  actionsByName = new Map(list.map((a) => [a.name, a]));
+  mountPalette($(".palette"), list, addEntry);
+  state.shown = undefined;
+  select(state.selected);
+  document.body.dataset.ready = "true";
+}).catch((err) => showBanner(`The palette could not load: ${err.message}`));

@@ -1,0 +1,137 @@
+// Draws a workflow's steps as the vertical flow the editor and the monitor share: cards for
+// actions, framed blocks for parallel (branches side by side), foreach and group.
+import {kindOf, isGroupBranch} from "./tree.js";
+
+const ICONS = {action: "▸", parallel: "∥", foreach: "⟳", group: "▤", invalid: "?"};
+const SUMMARY_KEYS = ["url", "query", "prompt", "function", "workflow", "message", "seconds", "op"];
+
+/** One line that says what a step does: its main parameter, cut short. */
+export function summaryOf(step) {
+  const w = step.with;
+  if (!w || typeof w !== "object") return "";
+  const key = SUMMARY_KEYS.find((k) => k in w) || Object.keys(w)[0];
+  if (key === undefined) return "";
+  const value = typeof w[key] === "string" ? w[key] : JSON.stringify(w[key]);
+  const text = `${key}: ${value ?? ""}`.replace(/\s+/g, " ");
+  return text.length > 70 ? `${text.slice(0, 69)}…` : text;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function badges(step) {
+  const out = el("span", {class: "badges"});
+  const add = (text, title) => out.append(el("span", {class: "badge", title, text}));
+  if (step.if !== undefined) add("if", `if: ${step.if}`);
+  if (step.retry !== undefined) add(`retry ${typeof step.retry === "object" ? step.retry.attempts ?? "" : step.retry}`.trim(), "retries on failure");
+  if (step.timeout !== undefined) add(`⏱ ${step.timeout}`, `timeout: ${step.timeout}`);
+  if (step.on_error !== undefined) add(`on_error: ${step.on_error}`, "what a failure does");
+  if (Array.isArray(step.needs)) {
+    const b = el("span", {class: "badge needs", title: `waits for ${step.needs.join(", ")}`, text: `⇠ ${step.needs.join(", ")}`});
+    b.dataset.needs = step.needs.join(" ");
+    out.append(b);
+  }
+  return out;
+}
+
+/**
+ * Render `workflow.steps` into `container`.
+ * @returns {{cards: Map<Element, object>, refs: Map<Element, object>, byPath: Map<string, Element>, byYamlPath: Map<string, Element>}}
+ */
+export function renderFlow(container, workflow, {editable = false} = {}) {
+  const ctx = {editable, cards: new Map(), refs: new Map(), byPath: new Map(), byYamlPath: new Map()};
+  const root = seqElement(ctx, {type: "list", owner: workflow, key: "steps"}, workflow.steps || [], "", "steps");
+  root.classList.add("seq-root");
+  root.setAttribute("aria-label", "Workflow steps");
+  container.replaceChildren(root);
+  return ctx;
+}
+
+function seqElement(ctx, ref, steps, parentPath, yamlBase, label) {
+  const list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": label});
+  if (ctx.editable) list.dataset.empty = "Drop a step here";
+  ctx.refs.set(list, ref);
+  (steps || []).forEach((step, i) => list.append(card(ctx, step, parentPath, `${yamlBase}[${i}]`)));
+  return list;
+}
+
+function card(ctx, step, parentPath, yamlPath) {
+  const kind = kindOf(step);
+  const id = step && typeof step === "object" ? String(step.id ?? "") : "";
+  const path = parentPath ? `${parentPath}.${id}` : id;
+  const what = kind === "action" ? step.uses : kind;
+  const node = el("div", {
+    class: `card card-${kind}`, role: "listitem", tabindex: 0, "data-testid": "card", "data-id": id,
+    "data-path": path, "data-yaml-path": yamlPath, "data-kind": kind, "aria-label": `${id || "step"} (${what})`,
+  });
+  ctx.cards.set(node, step);
+  ctx.byPath.set(path, node);
+  ctx.byYamlPath.set(yamlPath, node);
+  const head = el("div", {class: "card-head"},
+    el("span", {class: "icon", "aria-hidden": "true", text: ICONS[kind]}),
+    el("span", {class: "card-id", text: id || "(no id)"}),
+    el("span", {class: "card-uses", text: what}),
+    step?.name ? el("span", {class: "card-name", text: step.name}) : null,
+    badges(step || {}),
+    el("span", {class: "card-status", "data-testid": "card-status"}));
+  if (ctx.editable) head.append(el("button", {class: "card-delete", type: "button", "aria-label": `Delete ${id}`, title: "Delete (Del)", text: "×"}));
+  node.append(head);
+  if (kind === "action") {
+    const summary = summaryOf(step);
+    if (summary) node.append(el("div", {class: "card-summary", text: summary}));
+  } else if (kind === "parallel") {
+    node.append(lanes(ctx, step, path, yamlPath));
+  } else if (kind === "foreach") {
+    const conc = step.concurrency ? ` · ${step.concurrency} at a time` : "";
+    node.append(el("div", {class: "foreach-head", text: `for each ${step.as || "item"} in ${step.foreach}${conc}`}));
+    node.append(el("div", {class: "foreach-progress", "data-testid": "foreach-progress", hidden: true}));
+    node.append(seqElement(ctx, {type: "list", owner: step, key: "steps"}, step.steps, path, `${yamlPath}.steps`, `Body of ${id}`));
+  } else if (kind === "group") {
+    node.append(seqElement(ctx, {type: "list", owner: step, key: "steps"}, step.steps, path, `${yamlPath}.steps`, `Steps of ${id}`));
+  }
+  return node;
+}
+
+function lanes(ctx, block, path, yamlPath) {
+  const row = el("div", {class: "lanes", "data-testid": "lanes"});
+  (block.parallel || []).forEach((item, i) => {
+    const itemPath = `${yamlPath}.parallel[${i}]`;
+    const ref = {type: "branch", block, item};
+    const group = isGroupBranch(item);
+    const laneId = item && typeof item === "object" ? item.id : "";
+    const lane = el("div", {class: "lane", "data-testid": "lane", "data-branch": laneId, "data-path": `${path}.${laneId}`},
+      el("div", {class: "lane-head"}, el("span", {text: group ? laneId : `branch ${i + 1}`}),
+        el("span", {class: "lane-progress", "data-testid": "lane-progress"})));
+    let list;
+    if (group) {
+      list = seqElement(ctx, ref, item.steps, `${path}.${laneId}`, `${itemPath}.steps`, `Branch ${laneId}`);
+      ctx.byYamlPath.set(itemPath, lane);
+      ctx.byPath.set(`${path}.${laneId}`, lane);
+      lane.dataset.yamlPath = itemPath;
+    } else {
+      list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": `Branch ${i + 1}`});
+      if (ctx.editable) list.dataset.empty = "Drop a step here";
+      ctx.refs.set(list, ref);
+      list.append(card(ctx, item, path, itemPath));
+    }
+    lane.append(list);
+    row.append(lane);
+  });
+  if (ctx.editable) {
+    const zone = el("div", {class: "seq seq-newbranch", role: "list", "data-testid": "new-branch",
+      "aria-label": `New branch of ${block.id}`});
+    zone.dataset.empty = "+ Drop here for a new branch";
+    ctx.refs.set(zone, {type: "newbranch", block});
+    row.append(el("div", {class: "lane lane-new"}, zone));
+  }
+  return row;
+}

@@ -1,0 +1,217 @@
+"""The monitor in a real Chromium: branches running side by side, the timeline, figures,
+cancel, resume, reconnecting, and another user's pages."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from builder.models import Run
+from builder.services import create_run, save_workflow
+
+from .conftest import login_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PARALLEL = """version: 1
+name: side-by-side
+steps:
+  - id: both
+    parallel:
+      - {id: left, uses: wait, with: {seconds: 1.5, value: L}}
+      - {id: right, uses: wait, with: {seconds: 1.5, value: R}}
+  - id: joined
+    uses: merge
+    with: {values: ["${left}", "${right}"], mode: collect}
+"""
+
+LONG = """version: 1
+name: long
+steps:
+  - {id: sleep, uses: wait, with: {seconds: 60}}
+"""
+
+FLAKY = """version: 1
+name: flaky
+inputs:
+  marker: {type: string}
+steps:
+  - {id: prepare, uses: wait, with: {seconds: 0.05, value: ready}}
+  - id: check
+    uses: python
+    with: {function: "tests.browser.functions:fail_unless_exists", args: ["${inputs.marker}"]}
+"""
+
+
+def run_from_editor(page, server, workflow):
+    page.goto(f"{server.url}/workflows/{workflow.pk}/")
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    page.get_by_role("button", name="▶ Run").click()
+    page.click("[data-testid=run-confirm]")
+    page.wait_for_url(re.compile(r"/runs/\d+/"))
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    return int(re.search(r"/runs/(\d+)/", page.url).group(1))
+
+
+def test_branches_run_at_the_same_time_on_the_monitor(page, server, alice, shot):
+    workflow = save_workflow(alice, PARALLEL)
+    login_as(page, server, alice)
+    run_from_editor(page, server, workflow)
+    page.wait_for_function("""() => ['left', 'right'].every(
+        id => document.querySelector(`.card[data-id=${id}]`)?.dataset.status === 'running')""", timeout=10000)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "running")
+    shot("running")
+
+    page.click("[data-testid=connection]")  # drop the socket: the view reconnects and catches up
+    expect(page.locator("[data-testid=connection]")).to_have_attribute("data-state", "live")
+
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=15000)
+    for step_id in ("left", "right", "joined"):
+        expect(page.locator(f".card[data-id={step_id}]")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator(".card[data-id=left] [data-testid=card-status]")).to_contain_text("✓ succeeded")
+
+    left = page.locator(".tl-bar[data-path='both.left']").bounding_box()
+    right = page.locator(".tl-bar[data-path='both.right']").bounding_box()
+    joined = page.locator(".tl-bar[data-path='joined']").bounding_box()
+    overlap = min(left["x"] + left["width"], right["x"] + right["width"]) - max(left["x"], right["x"])
+    assert overlap > 0.8 * min(left["width"], right["width"])  # they ran at the same time
+    assert joined["x"] >= max(left["x"] + left["width"], right["x"] + right["width"]) - 2  # then the join
+
+    figures = page.locator("[data-testid=figures]").inner_text()
+    assert re.search(r"ran in [\d.]+ s · [\d.]+ s of work · ([\d.]+)× from parallel branches", figures), figures
+    speedup = float(re.search(r"([\d.]+)×", figures).group(1))
+    assert speedup > 1.5
+    assert "3 action steps" in figures
+    expect(page.locator("[data-testid=run-outputs]")).to_contain_text('"joined"')  # nothing selected: the outputs
+
+    page.locator(".card[data-id=left]").click()
+    expect(page.locator("[data-testid=detail-title]")).to_have_text("both.left")
+    expect(page.locator("[data-testid=detail]")).to_contain_text("Inputs (as resolved)")
+    assert page.url.endswith("#step=both.left")
+    shot()
+
+
+def test_cancel_a_long_run_from_the_monitor(page, server, alice, shot):
+    workflow = save_workflow(alice, LONG)
+    login_as(page, server, alice)
+    run_id = run_from_editor(page, server, workflow)
+    expect(page.locator(".card[data-id=sleep]")).to_have_attribute("data-status", "running", timeout=10000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "cancelled", timeout=10000)
+    expect(page.locator(".card[data-id=sleep]")).to_have_attribute("data-status", "cancelled")
+    assert Run.objects.get(pk=run_id).status == "cancelled"
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    shot()
+
+
+def test_resume_a_failed_run(page, server, alice, tmp_path, shot, settings):
+    settings.WORKFLOW_PYTHON_ALLOWED = [*settings.WORKFLOW_PYTHON_ALLOWED, "tests.browser.functions.*"]
+    marker = tmp_path / "marker"
+    workflow = save_workflow(alice, FLAKY)
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/workflows/{workflow.pk}/")
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_label("marker").fill(str(marker))
+    page.click("[data-testid=run-confirm]")
+    page.wait_for_url(re.compile(r"/runs/\d+/"))
+    first = int(re.search(r"/runs/(\d+)/", page.url).group(1))
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "failed", timeout=10000)
+    expect(page.locator(".card[data-id=check]")).to_have_attribute("data-status", "failed")
+    expect(page.locator("[data-testid=run-error]")).to_contain_text("is not there yet")
+    shot("failed")
+
+    marker.write_text("now it is")
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_url(lambda url: re.search(r"/runs/(\d+)/", url) and int(re.search(r"/runs/(\d+)/", url).group(1)) != first)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=10000)
+    expect(page.get_by_text(f"resumed from #{first}")).to_be_visible()
+    resumed = Run.objects.exclude(pk=first).get(workflow=workflow)
+    assert resumed.resumed_from_id == first and resumed.status == "succeeded"
+    shot()
+
+
+def test_another_user_cannot_open_the_editor_or_the_monitor(page, server, alice, bob):
+    workflow = save_workflow(alice, PARALLEL)
+    run = create_run(workflow, alice, {})
+    login_as(page, server, bob)
+    assert page.goto(f"{server.url}/workflows/{workflow.pk}/").status == 404
+    assert page.goto(f"{server.url}/runs/{run.pk}/").status == 404
+    assert page.goto(f"{server.url}/api/runs/{run.pk}").status == 404
+    page.goto(f"{server.url}/")
+    expect(page.get_by_text("side-by-side")).to_have_count(0)
+    # and the socket refuses him too
+    code = page.evaluate(f"""() => new Promise(done => {{
+        const ws = new WebSocket(`ws://${{location.host}}/ws/runs/{run.pk}/`);
+        ws.onclose = e => done(e.code);
+    }})""")
+    assert code == 4403
+
+
+ITEMS = """version: 1
+name: items
+steps:
+  - {id: src, uses: wait, with: {seconds: 0, value: %s}}
+  - id: each
+    foreach: ${src}
+    concurrency: 20
+    steps:
+      - {id: work, uses: wait, with: {seconds: 0.001}}
+""" % list(range(120))
+
+
+def test_a_foreach_shows_progress_and_pages_its_items(page, server, alice, shot):
+    workflow = save_workflow(alice, ITEMS)
+    login_as(page, server, alice)
+    run_from_editor(page, server, workflow)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=15000)
+    expect(page.locator(".card[data-id=each] [data-testid=foreach-progress]")).to_contain_text("120 / 120")
+    expect(page.locator(".card[data-id=work] [data-testid=card-status]")).to_contain_text("✓ 120")
+    page.get_by_role("button", name="Show the items of each").click()
+    expect(page.locator("[data-testid=item-row]")).to_have_count(50)
+    first_page = page.locator("[data-testid=item-row]").first.inner_text()
+    page.click("[data-testid=items-next]")
+    expect(page.locator("[data-testid=items] caption")).to_contain_text("rows 51–100")
+    assert page.locator("[data-testid=item-row]").first.inner_text() != first_page
+    page.locator("[data-testid=item-row] button").first.click()
+    expect(page.locator("[data-testid=detail-title]")).to_have_text(re.compile(r"each\[\d+\]\.work"))
+    shot()
+
+
+SECRET = """version: 1
+name: uses-a-secret
+steps:
+  - id: call
+    uses: wait
+    with: {seconds: 0, value: "Bearer ${secrets.TOKEN}"}
+"""
+
+
+def test_step_inputs_show_secrets_as_stars(page, server, alice, shot):
+    from builder.models import Secret
+
+    Secret.objects.create(name="TOKEN", value="very-secret-value-42")
+    workflow = save_workflow(alice, SECRET)
+    login_as(page, server, alice)
+    run_from_editor(page, server, workflow)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=10000)
+    page.locator(".card[data-id=call]").click()
+    expect(page.locator("[data-testid=detail]")).to_contain_text('"value": "Bearer ***"')
+    assert "very-secret-value-42" not in page.content()
+    shot()
+
+
+def test_the_workflow_list_shows_run_statuses_live(page, server, alice):
+    workflow = save_workflow(alice, PARALLEL)
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/")
+    row = page.locator(f"tr[data-workflow='{workflow.pk}']")
+    expect(row.locator("[data-testid=last-run]")).to_have_text("never run")
+    expect(page.locator("[data-testid=list-connection]")).to_have_text("Run statuses update live.")
+    page.evaluate(f"""() => fetch('/api/workflows/{workflow.pk}/runs', {{method: 'POST',
+        headers: {{'Content-Type': 'application/json',
+                  'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}},
+        body: '{{}}'}})""")
+    expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "running", timeout=10000)
+    expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "succeeded", timeout=15000)
+    expect(row.locator("[data-testid=last-duration]")).to_contain_text(" s")
