@@ -1,6 +1,7 @@
 """The run websocket: snapshot then events, replay with ?after=N, ownership, client messages."""
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -78,6 +79,40 @@ async def test_snapshot_then_every_event_in_order(alice):
     assert {f"each[{i}].w" for i in range(20)} <= terminal and {"make", "each", "done"} <= terminal
     assert events[-1]["status"] == "succeeded" and events[-1]["summary"]["blocks"][0]["path"] == "each"
     await ws.disconnect()
+
+
+def read_elsewhere(run_id):
+    """The run's status and stored event seqs, read on a thread (and connection) of its own."""
+    from django.db import connection
+
+    try:
+        return (Run.objects.get(pk=run_id).status,
+                list(RunEvent.objects.filter(run_id=run_id).values_list("seq", flat=True)))
+    finally:
+        connection.close()
+
+
+async def test_whoever_sees_run_finished_reads_the_finished_run_from_the_database(alice, monkeypatch):
+    """Batches stream before they are written; the last one is written first, even when writes are slow."""
+    from builder.recorder import RunRecorder
+
+    write = RunRecorder._write
+
+    def slow_write(self, *args):
+        time.sleep(0.2)
+        return write(self, *args)
+
+    monkeypatch.setattr(RunRecorder, "_write", slow_write)
+    run = await new_run(alice)
+    ws = await connect(alice, run.pk)
+    await ws.receive_json_from()
+    execution.schedule(run.pk)
+    events = await until_finished(ws)
+    status, stored_seqs = await asyncio.to_thread(read_elsewhere, run.pk)  # as a request would
+    assert status == "succeeded"
+    assert stored_seqs == [e["seq"] for e in events], "and every event before it"
+    await ws.disconnect()
+    await finished(run.pk)
 
 
 async def test_reconnect_with_after_gets_what_was_missed_without_gaps_or_duplicates(alice):
