@@ -1,13 +1,14 @@
 // The editor page: keeps one model of the workflow in sync between the canvas, the
 // properties panel and the YAML pane; validation, drafts, undo, save, run, import, export.
 import {api} from "../common/api.js";
-import {Document, parseDocument, visit} from "../vendor/yaml.js";
+import {parseDocument} from "../vendor/yaml.js";
 import {deleteStep, idsOf, insertInto, move, newStep} from "../flow/tree.js";
 import {mountCanvas} from "./canvas.js";
 import {mountPalette} from "./palette.js";
 import {showProperties} from "./properties.js";
 import {attachCompletions, candidates} from "./completions.js";
 import {mountYaml} from "./yaml-sync.js";
+import {printYaml} from "./yaml-print.js";
 import {History} from "./history.js";
 import {askSaveMessage, showHistory, showRuns, startRun} from "./dialogs.js";
 
@@ -86,30 +87,9 @@ let parseTimer = null;
 let validateTimer = null;
 let validation = null;
 
-// Strings the server's YAML 1.1 reader (PyYAML) would read as something else: yes/no/on/off,
-// 1_000, 12:30 (sexagesimal), 0b101... The printer quotes them so a round trip keeps them strings.
-const YAML11_NOT_STRING = /^(?:y|n|yes|no|on|off|=)$|^[-+]?(?=.*[0-9])[0-9._:]+(?:e[-+]?[0-9]+)?$|^0[bx][0-9a-f_]+$/i;
-
-/** The model as YAML, keeping the comment at the top of the text it replaces. */
-function toYaml(workflow, previous) {
-  const doc = new Document(workflow);
-  visit(doc, {
-    Scalar(_, node) {
-      if (typeof node.value === "string" && !node.type && YAML11_NOT_STRING.test(node.value)) node.type = "QUOTE_DOUBLE";
-    },
-  });
-  const before = parseDocument(previous);
-  if (!before.errors.length) {
-    // the top comment: the document's, or (with no blank line after it) its first key's
-    const top = before.commentBefore || before.contents?.commentBefore || before.contents?.items?.[0]?.key?.commentBefore;
-    if (top) doc.commentBefore = top;
-  }
-  return doc.toString({lineWidth: 0});
-}
-
 /** After an edit of the model (canvas or properties): new YAML text, redraw, validate. */
 function fromModel({typing = false} = {}) {
-  state.text = toYaml(state.workflow, state.text);
+  state.text = printYaml(state.workflow, state.text);
   yamlPane.setText(state.text);
   showBanner("");
   canvas.render(state.workflow);

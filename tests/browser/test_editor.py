@@ -239,3 +239,43 @@ def test_saving_over_a_newer_version_asks_first(page, server, alice):
     page.click("[data-testid=save-confirm]")
     expect(page.locator("[data-testid=version-state]")).to_have_text("v3 (saved)")
     assert "First step" in Workflow.objects.get(pk=workflow.pk).yaml
+
+
+COMMENTED = """# sales report: runs every morning
+version: 1
+name: commented
+steps:
+  - id: both
+    parallel:
+      - id: a   # the slow branch
+        uses: wait
+        with: {seconds: 0}   # flow style stays
+      - {id: b, uses: wait, with: {seconds: 0}}
+
+  # c sums up
+  - id: c
+    uses: wait
+    with:
+      seconds: 0   # no wait
+      value: 'on'
+"""
+
+
+def test_canvas_edits_keep_the_comments_and_style_of_the_yaml(page, server, alice, shot):
+    workflow = save_workflow(alice, COMMENTED)
+    login_as(page, server, alice)
+    open_editor(page, server, workflow)
+    drag(page, page.locator(".card[data-id=c]"), page.locator("[data-testid=lane]").first.locator(".seq"))
+    expect(page.locator("[data-testid=lane]").first.locator(".card")).to_have_count(2)
+    page.locator(".card[data-id=b]").click()
+    page.get_by_label("name", exact=True).fill("Branch B")
+    page.wait_for_timeout(300)
+    text = yaml_text(page)
+    for kept in ("# sales report: runs every morning", "id: a # the slow branch", "# flow style stays",
+                 "# c sums up", "seconds: 0 # no wait", "value: 'on'", "{ id: b, uses: wait, with: { seconds: 0 }, name: Branch B }"):
+        assert kept in text, f"{kept!r} lost from:\n{text}"
+    data = yaml.safe_load(text)
+    assert [s["id"] for s in data["steps"][0]["parallel"][0]["steps"]] == ["a", "c"]
+    assert data["steps"][0]["parallel"][0]["steps"][1]["with"]["value"] == "on"
+    expect(page.locator("[data-testid=validity]")).to_have_text("✓ valid")
+    shot()

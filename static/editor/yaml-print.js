@@ -1,0 +1,95 @@
+// The model as YAML text, written over the text it replaces: what did not change keeps its
+// comments, blank lines, quoting and flow style; a step keeps them wherever it moves (steps
+// are matched by their id).
+import {Document, isMap, isScalar, isSeq, parseDocument, visit} from "../vendor/yaml.js";
+
+// Strings the server's YAML 1.1 reader (PyYAML) would read as something else: yes/no/on/off,
+// 1_000, 12:30 (sexagesimal), 0b101... The printer quotes them so a round trip keeps them strings.
+const YAML11_NOT_STRING = /^(?:y|n|yes|no|on|off|=)$|^[-+]?(?=.*[0-9])[0-9._:]+(?:e[-+]?[0-9]+)?$|^0[bx][0-9a-f_]+$/i;
+
+const isPlainObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** Each step mapping of `doc` by its id (ids given twice are left out: they match nothing). */
+function stepsById(doc) {
+  const found = new Map();
+  const twice = new Set();
+  visit(doc, {
+    Map(_, node) {
+      const id = node.get("id");
+      if (typeof id !== "string") return;
+      if (found.has(id)) twice.add(id);
+      found.set(id, node);
+    },
+  });
+  for (const id of twice) found.delete(id);
+  return found;
+}
+
+/** Keep what surrounds `old` (comments, blank line before) on its replacement. */
+function carry(old, node) {
+  if (old && node && old !== node) {
+    for (const key of ["commentBefore", "comment", "spaceBefore"]) {
+      if (old[key] !== undefined && node[key] === undefined) node[key] = old[key];
+    }
+  }
+  return node;
+}
+
+class Merger {
+  constructor(doc) {
+    this.doc = doc;
+    this.byId = stepsById(doc);
+    this.used = new Set();
+  }
+
+  /** A node for `value`, made from `old` (a node of the previous text, or undefined) where it fits. */
+  node(old, value) {
+    const id = isPlainObject(value) && typeof value.id === "string" ? value.id : undefined;
+    if (id !== undefined && this.byId.has(id)) old = this.byId.get(id);  // the step, wherever it was
+    else if (isMap(old) && typeof old.get("id") === "string" && old.get("id") !== id) old = undefined;  // another step
+    if (old && this.used.has(old)) old = undefined;  // a node is printed in one place only
+    if (old) this.used.add(old);
+    // new collections are built item by item, so that steps moved into them are found by id
+    if (isPlainObject(value)) return this.map(isMap(old) ? old : carry(old, this.doc.createNode({})), value);
+    if (Array.isArray(value)) return this.seq(isSeq(old) ? old : carry(old, this.doc.createNode([])), value);
+    if (isScalar(old) && old.value === value) return old;
+    return carry(old, this.fresh(value));
+  }
+
+  map(node, value) {
+    const pairs = new Map(node.items.map((pair) => [isScalar(pair.key) ? String(pair.key.value) : pair.key, pair]));
+    node.items = Object.entries(value).filter(([, v]) => v !== undefined).map(([key, v]) => {
+      const pair = pairs.get(key);
+      if (!pair) return this.doc.createPair(key, this.node(undefined, v));
+      pair.value = this.node(pair.value ?? undefined, v);
+      return pair;
+    });
+    return node;
+  }
+
+  seq(node, value) {
+    const old = node.items;
+    node.items = value.map((v, i) => this.node(old[i], v));
+    return node;
+  }
+
+  fresh(value) {
+    const node = this.doc.createNode(value);
+    visit(node, {
+      Scalar(_, scalar) {
+        if (typeof scalar.value === "string" && !scalar.type && YAML11_NOT_STRING.test(scalar.value)) {
+          scalar.type = "QUOTE_DOUBLE";
+        }
+      },
+    });
+    return node;
+  }
+}
+
+/** `workflow` (plain data) as YAML, keeping all it can of `previous` (the text it replaces). */
+export function printYaml(workflow, previous) {
+  const before = previous ? parseDocument(previous) : null;
+  const doc = before && !before.errors.length && isMap(before.contents) ? before : new Document({});
+  doc.contents = new Merger(doc).map(doc.contents, workflow);
+  return doc.toString({lineWidth: 0});
+}
