@@ -1,5 +1,5 @@
 // The editable canvas: the shared flow drawing plus drag and drop (SortableJS), selection,
-// Delete, Alt+arrows to move, and validation errors marked on the steps.
+// Delete, Alt+arrows to move (into and out of bodies and branches), and validation errors marked on the steps.
 import Sortable from "../vendor/sortable.esm.js";
 import {renderFlow} from "../flow/render.js";
 
@@ -119,14 +119,35 @@ export function mountCanvas(root, handlers) {
       }
     } else if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
       e.preventDefault();
-      const ref = ctx.refs.get(node.parentElement);
-      const index = [...node.parentElement.children].indexOf(node) + (e.key === "ArrowUp" ? -1 : 1);
-      if (ref && index >= 0 && index < node.parentElement.children.length) {
+      const target = slotBeside(node, e.key === "ArrowUp" ? -1 : 1);
+      const from = ctx.refs.get(node.parentElement);
+      if (from && target) {
         select(step);
-        handlers.onMove(ref, ref, index, step);
+        handlers.onMove(from, target.ref, target.index, step);
       }
     }
   });
+
+  /**
+   * Where Alt+↑/↓ takes a card: past its neighbour, into the body of a neighbouring foreach or
+   * group (at the near end), or out of the body or branch it ends (before or after that block).
+   */
+  function slotBeside(node, dir) {
+    const list = node.parentElement;
+    const cards = [...list.children];
+    const at = cards.indexOf(node);
+    const neighbour = cards[at + dir];
+    if (neighbour) {
+      const body = neighbour.querySelector(":scope > .seq");
+      if (body && ctx.refs.get(body)) return {ref: ctx.refs.get(body), index: dir > 0 ? 0 : body.children.length};
+      return {ref: ctx.refs.get(list), index: at + dir};
+    }
+    const block = list.closest(".card");  // the foreach, group or parallel around the list
+    const outer = block?.parentElement;
+    if (!outer || !ctx.refs.get(outer)) return null;
+    const index = [...outer.children].indexOf(block);
+    return {ref: ctx.refs.get(outer), index: dir > 0 ? index + 1 : index};
+  }
 
   return {
     render,

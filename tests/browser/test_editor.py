@@ -279,3 +279,49 @@ def test_canvas_edits_keep_the_comments_and_style_of_the_yaml(page, server, alic
     assert data["steps"][0]["parallel"][0]["steps"][1]["with"]["value"] == "on"
     expect(page.locator("[data-testid=validity]")).to_have_text("✓ valid")
     shot()
+
+
+LOOP = """version: 1
+name: looping
+steps:
+  - {id: first, uses: wait, with: {seconds: 0}}
+  - id: each
+    foreach: [1, 2]
+    steps:
+      - {id: x, uses: wait, with: {seconds: 0, value: "${item}"}}
+  - id: both
+    parallel:
+      - {id: a, uses: wait, with: {seconds: 0}}
+      - {id: b, uses: wait, with: {seconds: 0}}
+"""
+
+
+def test_the_keyboard_moves_steps_into_and_out_of_bodies_and_branches(page, server, alice):
+    workflow = save_workflow(alice, LOOP)
+    login_as(page, server, alice)
+    open_editor(page, server, workflow)
+
+    def ids():
+        page.wait_for_timeout(100)
+        data = yaml.safe_load(yaml_text(page))
+        return [s["id"] for s in data["steps"]], [s["id"] for s in data["steps"][1 if data["steps"][0]["id"] != "each" else 0]["steps"]]
+
+    card = page.locator(".card[data-id=first]")
+    card.focus()
+    page.keyboard.press("Alt+ArrowDown")  # into the loop's body, at its start
+    expect(page.locator(".card[data-id=each] .card[data-id=first]")).to_be_focused()
+    assert ids() == (["each", "both"], ["first", "x"])
+    page.keyboard.press("Alt+ArrowDown")  # past x
+    page.keyboard.press("Alt+ArrowDown")  # out of the body, after the loop
+    expect(page.locator(".seq-root > .card[data-id=first]")).to_be_focused()
+    assert ids() == (["each", "first", "both"], ["x"])
+    page.keyboard.press("Alt+ArrowUp")  # back into the body, at its end
+    assert ids() == (["each", "both"], ["x", "first"])
+
+    page.locator(".card[data-id=a]").focus()
+    page.keyboard.press("Alt+ArrowUp")  # out of its branch, before the parallel block
+    expect(page.locator(".seq-root > .card[data-id=a]")).to_be_focused()
+    expect(page.locator("[data-testid=lane]")).to_have_count(1)
+    data = yaml.safe_load(yaml_text(page))
+    assert [s["id"] for s in data["steps"]] == ["each", "a", "both"]
+    expect(page.locator("[data-testid=validity]")).to_have_text("✓ valid")
