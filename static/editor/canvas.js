@@ -15,8 +15,12 @@ export function mountCanvas(root, handlers) {
   let issues = [];
   let dragging = false;
   // never move things under the pointer during a drag: marks wait for the drop
-  document.addEventListener("wf:drag-start", () => { dragging = true; });
-  document.addEventListener("wf:drag-end", () => { dragging = false; paintIssues(); });
+  document.addEventListener("wf:drag-start", () => { dragging = true; document.body.classList.add("dragging"); });
+  document.addEventListener("wf:drag-end", () => {
+    dragging = false;
+    document.body.classList.remove("dragging");
+    paintIssues();
+  });
 
   const stepOf = (node) => ctx.cards.get(node?.closest?.(".card"));
 

@@ -1,6 +1,7 @@
 // Draws a workflow's steps as the vertical flow the editor and the monitor share: cards for
 // actions, framed blocks for parallel (branches side by side), foreach and group.
 import {kindOf, isGroupBranch} from "./tree.js";
+import {trackEdges} from "./edges.js";
 
 const ICONS = {action: "▸", parallel: "∥", foreach: "⟳", group: "▤", invalid: "?"};
 const SUMMARY_KEYS = ["url", "query", "prompt", "function", "workflow", "message", "seconds", "op"];
@@ -53,6 +54,7 @@ export function renderFlow(container, workflow, {editable = false} = {}) {
   root.classList.add("seq-root");
   root.setAttribute("aria-label", "Workflow steps");
   container.replaceChildren(root);
+  trackEdges(container);
   return ctx;
 }
 
@@ -73,6 +75,7 @@ function card(ctx, step, parentPath, yamlPath) {
     class: `card card-${kind}`, role: "listitem", tabindex: 0, "data-testid": "card", "data-id": id,
     "data-path": path, "data-yaml-path": yamlPath, "data-kind": kind, "aria-label": `${id || "step"} (${what})`,
   });
+  if (Array.isArray(step?.needs) && step.needs.length) node.dataset.needs = step.needs.map(String).join(" ");
   ctx.cards.set(node, step);
   ctx.byPath.set(path, node);
   ctx.byYamlPath.set(yamlPath, node);

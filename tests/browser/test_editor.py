@@ -325,3 +325,38 @@ def test_the_keyboard_moves_steps_into_and_out_of_bodies_and_branches(page, serv
     data = yaml.safe_load(yaml_text(page))
     assert [s["id"] for s in data["steps"]] == ["each", "a", "both"]
     expect(page.locator("[data-testid=validity]")).to_have_text("✓ valid")
+
+
+DAG = """version: 1
+name: dag
+steps:
+  - {id: fetch, uses: wait, with: {seconds: 0}}
+  - {id: left, needs: [fetch], uses: wait, with: {seconds: 0}}
+  - {id: right, needs: [fetch], uses: wait, with: {seconds: 0}}
+  - {id: join, needs: [left, right], uses: wait, with: {seconds: 0}}
+"""
+
+
+def edges(page):
+    return sorted(page.locator("[data-testid=edges] path.edge").evaluate_all(
+        "paths => paths.map(p => p.dataset.from + '>' + p.dataset.to)"))
+
+
+def test_needs_are_drawn_as_arrows_between_the_cards(page, server, alice, shot):
+    workflow = save_workflow(alice, DAG)
+    login_as(page, server, alice)
+    open_editor(page, server, workflow)
+    assert edges(page) == ["fetch>left", "fetch>right", "left>join", "right>join"]
+    # the arrow ends at the waiting card's right edge, beside its head
+    end, card = page.evaluate("""() => {
+        const path = document.querySelector('[data-testid=edges] path[data-to=join]');
+        const p = path.getPointAtLength(path.getTotalLength());
+        const m = path.getScreenCTM();
+        const r = document.querySelector('.card[data-id=join]').getBoundingClientRect();
+        return [[p.x * m.a + m.e, p.y * m.d + m.f], [r.left, r.right, r.top, r.bottom]];
+    }""")
+    assert abs(end[0] - card[1]) <= 3 and card[2] <= end[1] <= card[3]
+    shot("dag")
+    replace_yaml(page, DAG.replace("needs: [left, right], ", ""))
+    expect(page.locator("[data-testid=edges] path[data-to=join]")).to_have_count(0)
+    assert edges(page) == ["fetch>left", "fetch>right"]
