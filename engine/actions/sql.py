@@ -2,13 +2,18 @@
 
 Connections come from ``EngineSettings.extra["sql_connections"]``: ``{name: {"url": ...,
 "writable": false}}`` — a URL never appears in a workflow. Read-only connections are opened
-read-only by the database itself (SQLite ``mode=ro``, PostgreSQL
-``default_transaction_read_only``). Queries take named bound parameters only (``:region``).
+read-only by the database itself (SQLite ``mode=ro``; PostgreSQL ``default_transaction_read_only``
+and every query in a ``SET TRANSACTION READ ONLY`` transaction that is never committed). A query
+is one statement (on PostgreSQL every query is prepared, which refuses two: ``BEGIN READ WRITE;
+DELETE ...`` cannot open a writable transaction; SQLite's driver refuses them too), with named
+bound parameters only (``:region``). A database role that may only read is still the
+safest connection.
 """
 
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
@@ -49,12 +54,16 @@ class Sql(Action):
         from sqlalchemy import text
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-        engine = _engine(config["url"], bool(config.get("writable")))
+        writable = bool(config.get("writable"))
+        engine = _engine(config["url"], writable)
         try:
-            with engine.connect() as conn:
+            with engine.connect() as conn:  # leaving it rolls back what was not committed
+                if not writable and engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # whatever the session says
                 result = conn.execute(text(params.query), params.params)
                 if not result.returns_rows:
-                    conn.commit()
+                    if writable:
+                        conn.commit()
                     return {"columns": [], "rows": [], "row_count": result.rowcount, "truncated": False}
                 columns = list(result.keys())
                 rows = result.fetchmany(params.max_rows + 1)
@@ -95,6 +104,17 @@ def _create(url: str, writable: bool):
     elif parsed.get_backend_name() == "postgresql" and not writable:
         kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
     engine = create_engine(url, **kwargs)
+    if not writable and parsed.get_backend_name() == "postgresql":
+        @event.listens_for(engine, "do_execute")
+        def _prepared(cursor, statement, parameters, _context):  # one statement, never a script
+            cursor.execute(statement, parameters, prepare=True)
+            return True
+
+        @event.listens_for(engine, "do_execute_no_params")
+        def _prepared_no_params(cursor, statement, _context):
+            cursor.execute(statement, None, prepare=True)
+            return True
+
     if not writable and parsed.get_backend_name() == "sqlite":
         @event.listens_for(engine, "connect")
         def _query_only(dbapi_conn, _record):  # a second lock, for :memory: and odd paths
@@ -115,6 +135,8 @@ def _transient(exc) -> bool:
 def _json(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, Decimal):  # NUMERIC, and PostgreSQL's SUM/AVG: numbers, as JSON has them
+        return int(value) if value == value.to_integral_value() else float(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):

@@ -81,3 +81,62 @@ async def test_values_are_bound_never_interpolated(settings):
     result = await run_sql(settings, {"connection": "shop", "query": "SELECT COUNT(*) AS n FROM sales "
                                       "WHERE region = :r", "params": {"r": "north' OR '1'='1"}})
     assert result.outputs["q"]["rows"] == [{"n": 0}]
+
+
+@pytest.fixture
+def pg(postgres_url):
+    """A table of its own in the PostgreSQL test database, and connections to it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    table = f"sales_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {table} (region TEXT, amount NUMERIC)"))
+        conn.execute(text(f"INSERT INTO {table} VALUES ('north', 10), ('south', 7)"))
+    settings = engine.EngineSettings(python_allowed=SETTINGS.python_allowed, extra={"sql_connections": {
+        "pg": {"url": postgres_url}, "pg_rw": {"url": postgres_url, "writable": True}}})
+    yield settings, table, admin
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP TABLE {table}"))
+    admin.dispose()
+
+
+def count(admin, table):
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        return conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+
+
+async def test_postgresql_reads_and_refuses_writes_on_a_read_only_connection(pg):
+    settings, table, admin = pg
+    result = await run_sql(settings, {"connection": "pg", "query": f"SELECT region, amount FROM {table} "
+                                                                   "WHERE amount > :min ORDER BY region",
+                                      "params": {"min": 8}})
+    assert result.status == "succeeded", result.error
+    assert result.outputs["q"]["rows"] == [{"region": "north", "amount": 10}]  # NUMERIC: a JSON number
+    result = await run_sql(settings, {"connection": "pg", "query": f"SELECT AVG(amount) AS mean FROM {table}"})
+    assert result.outputs["q"]["rows"] == [{"mean": 8.5}]
+    for query in (f"DELETE FROM {table}", f"INSERT INTO {table} VALUES ('x', 1)", f"DROP TABLE {table}"):
+        result = await run_sql(settings, {"connection": "pg", "query": query})
+        assert result.status == "failed" and "read-only transaction" in result.error, (query, result.error)
+    # a script could open a writable transaction: a query is one statement
+    result = await run_sql(settings, {"connection": "pg", "query": f"BEGIN READ WRITE; DELETE FROM {table}"})
+    assert result.status == "failed" and "multiple commands" in result.error
+    # a session setting left on the pooled connection does not make the next query writable
+    for query in ("SET default_transaction_read_only = off",
+                  "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "COMMIT"):
+        await run_sql(settings, {"connection": "pg", "query": query})
+        result = await run_sql(settings, {"connection": "pg", "query": f"DELETE FROM {table}"})
+        assert result.status == "failed" and "read-only transaction" in result.error, (query, result.error)
+    assert count(admin, table) == 2
+
+
+async def test_postgresql_writes_on_a_connection_marked_writable(pg):
+    settings, table, admin = pg
+    result = await run_sql(settings, {"connection": "pg_rw", "query": f"INSERT INTO {table} VALUES (:r, 3)",
+                                      "params": {"r": "west"}})
+    assert result.status == "succeeded" and result.outputs["q"]["row_count"] == 1
+    assert count(admin, table) == 3
