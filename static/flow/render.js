@@ -37,7 +37,9 @@ function badges(step) {
   if (step.timeout !== undefined) add(`⏱ ${step.timeout}`, `timeout: ${step.timeout}`);
   if (step.on_error !== undefined) add(`on_error: ${step.on_error}`, "what a failure does");
   if (Array.isArray(step.needs)) {
-    const b = el("span", {class: "badge needs", title: `waits for ${step.needs.join(", ")}`, text: `⇠ ${step.needs.join(", ")}`});
+    const b = step.needs.length
+      ? el("span", {class: "badge needs", title: `waits for ${step.needs.join(", ")}`, text: `⇠ ${step.needs.join(", ")}`})
+      : el("span", {class: "badge needs", title: "needs: [] — waits for nothing, starts at once", text: "⇠ none"});
     b.dataset.needs = step.needs.join(" ");
     out.append(b);
   }
