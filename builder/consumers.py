@@ -8,6 +8,7 @@ N instead of the snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -25,6 +26,8 @@ NOT_YOURS = 4403
 NOT_LOGGED_IN = 4401
 REPLAY_FRAME = 1000  # events per frame when replaying
 BAND_SAMPLES = 400  # finish times per foreach or body step in a snapshot (a sample keeps the shape)
+UNDER_WAY = {"running", "retrying"}
+OPEN_ITEMS = 5000  # item steps still under way named in a snapshot (bounded by the foreach's concurrency)
 ITEM_INDEX = re.compile(r"\[\d+\]")
 
 
@@ -60,12 +63,15 @@ def _snapshot(run_id: int) -> dict:
             stamp = finished.timestamp()
             times.setdefault(template, []).append(stamp)
             times.setdefault(path[:path.index("[")], []).append(stamp)
+    # the item steps under way, by path: their later events move them out of these counts
+    open_items = dict(itertools.islice(((path, status) for path, (status, _) in final.items()
+                                        if status in UNDER_WAY), OPEN_ITEMS))
     item_times = {key: [round(t, 3) for t in sorted(values)[::max(1, len(values) // BAND_SAMPLES)]]
                   for key, values in times.items()}
     for event in RunEvent.objects.filter(run_id=run_id, type="foreach.progress").order_by("seq"):
         progress[event.data["path"]] = event.data
     return {"type": "snapshot", "seq": run.last_seq, "steps": steps, "progress": progress, "items": items,
-            "item_times": item_times, "run": {
+            "open_items": open_items, "item_times": item_times, "run": {
         "id": run.pk, "workflow": run.workflow.name, "workflow_id": run.workflow_id, "version": run.version.number,
         "status": run.status, "error": run.error, "outputs": _small(run.outputs), "summary": run.summary,
         "started_at": run.started_at.timestamp() if run.started_at else None,

@@ -34,6 +34,8 @@ export class RunState {
     this.progress = new Map(Object.entries(msg.progress || {}));
     this.items = new Map(Object.entries(msg.items || {}).map(([k, v]) => [k, {...v}]));
     this.itemTimes = new Map(Object.entries(msg.item_times || {}));
+    // items under way: their next events move them from these counts to the next ones
+    this.itemStatus = new Map(Object.entries(msg.open_items || {}));
     for (const path of [...this.progress.keys(), ...this.items.keys()]) this.dirty.add(path);
     this.runDirty = true;
   }

@@ -2,6 +2,7 @@
 cancel, resume, reconnecting, and another user's pages."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -176,6 +177,28 @@ def test_a_foreach_shows_progress_and_pages_its_items(page, server, alice, shot)
     page.locator("[data-testid=item-row] button").first.click()
     expect(page.locator("[data-testid=detail-title]")).to_have_text(re.compile(r"each\[\d+\]\.work"))
     shot()
+
+
+def test_a_monitor_opened_mid_run_counts_the_items_under_way_right(page, server, alice):
+    from builder.models import StepRun
+
+    slow = ITEMS.replace("concurrency: 20", "concurrency: 4").replace("seconds: 0.001", "seconds: 0.08")
+    slow = slow.replace(str(list(range(120))), str(list(range(48))))
+    workflow = save_workflow(alice, slow)
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/")
+    run = page.evaluate(f"""() => fetch('/api/workflows/{workflow.pk}/runs', {{method: 'POST',
+        headers: {{'Content-Type': 'application/json',
+                  'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}},
+        body: '{{}}'}}).then(r => r.json())""")
+    deadline = time.monotonic() + 10
+    while not StepRun.objects.filter(run_id=run["id"], path__startswith="each[", status="succeeded").exists():
+        assert time.monotonic() < deadline, "no item finished"
+        time.sleep(0.05)
+    page.goto(f"{server.url}/runs/{run['id']}/")  # items are under way as the snapshot is taken
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=15000)
+    # every item that was running at the snapshot has left the running count
+    expect(page.locator(".card[data-id=work] [data-testid=card-status]")).to_have_text(re.compile(r"^\s*✓ 48\s*$"))
 
 
 SECRET = """version: 1
