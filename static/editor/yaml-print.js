@@ -86,10 +86,14 @@ class Merger {
   }
 }
 
+let last = {text: null, doc: null};  // the last text printed and its document: typing skips a parse
+
 /** `workflow` (plain data) as YAML, keeping all it can of `previous` (the text it replaces). */
 export function printYaml(workflow, previous) {
-  const before = previous ? parseDocument(previous) : null;
+  const before = !previous ? null : previous === last.text ? last.doc : parseDocument(previous);
   const doc = before && !before.errors.length && isMap(before.contents) ? before : new Document({});
   doc.contents = new Merger(doc).map(doc.contents, workflow);
-  return doc.toString({lineWidth: 0});
+  const text = doc.toString({lineWidth: 0});
+  last = {text, doc};
+  return text;
 }
