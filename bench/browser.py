@@ -74,7 +74,7 @@ def measure(page, url: str, until_finished: bool) -> dict:
             "status": page.evaluate("document.querySelector('[data-testid=run-status]').dataset.status")}
 
 
-def main(branches: int, items: int) -> None:
+def main(branches: int, items: int, trace: str | None = None) -> None:
     _, _, proc, port = bench_server()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -93,8 +93,12 @@ def main(branches: int, items: int) -> None:
             page.goto(f"{base}/")  # warm: fonts, modules, the first request
             run = client.post(f"/api/workflows/{wf['id']}/runs", json={}, headers=headers).json()
             started = time.perf_counter()
+            if trace:
+                browser.start_tracing(page=page, path=trace, categories=["devtools.timeline", "v8", "blink"])
             live = measure(page, f"{base}/runs/{run['id']}/", until_finished=True)
             wall = time.perf_counter() - started
+            if trace:
+                browser.stop_tracing()
             page = context.new_page()
             done = measure(page, f"{base}/runs/{run['id']}/", until_finished=False)
             browser.close()
@@ -114,11 +118,38 @@ def main(branches: int, items: int) -> None:
     for name, m in live["ours"].items():
         print(f"  {name}: {m['count']} calls, longest {m['max']:.1f} ms, {m['total']:.0f} ms in all")
     print(f"  DOM elements on the page: {live['dom_nodes']} live, {done['dom_nodes']} after")
+    if trace:
+        print(f"  the longest main-thread tasks (trace in {trace}):")
+        for line in long_tasks(trace):
+            print("    " + line)
+
+
+def long_tasks(path: str, at_least_ms: float = 50, most: int = 5) -> list[str]:
+    """The renderer main thread's longest tasks in a Chromium trace, with what took their time."""
+    import json
+
+    events = json.loads(Path(path).read_text())["traceEvents"]
+    main = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name"
+            and e.get("args", {}).get("name") == "CrRendererMain"}
+    timed = [e for e in events if (e.get("pid"), e.get("tid")) in main and e.get("ph") == "X" and "dur" in e]
+    tasks = sorted((e for e in timed if e["name"] == "RunTask" and e["dur"] >= at_least_ms * 1000),
+                   key=lambda e: -e["dur"])[:most]
+    lines = []
+    for task in tasks:
+        end = task["ts"] + task["dur"]
+        inside: dict[str, float] = {}
+        for e in timed:
+            if e is not task and task["ts"] <= e["ts"] < end and e["name"] != "RunTask":
+                inside[e["name"]] = inside.get(e["name"], 0) + e["dur"] / 1000
+        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(inside.items(), key=lambda kv: -kv[1])[:6])
+        lines.append(f"{task['dur'] / 1000:.0f} ms: {top}")
+    return lines
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--branches", type=int, default=200)
     parser.add_argument("--items", type=int, default=10000)
+    parser.add_argument("--trace", help="write a Chromium trace of the live monitor here and break down its long tasks")
     args = parser.parse_args()
-    main(args.branches, args.items)
+    main(args.branches, args.items, args.trace)

@@ -4,13 +4,30 @@ import {api} from "../common/api.js";
 import {duration, mark} from "../common/status.js";
 
 const PAGE = 50;
+const SHOWN_CHARS = 20000;  // more JSON than this waits for a click: laying out 10 000 lines takes 100 ms
 
+/** A value as indented JSON; a big one cut, with a button that shows the rest. */
 function json(value) {
+  const text = value === undefined ? "" : JSON.stringify(value, null, 2);
   const pre = document.createElement("pre");
   pre.className = "json";
   pre.tabIndex = 0;
-  pre.textContent = value === undefined ? "" : JSON.stringify(value, null, 2);
-  return pre;
+  if (text.length <= SHOWN_CHARS) {
+    pre.textContent = text;
+    return pre;
+  }
+  pre.textContent = `${text.slice(0, SHOWN_CHARS)}\n…`;
+  const lines = text.split("\n").length;
+  const more = Object.assign(document.createElement("button"), {type: "button", className: "show-all",
+    textContent: `Show all ${lines.toLocaleString("en")} lines (${Math.round(text.length / 1024)} KB)`});
+  more.dataset.testid = "show-all";
+  more.addEventListener("click", () => {
+    pre.textContent = text;
+    more.remove();
+  });
+  const box = document.createElement("div");
+  box.append(pre, more);
+  return box;
 }
 
 function section(title, ...content) {

@@ -201,6 +201,20 @@ def test_a_monitor_opened_mid_run_counts_the_items_under_way_right(page, server,
     expect(page.locator(".card[data-id=work] [data-testid=card-status]")).to_have_text(re.compile(r"^\s*✓ 48\s*$"))
 
 
+def test_big_outputs_are_cut_until_asked_for(page, server, alice):
+    big = "version: 1\nname: big-output\nsteps:\n  - {id: src, uses: wait, with: {seconds: 0, value: %s}}\n" % (
+        list(range(5000)))
+    workflow = save_workflow(alice, big)
+    login_as(page, server, alice)
+    run_from_editor(page, server, workflow)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=10000)
+    outputs = page.locator("[data-testid=run-outputs] pre")
+    expect(outputs).to_contain_text('"src": [')
+    assert len(outputs.inner_text()) < 21000 and "4999" not in outputs.inner_text()
+    page.get_by_role("button", name=re.compile(r"Show all 5,00\d lines")).click()
+    expect(outputs).to_contain_text("4999")
+
+
 SECRET = """version: 1
 name: uses-a-secret
 steps:
