@@ -94,7 +94,7 @@ def main(branches: int, items: int, trace: str | None = None) -> None:
             run = client.post(f"/api/workflows/{wf['id']}/runs", json={}, headers=headers).json()
             started = time.perf_counter()
             if trace:
-                browser.start_tracing(page=page, path=trace, categories=["devtools.timeline", "v8", "blink"])
+                browser.start_tracing(page=page, path=trace, categories=["toplevel", "devtools.timeline", "v8", "blink"])
             live = measure(page, f"{base}/runs/{run['id']}/", until_finished=True)
             wall = time.perf_counter() - started
             if trace:
@@ -124,6 +124,9 @@ def main(branches: int, items: int, trace: str | None = None) -> None:
             print("    " + line)
 
 
+TASKS = {"RunTask", "ThreadControllerImpl::RunTask"}  # the names of a top-level task in a trace
+
+
 def long_tasks(path: str, at_least_ms: float = 50, most: int = 5) -> list[str]:
     """The renderer main thread's longest tasks in a Chromium trace, with what took their time."""
     import json
@@ -132,14 +135,14 @@ def long_tasks(path: str, at_least_ms: float = 50, most: int = 5) -> list[str]:
     main = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name"
             and e.get("args", {}).get("name") == "CrRendererMain"}
     timed = [e for e in events if (e.get("pid"), e.get("tid")) in main and e.get("ph") == "X" and "dur" in e]
-    tasks = sorted((e for e in timed if e["name"] == "RunTask" and e["dur"] >= at_least_ms * 1000),
+    tasks = sorted((e for e in timed if e["name"] in TASKS and e["dur"] >= at_least_ms * 1000),
                    key=lambda e: -e["dur"])[:most]
     lines = []
     for task in tasks:
         end = task["ts"] + task["dur"]
         inside: dict[str, float] = {}
         for e in timed:
-            if e is not task and task["ts"] <= e["ts"] < end and e["name"] != "RunTask":
+            if e is not task and task["ts"] <= e["ts"] < end and e["name"] not in TASKS:
                 inside[e["name"]] = inside.get(e["name"], 0) + e["dur"] / 1000
         top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(inside.items(), key=lambda kv: -kv[1])[:6])
         lines.append(f"{task['dur'] / 1000:.0f} ms: {top}")
