@@ -1,7 +1,8 @@
 // The editable canvas: the shared flow drawing plus drag and drop (SortableJS), selection,
 // Delete, Alt+arrows to move (into and out of bodies and branches), and validation errors marked on the steps.
 import Sortable from "../vendor/sortable.esm.js";
-import {renderFlow} from "../flow/render.js";
+import {redrawCard, renderFlow} from "../flow/render.js";
+import {trackEdges} from "../flow/edges.js";
 
 /**
  * handlers: onMove(fromRef, toRef, index, step), onSelect(step|null), onDelete(step).
@@ -153,8 +154,24 @@ export function mountCanvas(root, handlers) {
     return {ref: ctx.refs.get(outer), index: dir > 0 ? index + 1 : index};
   }
 
+  /** Redraw just the card of `step` (its properties changed); false when a full render is needed. */
+  function refresh(step) {
+    const node = [...ctx.cards].find(([, s]) => s === step)?.[0];
+    const fresh = node && redrawCard(ctx, node, step);
+    if (!fresh) return false;
+    if (selected === step) {
+      selectedId = step.id;
+      fresh.classList.add("selected");
+      fresh.setAttribute("aria-current", "true");
+    }
+    if (root.classList.contains("has-edges") || fresh.dataset.needs) trackEdges(root);
+    paintIssues();
+    return true;
+  }
+
   return {
     render,
+    refresh,
     select,
     /** The sequence a DOM list stands for (palette drops). */
     refOf: (list) => ctx.refs.get(list),

@@ -1,14 +1,13 @@
 // The editor page: keeps one model of the workflow in sync between the canvas, the
 // properties panel and the YAML pane; validation, drafts, undo, save, run, import, export.
 import {api} from "../common/api.js";
-import {parseDocument} from "../vendor/yaml.js";
 import {deleteStep, idsOf, insertInto, move, newStep} from "../flow/tree.js";
 import {mountCanvas} from "./canvas.js";
 import {mountPalette} from "./palette.js";
 import {showProperties} from "./properties.js";
 import {attachCompletions, candidates} from "./completions.js";
 import {mountYaml} from "./yaml-sync.js";
-import {printYaml} from "./yaml-print.js";
+import {parseYaml, printYaml} from "./yaml-model.js";
 import {History} from "./history.js";
 import {askSaveMessage, showHistory, showRuns, startRun} from "./dialogs.js";
 
@@ -20,27 +19,9 @@ const validity = $("[data-testid=validity]");
 const versionState = $("[data-testid=version-state]");
 const properties = $(".properties");
 
-const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {},
+const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {}, pending: false,
   issues: [], shown: undefined, selected: null};
 let actionsByName = new Map();
-
-/** Parse YAML for the canvas: {workflow} or {error: {line, column, message}}. */
-function parseYaml(text) {
-  const doc = parseDocument(text, {prettyErrors: true});
-  if (doc.errors.length) {
-    const err = doc.errors[0];
-    const pos = err.linePos?.[0] || {line: 1, col: 1};
-    return {error: {line: pos.line, column: pos.col, path: "", message: err.message.split("\n")[0]}};
-  }
-  const value = doc.toJS();
-  if (!value || typeof value !== "object" || Array.isArray(value)) {
-    return {error: {line: 1, column: 1, path: "", message: "a workflow is a mapping with `steps`"}};
-  }
-  if (value.steps !== undefined && !Array.isArray(value.steps)) {
-    return {error: {line: 1, column: 1, path: "steps", message: "`steps` must be a list"}};
-  }
-  return {workflow: value};
-}
 
 function showBanner(text, action) {
   banner.replaceChildren(text);
@@ -69,6 +50,7 @@ function references() {
 }
 
 function select(step) {
+  flush();
   state.selected = step;
   if (step === state.shown && (step || state.shownWorkflow === state.workflow)) return;
   state.shownWorkflow = state.workflow;
@@ -77,26 +59,49 @@ function select(step) {
     workflow: state.workflow,
     actionsByName,
     attach: (input) => attachCompletions(input, references),
-    onChange: () => fromModel({typing: true}),
+    onChange: (edited) => fromModel({typing: true, step: edited}),
   });
 }
 
 // -- the two directions of the sync -------------------------------------------------------------
 let historyTimer = null;
 let parseTimer = null;
+let modelTimer = null;
 let validateTimer = null;
 let validation = null;
 
-/** After an edit of the model (canvas or properties): new YAML text, redraw, validate. */
-function fromModel({typing = false} = {}) {
+/**
+ * After an edit of the model: new YAML text, redraw, validate. Typing in the properties
+ * redraws only the edited card at once; the YAML pane follows 150 ms after the last keystroke
+ * (printing and laying out a long workflow on every key made typing lag).
+ */
+function fromModel({typing = false, step = null} = {}) {
+  showBanner("");
+  if (!typing) {
+    canvas.render(state.workflow);
+    return syncText(false);
+  }
+  if (step && !canvas.refresh(step)) canvas.render(state.workflow);  // null: the workflow's own fields
+  clearTimeout(modelTimer);
+  modelTimer = setTimeout(() => syncText(true), 150);
+  state.pending = true;
+}
+
+/** The model's edits into the text: the YAML pane, history, draft, validation. */
+function syncText(typing) {
+  clearTimeout(modelTimer);
+  state.pending = false;
   state.text = printYaml(state.workflow, state.text);
   yamlPane.setText(state.text);
-  showBanner("");
-  canvas.render(state.workflow);
   clearTimeout(historyTimer);
   if (typing) historyTimer = setTimeout(() => history.push(state.text), 400);
   else history.push(state.text);
   changed();
+}
+
+/** Bring the text up to date now (before a save, an undo, a selection, leaving...). */
+function flush() {
+  if (state.pending) syncText(true);
 }
 
 /** After the text changed (typing, undo, import, restore): the canvas follows when it can. */
@@ -172,6 +177,7 @@ const yamlPane = mountYaml($("[data-yaml]"), state.text, {
     parseTimer = setTimeout(() => fromText(yamlPane.getText()), 250);
   },
 });
+yamlPane.view.contentDOM.addEventListener("focus", flush);  // type over the latest text
 
 function addEntry(entry, list, index) {
   const step = newStep(state.workflow, entry);
@@ -184,6 +190,7 @@ function addEntry(entry, list, index) {
 }
 
 async function save({force = false} = {}) {
+  flush();
   const message = await askSaveMessage();
   if (message === null) return;
   const body = {yaml: state.text, message};
@@ -209,6 +216,7 @@ async function save({force = false} = {}) {
 
 const history = new History(state.text);
 function undoRedo(redo) {
+  flush();
   const text = redo ? history.redo() : history.undo();
   if (text !== null) fromText(text, {record: false, echo: true});
 }
@@ -240,6 +248,7 @@ const actions = {
 
 document.querySelector(".editor-bar").addEventListener("click", (e) => {
   const button = e.target.closest("button[data-action]");
+  flush();
   if (button) actions[button.dataset.action]();
 });
 $("[data-testid=import-file]").addEventListener("change", async (e) => {
@@ -252,12 +261,14 @@ $("[data-testid=import-file]").addEventListener("change", async (e) => {
 document.addEventListener("keydown", (e) => {
   const mod = e.ctrlKey || e.metaKey;
   if (!mod) return;
+  flush();
   const inText = e.target.closest?.(".cm-editor, input, textarea, select");
   if (e.key.toLowerCase() === "s") { e.preventDefault(); save(); }
   else if (!inText && e.key.toLowerCase() === "z") { e.preventDefault(); undoRedo(e.shiftKey); }
   else if (!inText && e.key.toLowerCase() === "y") { e.preventDefault(); undoRedo(true); }
 });
 window.addEventListener("beforeunload", (e) => {
+  flush();
   if (dirty()) { e.preventDefault(); e.returnValue = ""; }
 });
 

@@ -60,6 +60,21 @@ export function renderFlow(container, workflow, {editable = false} = {}) {
   return ctx;
 }
 
+/**
+ * Draw one action step's card again in place (an edit of its properties), keeping `ctx` right.
+ * Returns the new card, or null where a full render is needed (a block, or a card not drawn).
+ */
+export function redrawCard(ctx, node, step) {
+  if (kindOf(step) !== "action" || !node.isConnected || node.querySelector(".seq")) return null;
+  const oldPath = node.dataset.path;
+  const cut = oldPath.lastIndexOf(".");
+  const fresh = card(ctx, step, cut < 0 ? "" : oldPath.slice(0, cut), node.dataset.yamlPath);
+  ctx.cards.delete(node);
+  if (ctx.byPath.get(oldPath) === node) ctx.byPath.delete(oldPath);
+  node.replaceWith(fresh);
+  return fresh;
+}
+
 function seqElement(ctx, ref, steps, parentPath, yamlBase, label) {
   const list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": label});
   if (ctx.editable) list.dataset.empty = "Drop a step here";

@@ -1,11 +1,30 @@
-// The model as YAML text, written over the text it replaces: what did not change keeps its
-// comments, blank lines, quoting and flow style; a step keeps them wherever it moves (steps
-// are matched by their id).
+// The workflow model and its YAML text, both ways. Text to model: parse, or say where the
+// syntax is wrong. Model to text: written over the text it replaces, so what did not change
+// keeps its comments, blank lines, quoting and flow style, and a step keeps them wherever it
+// moves (steps are matched by their id).
 import {Document, isMap, isScalar, isSeq, parseDocument, visit} from "../vendor/yaml.js";
 
 // Strings the server's YAML 1.1 reader (PyYAML) would read as something else: yes/no/on/off,
 // 1_000, 12:30 (sexagesimal), 0b101... The printer quotes them so a round trip keeps them strings.
 const YAML11_NOT_STRING = /^(?:y|n|yes|no|on|off|=)$|^[-+]?(?=.*[0-9])[0-9._:]+(?:e[-+]?[0-9]+)?$|^0[bx][0-9a-f_]+$/i;
+
+/** Parse YAML for the canvas: {workflow} or {error: {line, column, message}}. */
+export function parseYaml(text) {
+  const doc = parseDocument(text, {prettyErrors: true});
+  if (doc.errors.length) {
+    const err = doc.errors[0];
+    const pos = err.linePos?.[0] || {line: 1, col: 1};
+    return {error: {line: pos.line, column: pos.col, path: "", message: err.message.split("\n")[0]}};
+  }
+  const value = doc.toJS();
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    return {error: {line: 1, column: 1, path: "", message: "a workflow is a mapping with `steps`"}};
+  }
+  if (value.steps !== undefined && !Array.isArray(value.steps)) {
+    return {error: {line: 1, column: 1, path: "steps", message: "`steps` must be a list"}};
+  }
+  return {workflow: value};
+}
 
 const isPlainObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 
