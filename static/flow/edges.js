@@ -48,9 +48,10 @@ export function drawEdges(container) {
   const box = container.getBoundingClientRect();
   const dx = container.scrollLeft - box.left - container.clientLeft;
   const dy = container.scrollTop - box.top - container.clientTop;
-  const paths = pairs.map(([from, to]) => {
+  const paths = pairs.flatMap(([from, to]) => {
     const a = from.getBoundingClientRect();
     const b = to.getBoundingClientRect();
+    if (!a.width || !b.width) return [];  // not laid out (an off-screen lane skips its contents)
     const x1 = a.right + dx, y1 = a.top + dy + Math.min(a.height / 2, 16);
     const x2 = b.right + dx, y2 = b.top + dy + Math.min(b.height / 2, 16);
     const bend = 12 + Math.min(36, Math.abs(y2 - y1) / 4);  // longer arrows bend wider: they do not overlap
