@@ -44,6 +44,14 @@ steps:
 """
 
 
+def start_run_in_page(page, workflow) -> dict:
+    """Start a run through the API from the open page (its session and CSRF cookie), as a script would."""
+    return page.evaluate(f"""() => fetch('/api/workflows/{workflow.pk}/runs', {{method: 'POST',
+        headers: {{'Content-Type': 'application/json',
+                  'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}},
+        body: '{{}}'}}).then(r => r.json())""")
+
+
 def run_from_editor(page, server, workflow):
     page.goto(f"{server.url}/workflows/{workflow.pk}/")
     expect(page.locator("body[data-ready=true]")).to_be_attached()
@@ -187,10 +195,7 @@ def test_a_monitor_opened_mid_run_counts_the_items_under_way_right(page, server,
     workflow = save_workflow(alice, slow)
     login_as(page, server, alice)
     page.goto(f"{server.url}/")
-    run = page.evaluate(f"""() => fetch('/api/workflows/{workflow.pk}/runs', {{method: 'POST',
-        headers: {{'Content-Type': 'application/json',
-                  'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}},
-        body: '{{}}'}}).then(r => r.json())""")
+    run = start_run_in_page(page, workflow)
     deadline = time.monotonic() + 10
     while not StepRun.objects.filter(run_id=run["id"], path__startswith="each[", status="succeeded").exists():
         assert time.monotonic() < deadline, "no item finished"
@@ -245,10 +250,7 @@ def test_the_workflow_list_shows_run_statuses_live(page, server, alice):
     row = page.locator(f"tr[data-workflow='{workflow.pk}']")
     expect(row.locator("[data-testid=last-run]")).to_have_text("never run")
     expect(page.locator("[data-testid=list-connection]")).to_have_text("Run statuses update live.")
-    page.evaluate(f"""() => fetch('/api/workflows/{workflow.pk}/runs', {{method: 'POST',
-        headers: {{'Content-Type': 'application/json',
-                  'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}},
-        body: '{{}}'}})""")
+    start_run_in_page(page, workflow)
     expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "running", timeout=10000)
     expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "succeeded", timeout=15000)
     expect(row.locator("[data-testid=last-duration]")).to_contain_text(" s")
