@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import transaction
 
 from . import execution
 from .models import Run, RunEvent, StepRun
@@ -41,6 +42,15 @@ def _find_run(user, run_id: int) -> Run | None:
 
 @database_sync_to_async
 def _snapshot(run_id: int) -> dict:
+    # one read transaction: the rows and ``last_seq`` must come from the same committed batch, or
+    # events the rows already count would be replayed after the snapshot and counted twice
+    # (on SQLite the settings make it IMMEDIATE: writes wait the few ms it takes; PostgreSQL
+    # would need REPEATABLE READ)
+    with transaction.atomic():
+        return _snapshot_now(run_id)
+
+
+def _snapshot_now(run_id: int) -> dict:
     run = Run.objects.select_related("workflow", "version").get(pk=run_id)
     steps = {}
     for row in StepRun.objects.filter(run_id=run_id).exclude(path__contains="[").order_by("id"):

@@ -224,3 +224,43 @@ async def test_the_workflow_list_socket_tells_the_owner_and_staff_when_runs_star
     assert (await anonymous.receive_output())["code"] == 4401
     for ws in (mine, others, admin):
         await ws.disconnect()
+
+
+async def test_a_snapshot_taken_mid_run_counts_exactly_the_events_up_to_its_seq(alice, monkeypatch):
+    """The snapshot reads the run and its rows in one transaction, so its counts agree with its seq."""
+    from builder import consumers
+
+    real = consumers.StepRun
+
+    class Slow:  # the rows are read a moment after the run: batches commit in between unless one transaction holds them
+        class objects:
+            @staticmethod
+            def filter(*args, **kwargs):
+                time.sleep(0.06)
+                return real.objects.filter(*args, **kwargs)
+
+    def snapshot_elsewhere(run_id):
+        from django.db import connection
+
+        try:
+            return consumers._snapshot.func(run_id)
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(consumers, "StepRun", Slow)
+    text = ("name: many\nsteps:\n  - id: each\n    foreach: " + str(list(range(400))) + "\n    concurrency: 10\n    steps:\n"
+            "      - {id: w, uses: wait, with: {seconds: 0.02}}\n")
+    run = await new_run(alice, text)
+    execution.schedule(run.pk)
+    snapshots = []
+    while not (await Run.objects.aget(pk=run.pk)).finished or not snapshots:
+        snapshots.append(await asyncio.to_thread(snapshot_elsewhere, run.pk))
+    await finished(run.pk)
+    ends = [seq async for seq, data in RunEvent.objects.filter(run=run, type="step.succeeded")
+            .values_list("seq", "data") if "[" in data["path"]]
+    assert len(ends) == 400
+    mid = [s for s in snapshots if 0 < s["items"].get("each.w", {}).get("succeeded", 0) < 400]
+    assert len(mid) >= 3, "several snapshots were taken while items ran"
+    for snap in snapshots:
+        counted = snap["items"].get("each.w", {}).get("succeeded", 0)
+        assert counted == sum(1 for seq in ends if seq <= snap["seq"]), "counted twice or missed"
