@@ -68,8 +68,8 @@ class RunRecorder:
     With ``stream_first`` (the server, where the run's websocket consumers live in the same
     process) a batch is sent at once and written behind it; a consumer that connects meanwhile
     reads ``unwritten_after`` before the database, so nothing falls between the two. Without
-    it (the CLI, a worker) a batch is written first, then sent. The batch that ends the run is
-    always written before it is sent: whoever sees ``run.finished`` and asks the API then reads
+    it (the CLI, a worker) a batch is written first, then sent. ``run.finished`` itself is sent
+    only once it and every batch before it are written: whoever sees it and asks the API reads
     the finished run.
     """
 
@@ -117,8 +117,12 @@ class RunRecorder:
         LIVE.pop(self.run_id, None)
 
     def unwritten_after(self, seq: int) -> list[dict]:
-        """Events already streamed but maybe not yet in the database, after ``seq``."""
-        return [d for _, _, data in list(self.unwritten) for d in data if d["seq"] > seq]
+        """Events already streamed but maybe not yet in the database, after ``seq``.
+
+        ``run.finished`` is left out: it is sent only once written (a consumer gets it then).
+        """
+        return [d for _, _, data in list(self.unwritten) for d in data
+                if d["seq"] > seq and d["type"] != "run.finished"]
 
     async def _loop(self) -> None:
         while True:
@@ -140,15 +144,18 @@ class RunRecorder:
         batch, self.pending = self.pending, []
         kept = coalesce(batch)
         item = (batch, kept, [event_data(e) for e in kept])
-        if self.stream_first and batch[-1].type != "run.finished":
-            self.unwritten.append(item)  # before sending: see the class docstring
-            self.drained.clear()
-            await self._send(item[2])
-            self.write_wake.set()
-        else:
-            await self.drained.wait()  # the batches streamed before this one are in first
+        if not self.stream_first:
             await sync_to_async(self._write)(*item)
             await self._send(item[2])
+            return
+        self.unwritten.append(item)  # before sending: see the class docstring
+        self.drained.clear()
+        ending = item[2][-1]["type"] == "run.finished"
+        await self._send(item[2][:-1] if ending else item[2])
+        self.write_wake.set()
+        if ending:  # the run's end goes out once it is in the database, with all before it
+            await self.drained.wait()
+            await self._send(item[2][-1:])
 
     async def _send(self, data: list[dict]) -> None:
         if self.layer is None:
