@@ -58,8 +58,6 @@ class Sql(Action):
         engine = _engine(config["url"], writable)
         try:
             with engine.connect() as conn:  # leaving it rolls back what was not committed
-                if not writable and engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # whatever the session says
                 result = conn.execute(text(params.query), params.params)
                 if not result.returns_rows:
                     if writable:
@@ -105,15 +103,18 @@ def _create(url: str, writable: bool):
         kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
     engine = create_engine(url, **kwargs)
     if not writable and parsed.get_backend_name() == "postgresql":
+        @event.listens_for(engine, "begin")
+        def _read_only(conn):  # whatever the session's settings say
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
         @event.listens_for(engine, "do_execute")
         def _prepared(cursor, statement, parameters, _context):  # one statement, never a script
             cursor.execute(statement, parameters, prepare=True)
             return True
 
         @event.listens_for(engine, "do_execute_no_params")
-        def _prepared_no_params(cursor, statement, _context):
-            cursor.execute(statement, None, prepare=True)
-            return True
+        def _prepared_no_params(cursor, statement, context):
+            return _prepared(cursor, statement, None, context)
 
     if not writable and parsed.get_backend_name() == "sqlite":
         @event.listens_for(engine, "connect")

@@ -19,7 +19,7 @@ const validity = $("[data-testid=validity]");
 const versionState = $("[data-testid=version-state]");
 const properties = $(".properties");
 
-const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {}, pending: false,
+const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {},
   issues: [], shown: undefined, selected: null};
 let actionsByName = new Map();
 
@@ -84,13 +84,12 @@ function fromModel({typing = false, step = null} = {}) {
   if (step && !canvas.refresh(step)) canvas.render(state.workflow);  // null: the workflow's own fields
   clearTimeout(modelTimer);
   modelTimer = setTimeout(() => syncText(true), 150);
-  state.pending = true;
 }
 
 /** The model's edits into the text: the YAML pane, history, draft, validation. */
 function syncText(typing) {
   clearTimeout(modelTimer);
-  state.pending = false;
+  modelTimer = null;
   state.text = printYaml(state.workflow, state.text);
   yamlPane.setText(state.text);
   clearTimeout(historyTimer);
@@ -101,7 +100,7 @@ function syncText(typing) {
 
 /** Bring the text up to date now (before a save, an undo, a selection, leaving...). */
 function flush() {
-  if (state.pending) syncText(true);
+  if (modelTimer !== null) syncText(true);
 }
 
 /** After the text changed (typing, undo, import, restore): the canvas follows when it can. */

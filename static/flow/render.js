@@ -40,7 +40,6 @@ function badges(step) {
     const b = step.needs.length
       ? el("span", {class: "badge needs", title: `waits for ${step.needs.join(", ")}`, text: `⇠ ${step.needs.join(", ")}`})
       : el("span", {class: "badge needs", title: "needs: [] — waits for nothing, starts at once", text: "⇠ none"});
-    b.dataset.needs = step.needs.join(" ");
     out.append(b);
   }
   return out;
