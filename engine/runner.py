@@ -23,7 +23,8 @@ from .errors import ActionError, EngineError, ExpressionError, StepFailed, StepT
 from .expressions import Evaluator, render
 from .inputs import coerce_inputs
 from .planner import Node, Plan
-from .scope import Redactor, Scope, Secrets
+from .redaction import Redactor
+from .scope import Scope, Secrets
 from .settings import EngineSettings
 from .slots import NO_SLOT as _NO_SLOT, Slots as _Slots
 from .stats import BlockStat
@@ -119,7 +120,9 @@ class _Execution:
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
-                         "forward": self.forward}
+                         "forward": self.forward,
+                         # the run's secret values, for actions that must not send them on (http redirects)
+                         "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
     # -- events ------------------------------------------------------------------------------
     def emit(self, cls, *args) -> None:
