@@ -21,6 +21,9 @@ migrate: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 
+# the demo runs with DJANGO_DEBUG=1 (a development key, detailed errors); a deployment leaves it
+# off and sets DJANGO_SECRET_KEY (see README.md, Settings)
+run: export DJANGO_DEBUG ?= 1
 run: migrate
 	$(BIN)/python manage.py loaddemo
 	@# the examples' model: a local fake OpenAI-compatible server (no network needed)
