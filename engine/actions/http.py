@@ -1,30 +1,39 @@
 """``http``: one request with httpx, safe by default.
 
-One ``AsyncClient`` per run (pooled, keep-alive). Hosts that resolve to private, loopback,
-link-local or other special addresses are refused unless ``EngineSettings.extra["http_allow"]``
-names the host or its network; the check runs after DNS resolution and again on every
-redirect (redirects are followed here, one hop at a time). Response bodies are capped.
-Failures that may pass (connection errors, 429, 5xx) are retryable; ``Retry-After`` is honoured.
+One ``AsyncClient`` per run (pooled, keep-alive). Where requests may go is ``netguard``'s job:
+each hop's host is resolved once and every address checked (private, loopback, link-local and
+other special addresses are refused unless ``EngineSettings.extra["http_allow"]`` allows them),
+and the connection goes to a checked address only. Redirects are followed here, one hop at a
+time; once a redirect leaves the first URL's origin, ``Authorization``, ``Cookie``,
+``Proxy-Authorization`` and every header holding one of the run's secrets stay behind. The
+client keeps no cookie jar, so a cookie goes only where the workflow sends it. Response bodies
+are capped. Failures that may pass (connection errors, 429, 5xx) are retryable; ``Retry-After``
+is honoured.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import base64
 import json
-import socket
 import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus
 
 from pydantic import Field, model_validator
 
 from ..errors import ActionError
 from ..spec import Duration
 from .base import Action, Params
+from .netguard import Refused, check_host, pinned_transport
+
+__all__ = ["Http", "HttpParams", "Refused", "check_host"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 10
+# headers that never follow a redirect to another origin (Host: httpx sets the new one)
+LEFT_BEHIND = frozenset({"authorization", "cookie", "proxy-authorization", "host"})
 
 
 class HttpParams(Params):
@@ -49,13 +58,6 @@ class HttpParams(Params):
         return self
 
 
-class Refused(ActionError):
-    """The URL points somewhere the server may not call."""
-
-    def __init__(self, message: str):
-        super().__init__(message, retryable=False)
-
-
 class Http(Action):
     name = "http"
     title = "HTTP request"
@@ -66,28 +68,82 @@ class Http(Action):
                      "properties": {"status": {"type": "integer"}, "headers": {"type": "object"}, "body": {}}}
 
     async def run(self, params: HttpParams, ctx) -> dict:
-        import httpx
-
         extra = ctx.settings.extra
         state = _state(ctx)
-        url = str(httpx.URL(params.url).copy_merge_params(params.params)) if params.params else params.url
+        url = _url(params.url, params.params)
+        origin, headers = _origin(url), dict(params.headers)
+        secrets = ctx.services.get("secret_values", ())
         max_bytes = int(extra.get("http_max_bytes", DEFAULT_MAX_BYTES))
         deadline = time.monotonic() + params.timeout
         method, body = params.method, _body(params)
         for _hop in range(MAX_REDIRECTS + 1):
-            host = urlsplit(url).hostname or ""
-            await check_host(host, extra.get("http_allow", ()), ctx.services.get("resolve"))
+            host = url.raw_host.decode("ascii")
+            state.pins[host] = await check_host(host, extra.get("http_allow", ()), ctx.services.get("resolve"))
             async with state.limit(host, params.host_concurrency or extra.get("http_host_concurrency"),
                                    params.rate_limit or extra.get("http_rate_limit")):
-                response = await _send(state.client, method, url, params, body, deadline, max_bytes)
+                response = await _send(state.client, method, url, headers, params, body, deadline, max_bytes)
             if params.follow_redirects and response["status"] in (301, 302, 303, 307, 308) and \
                     response["location"]:
-                url = urljoin(url, response["location"])
+                url = _url(response["location"], base=url)
                 if response["status"] == 303 or (response["status"] in (301, 302) and method == "POST"):
                     method, body = "GET", {}
+                if _origin(url) != origin:  # left the first origin: credentials stay behind, for good
+                    origin, headers = None, _without_credentials(headers, secrets)
+                    if body and _holds_secret(_body_text(body), secrets):
+                        raise Refused(f"refused: a redirect to {url.host} would re-send a body holding "
+                                      f"a secret")
                 continue
             return _outcome(response, params)
         raise ActionError(f"more than {MAX_REDIRECTS} redirects", retryable=False)
+
+
+def _url(text: str, query: dict | None = None, base=None):
+    """Parse once with httpx, so the host checked is the host httpx connects to."""
+    import httpx
+
+    try:
+        url = base.join(text) if base is not None else httpx.URL(text)
+        url = url.copy_merge_params(query) if query else url
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise ActionError(f"invalid URL {text[:200]!r}: {exc}", retryable=False) from None
+    if url.scheme not in ("http", "https") or not url.raw_host:
+        raise Refused(f"refused: {text[:200]!r} is not an http:// or https:// URL with a host")
+    return url
+
+
+def _body_text(body: dict) -> str:
+    if "content" in body:
+        return body["content"].decode(errors="replace")
+    return json.dumps(body, default=str) + json.dumps(body, default=str, ensure_ascii=False)
+
+
+def _origin(url) -> tuple:
+    return url.scheme, url.raw_host.lower(), url.port or (443 if url.scheme == "https" else 80)
+
+
+def _without_credentials(headers: dict, secrets) -> dict:
+    """The headers that may follow a redirect to another origin."""
+    return {k: v for k, v in headers.items()
+            if k.lower() not in LEFT_BEHIND and not _holds_secret(f"{k}\n{v}", secrets)}
+
+
+def _holds_secret(text: str, secrets) -> bool:
+    return any(form in text for secret in secrets for form in _secret_forms(secret))
+
+
+def _secret_forms(secret: str) -> set[str]:
+    """The secret as written, URL-encoded, JSON-escaped and base64-encoded (at any byte offset)."""
+    if len(secret) < 4:  # as redaction: shorter values would match ordinary text
+        return set()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    raw = secret.encode()
+    for offset in range(3):  # base64 of a longer text holds one of these three runs of the secret
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start, end = -(-offset * 4 // 3), (offset + len(raw)) * 4 // 3
+        core = encoded[start:end]
+        if len(core) >= 4:
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
 
 
 def _body(params: HttpParams) -> dict:
@@ -100,7 +156,7 @@ def _body(params: HttpParams) -> dict:
     return {}
 
 
-async def _send(client, method, url, params, body, deadline, max_bytes) -> dict:
+async def _send(client, method, url, headers, params, body, deadline, max_bytes) -> dict:
     import httpx
 
     remaining = deadline - time.monotonic()
@@ -108,7 +164,7 @@ async def _send(client, method, url, params, body, deadline, max_bytes) -> dict:
         raise ActionError(f"timed out after {params.timeout:g} s")
     try:
         async with asyncio.timeout(remaining):
-            async with client.stream(method, url, headers=params.headers, timeout=remaining, **body) as response:
+            async with client.stream(method, url, headers=headers, timeout=remaining, **body) as response:
                 chunks, size = [], 0
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
@@ -121,7 +177,8 @@ async def _send(client, method, url, params, body, deadline, max_bytes) -> dict:
     except TimeoutError:
         raise ActionError(f"timed out after {params.timeout:g} s") from None
     except httpx.HTTPError as exc:
-        raise ActionError(f"{type(exc).__name__}: {exc or 'connection failed'} ({urlsplit(url).netloc})") from None
+        where = url.netloc.decode("ascii", "replace")
+        raise ActionError(f"{type(exc).__name__}: {exc or 'connection failed'} ({where})") from None
 
 
 def _outcome(response: dict, params: HttpParams) -> dict:
@@ -149,59 +206,19 @@ def _decode(response: dict, mode: str):
     return text
 
 
-# -- where requests may go -------------------------------------------------------------------------
-async def check_host(host: str, allow, resolve=None) -> None:
-    """Refuse a host that is, or resolves to, a private or special address, unless allowed."""
-    allow = list(allow or ())
-    if host in allow:
-        return
-    if resolve is not None:
-        addresses = await resolve(host)
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise ActionError(f"cannot resolve {host}: {exc.strerror}") from None
-        addresses = sorted({info[4][0] for info in infos})
-    networks = [ipaddress.ip_network(a, strict=False) for a in allow if _is_network(a)]
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if _special(ip) and not any(ip in net for net in networks):
-            raise Refused(f"refused: {host} resolves to {ip}, a {_kind(ip)} address; allow it with the "
-                          f"http_allow setting (WORKFLOW_HTTP_ALLOW)")
-
-
-def _is_network(text: str) -> bool:
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
-def _special(ip) -> bool:
-    if getattr(ip, "ipv4_mapped", None):
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def _kind(ip) -> str:
-    for attr, word in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_private", "private"),
-                       ("is_multicast", "multicast"), ("is_reserved", "reserved")):
-        if getattr(ip, attr):
-            return word
-    return "non-public"
-
-
 # -- per-run client and per-host limits ---------------------------------------------------------------
 class _State:
-    """The run's shared client, and a concurrency cap and token bucket per host."""
+    """The run's shared client, the addresses checked per host, a concurrency cap and token bucket per host."""
 
     def __init__(self):
         import httpx
 
-        self.client = httpx.AsyncClient(follow_redirects=False, http2=False,
-                                        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        self.pins: dict[str, tuple[str, ...]] = {}  # host -> the addresses checked for it
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # trust_env=False: no ~/.netrc passwords, no proxy from the environment; no cookie jar
+        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                        transport=pinned_transport(self.pins, limits),
+                                        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
         self.hosts: dict[str, _Host] = {}
 
     def limit(self, host: str, concurrency, rate):
