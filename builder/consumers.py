@@ -20,7 +20,7 @@ from django.db import transaction
 
 from . import execution
 from .models import Run, RunEvent, StepRun
-from .recorder import LIVE, STAFF_GROUP, group_name, owner_group
+from .recorder import LIVE, STAFF_GROUP, dumps, group_name, owner_group
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
@@ -99,7 +99,15 @@ def _events_after(run_id: int, after: int) -> list[dict]:
     return [e.data for e in RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")]
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
+class _StrictJson:
+    """Every frame is strict JSON (browsers refuse a bare NaN): see ``recorder.dumps``."""
+
+    @classmethod
+    async def encode_json(cls, content):
+        return dumps(content)
+
+
+class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
     """Streams one run's events to its owner (or staff)."""
 
     async def connect(self):
@@ -171,7 +179,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "events", "seq": self.last_seq, "events": frame})
 
 
-class WorkflowsConsumer(AsyncJsonWebsocketConsumer):
+class WorkflowsConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
     """``ws/workflows/``: the user's runs starting and ending (staff: everyone's), for the list page.
 
     Sends ``{"type": "run.status", "workflow_id", "run_id", "status", "duration_ms"}``.

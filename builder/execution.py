@@ -67,7 +67,8 @@ async def execute(run_id: int, *, send: bool = True) -> Run | None:
         return None
     runner = Runner(actions, engine_settings(), secrets=secret_values,
                     services={"workflows": saved_workflows(run.workflow.owner_id)})
-    recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id)
+    recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
+                           on_fatal=lambda: runner.cancel(str(run_id)))
     await recorder.start()
     ACTIVE[run_id] = runner
     try:

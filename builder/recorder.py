@@ -5,11 +5,18 @@ batch: one transaction for the RunEvent rows, the StepRun rows and
 the run's own state, and one channel-layer message (a frame of at most ``FRAME_BYTES``) for
 the run's group. So a run sends about 1/interval messages a second however many items it
 has; inside a batch superseded events are dropped (see ``coalesce``), terminal states never.
+
+No batch is dropped silently: a write that fails is tried again (``WRITE_TRIES`` times, with
+a pause between); one that still fails stops the run (``on_fatal``), and the run ends
+``failed`` with the error, written with nothing but its status (a run never stays
+``running`` because of what it holds). Every JSON text made here is strict JSON (no NaN, no
+Infinity): a value that would need them is stored and sent in ``engine``'s lenient form.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -18,10 +25,28 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
+from engine.values import lenient
+
 from .models import Run, RunEvent, StepRun
 
 log = logging.getLogger(__name__)
 OUTPUT_CAP = 64 * 1024
+WRITE_TRIES = 3
+WRITE_PAUSE = 0.2  # seconds before the second try; doubled before each later one
+
+
+def dumps(value) -> str:
+    """Strict JSON text of ``value``: what strict JSON cannot hold is made lenient first."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(lenient(value), allow_nan=False, default=str)
+
+
+class _StrictEncoder(json.JSONEncoder):
+    def __init__(self, **kwargs):
+        kwargs["allow_nan"] = False
+        super().__init__(**kwargs)
 
 
 STAFF_GROUP = "workflows.staff"
@@ -42,7 +67,7 @@ def _when(ts: float) -> dt.datetime:
 
 def cap(value, limit: int = OUTPUT_CAP):
     """``(value, note)``: the value, or a preview of it with a note when its JSON is too big."""
-    text = json.dumps(value, default=str)
+    text = dumps(value)
     if len(text) <= limit:
         return value, ""
     return {"preview": text[:limit]}, f"output cut: {len(text)} characters, the first {limit} kept"
@@ -74,8 +99,10 @@ class RunRecorder:
     """
 
     def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True,
-                 owner_id: int | None = None, workflow_id: int | None = None):
+                 owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None):
         self.run_id = run_id
+        self.on_fatal = on_fatal  # called once when a batch cannot be stored: stop the run
+        self.fatal: str | None = None
         self.owner_id, self.workflow_id = owner_id, workflow_id  # for the live workflow list
         self.interval = interval
         self.layer = get_channel_layer() if send else None
@@ -95,6 +122,8 @@ class RunRecorder:
 
     # -- the sink ------------------------------------------------------------------------------
     def emit(self, event) -> None:
+        if self.fatal is not None and event.type == "run.finished":
+            event = dataclasses.replace(event, status="failed", error=self.fatal)
         self.pending.append(event)
         if event.type == "run.finished":
             self.wake.set()
@@ -187,14 +216,35 @@ class RunRecorder:
                 batch = [e for item in items for e in item[0]]
                 kept = [e for item in items for e in item[1]]
                 data = [d for item in items for d in item[2]]
-                try:
-                    await sync_to_async(self._write)(batch, kept, data)
-                except Exception:  # noqa: BLE001
-                    log.exception("run %s: writing events failed", self.run_id)
+                await self._write_tried(batch, kept, data)
                 del self.unwritten[:len(items)]
             self.drained.set()
             if self.closed and (self.task is None or self.task.done()):
                 return
+
+    async def _write_tried(self, batch, kept, data) -> None:
+        """Write a batch, trying again after a pause; give up by ending the run ``failed``."""
+        pause = WRITE_PAUSE
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                await sync_to_async(self._write)(batch, kept, data)
+                return
+            except Exception as exc:  # noqa: BLE001 - any database error: try again, then fail the run
+                if attempt < WRITE_TRIES:
+                    log.warning("run %s: writing events failed (try %d), trying again: %s", self.run_id, attempt, exc)
+                    await asyncio.sleep(pause)
+                    pause *= 2
+                    continue
+                log.exception("run %s: events could not be stored", self.run_id)
+                await self._give_up(f"the run's events could not be stored: {type(exc).__name__}: {exc}")
+
+    async def _give_up(self, message: str) -> None:
+        message = dumps(message)[1:-1][:2000]  # plain text, whatever the error held
+        first = self.fatal is None
+        self.fatal = self.fatal or message
+        await sync_to_async(_mark_failed)(self.run_id, self.fatal)
+        if first and self.on_fatal is not None:
+            self.on_fatal()
 
     # -- the database, in one transaction a batch ---------------------------------------------
     # Plain executemany: the ORM's bulk_create costs ~60 µs a row, this a few.
@@ -230,7 +280,8 @@ class RunRecorder:
                 fields.update(status=Run.Status.RUNNING, started_at=_when(batch[0].ts))
             if finished is not None:
                 outputs, _ = cap(finished.outputs, 256 * 1024)
-                fields.update(status=finished.status, outputs=outputs, error=finished.error or "",
+                fields.update(status=finished.status if self.fatal is None else Run.Status.FAILED,
+                              outputs=outputs, error=self.fatal or finished.error or "",
                               summary=finished.summary, duration_ms=finished.duration_ms,
                               finished_at=_when(finished.ts))
             Run.objects.filter(pk=self.run_id).update(**fields)
@@ -282,7 +333,16 @@ class _Db:
         self.ops = connection.ops
 
     def json(self, value):
-        return None if value is None else self.json_field.get_db_prep_save(value, connection)
+        if value is None:
+            return None
+        try:
+            text = json.dumps(value, cls=_StrictEncoder)
+        except (ValueError, TypeError, RecursionError):
+            value = lenient(value)
+        else:
+            if connection.vendor == "sqlite":
+                return text  # what the JSONField would store, dumped once
+        return self.json_field.get_db_prep_save(value, connection)
 
     def when(self, ts: float | None):
         return None if ts is None else self.ops.adapt_datetimefield_value(_when(ts))
@@ -297,7 +357,7 @@ def frames(data: list[dict]):
     size = 0
     first = last = None
     for event in data:
-        text = json.dumps(event, default=str)
+        text = dumps(event)
         if parts and size + len(text) > FRAME_BYTES:
             yield first, last, _frame(last, parts)
             parts, size = [], 0
@@ -336,3 +396,11 @@ def coalesce(batch: list) -> list:
 
 
 TERMINAL = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
+
+
+def _mark_failed(run_id: int, message: str) -> None:
+    """The run's end when its events cannot be stored: its status and error, nothing else."""
+    from django.utils import timezone
+
+    Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
+        status=Run.Status.FAILED, error=message, finished_at=timezone.now())

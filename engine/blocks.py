@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from . import events as ev
-from .errors import ExpressionError, StepFailed, StepTimeout
+from .errors import BudgetExceeded, ExpressionError, StepFailed, StepTimeout
 from .expressions import render
 from .stats import BlockStat
 
@@ -54,6 +54,9 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
         message = exc.message if exc.path == path else f"{exc.path}: {exc.message}"
         ex.emit(ev.StepFailed, path, ex.clean(message), 1, _ms(started), False)
         raise StepFailed(path, message) from None
+    except BudgetExceeded as exc:  # ends the whole run: the block ends with it
+        ex.emit(ev.StepFailed, path, str(exc), 1, _ms(started), False)
+        raise
     finally:
         if stat is not None:
             stat.wall += perf() - started
@@ -184,6 +187,7 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
     if not isinstance(items, list):
         raise StepFailed(path, f"foreach needs a list, got {type(items).__name__}")
     total = len(items)
+    ex.budget.foreach(total)
     results: list = [None] * total
     policy = _Policy(step, total, "items")
     name = step.as_

@@ -7,6 +7,8 @@ Hierarchy::
     ├── InputsInvalid            run inputs missing or of the wrong type
     ├── ExpressionError          an expression cannot be parsed or evaluated
     ├── ActionError              an action failed (raised by actions; retryable)
+    ├── UnstorableValue          an output holds what JSON or a database cannot (names its place)
+    ├── BudgetExceeded           a run went past one of its budgets (steps, items, bytes, depth)
     ├── StepFailed               a step or block failed; carries the step path
     │   └── StepTimeout          ... because it ran past its timeout (also a TimeoutError)
     └── RunCancelled             the whole run was cancelled
@@ -113,3 +115,28 @@ class RunCancelled(EngineError):
     def __init__(self, reason: str = "cancelled"):
         super().__init__(reason)
         self.reason = reason
+
+
+class UnstorableValue(EngineError):
+    """An output holds a value JSON, the database or a browser cannot hold."""
+
+    def __init__(self, place: str, problem: str):
+        super().__init__(place, problem)
+        self.place, self.problem = place, problem
+
+    def __str__(self) -> str:
+        return f"{self.place} {self.problem}"
+
+
+class BudgetExceeded(EngineError):
+    """A run went past a budget (``what``: steps, items, bytes, fan-out); never retried."""
+
+    retryable = False
+
+    def __init__(self, what: str, limit: int, message: str = ""):
+        super().__init__(what, limit, message)
+        self.what, self.limit = what, limit
+        self.message = message or f"the run's budget of {limit:,} {what} is spent"
+
+    def __str__(self) -> str:
+        return self.message

@@ -19,7 +19,9 @@ from typing import Any
 from . import blocks
 from . import events as ev
 from .actions import ActionContext, ActionRegistry, default_registry
-from .errors import ActionError, EngineError, ExpressionError, StepFailed, StepTimeout
+from .budgets import RunBudget
+from .errors import (ActionError, BudgetExceeded, EngineError, ExpressionError, InputsInvalid, StepFailed,
+                     StepTimeout, UnstorableValue)
 from .expressions import Evaluator, render
 from .inputs import coerce_inputs
 from .planner import Node, Plan
@@ -28,6 +30,7 @@ from .scope import Scope, Secrets
 from .settings import EngineSettings
 from .slots import NO_SLOT as _NO_SLOT, Slots as _Slots
 from .stats import BlockStat
+from .values import lenient, measured, normalize
 
 perf = time.perf_counter
 now = time.time
@@ -71,6 +74,10 @@ class Runner:
         again (resume).
         """
         values = coerce_inputs(plan.workflow, inputs)
+        try:  # at the door: a run's inputs are stored and sent, so they must be JSON data
+            values = normalize(values, "inputs")
+        except UnstorableValue as exc:
+            raise InputsInvalid([str(exc)]) from None
         execution = _Execution(self, plan, values, sink or ev.NullSink(), run_id or uuid.uuid4().hex,
                                completed or {})
         self._runs[execution.run_id] = execution
@@ -105,6 +112,8 @@ class _Execution:
         self.seq = 0
         self.evaluator = Evaluator()
         self.redact = Redactor(runner.secrets)
+        # shared with sub-workflow runs, which count against the run that started them
+        self.budget = runner.services.get("budget") or RunBudget(runner.settings.budgets)
         limits = plan.workflow.limits
         self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
@@ -120,7 +129,7 @@ class _Execution:
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
-                         "forward": self.forward,
+                         "forward": self.forward, "budget": self.budget,
                          # the run's secret values, for actions that must not send them on (http redirects)
                          "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
@@ -168,6 +177,8 @@ class _Execution:
                 await self.run_list(self.plan.nodes, self.plan.dag, root, "", ())
             outputs = self.clean(self.outputs(root))
         except StepFailed as exc:
+            status, error = "failed", str(exc)
+        except BudgetExceeded as exc:
             status, error = "failed", str(exc)
         except TimeoutError:
             if not deadline.expired():
@@ -286,13 +297,19 @@ class _Execution:
                     scope.values[node.id] = output
                     return output
             try:
+                self.budget.step()
+            except BudgetExceeded as exc:
+                self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt, None)
+                self.emit(ev.StepFailed, path, str(exc), attempt, 0.0, False)
+                raise
+            try:
                 slot = self._slot(node)
                 if slot is not _NO_SLOT:
                     await slot.acquire()
                 try:
                     started = perf()
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
-                              self.clean(_dump(params) if node.params is None else node.shown))
+                              self.clean(lenient(_dump(params)) if node.params is None else node.shown))
                     action = node.action
                     ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
                     if step.timeout is None:  # the common case, kept free of extra frames
@@ -309,6 +326,9 @@ class _Execution:
             except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
                 message = _describe(exc, step)
                 spent = self._account(started, frames)
+                if isinstance(exc, BudgetExceeded):  # a sub-workflow's budget is this run's: it ends
+                    self.emit(ev.StepFailed, path, message, attempt, round(spent * 1000, 3), False)
+                    raise
                 if retry and attempt < retry.attempts and _retryable(exc):
                     delay = max(retry.delay_before(attempt + 1), getattr(exc, "retry_after", 0) or 0)
                     self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
@@ -316,7 +336,17 @@ class _Execution:
                     continue
                 output = self._on_failure(node, scope, path, message, attempt, spent, exc)
             else:
-                self._on_success(path, output, attempt, self._account(started, frames))
+                spent = self._account(started, frames)
+                try:  # at the step boundary: JSON-safe data, counted against the run's budget
+                    output, size = measured(output)
+                    self.budget.output(size)
+                except UnstorableValue as exc:
+                    output = self._on_failure(node, scope, path, str(exc), attempt, spent, exc)
+                except BudgetExceeded as exc:
+                    self.emit(ev.StepFailed, path, str(exc), attempt, round(spent * 1000, 3), False)
+                    raise
+                else:
+                    self._on_success(path, output, attempt, spent)
             scope.values[node.id] = output
             return output
 

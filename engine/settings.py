@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+
+from .budgets import Budgets
 
 
 @dataclass(frozen=True)
@@ -11,9 +14,14 @@ class EngineSettings:
 
     #: dotted ``module:function`` patterns (fnmatch) that ``python`` steps may call
     python_allowed: tuple[str, ...] = ("engine.functions.*",)
-    #: threads for sync action code
+    #: threads for sync action code (one pool shared by every run in the process)
     threads: int = 32
+    #: worker processes for ``python`` steps' plain functions (one pool shared by every run;
+    #: a timeout or cancel kills the call's process); default: one per core
+    python_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: how deep ``workflow`` steps may nest
     workflow_depth: int = 5
+    #: what one run may spend (steps, foreach items, output bytes, sub-runs)
+    budgets: Budgets = field(default_factory=Budgets)
     #: extra, action-specific configuration (connections, endpoints, ...)
     extra: dict = field(default_factory=dict)

@@ -58,8 +58,11 @@ class SubWorkflow(Action):
             raise ActionError(f"{params.name} is not valid: {exc.issues[0].format(params.name + '.yaml')}",
                               retryable=False) from None
         parent = services["runner"]
+        budget = services.get("budget")
+        if budget is not None:
+            budget.sub_run()
         child = Runner(registry, ctx.settings, parent.secrets,
-                       {**parent.services, "chain": chain + [params.name]})
+                       {**parent.services, "chain": chain + [params.name], "budget": budget})
         child._executor = parent.executor
         forward = services["forward"]
         sink = _Forward(forward, ctx.path + ".")

@@ -123,7 +123,8 @@ class Command(BaseCommand):
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
-        recorder = RunRecorder(record.pk, stream_first=False) if record is not None else None
+        recorder = RunRecorder(record.pk, stream_first=False, on_fatal=lambda: runner.cancel(str(record.pk))) \
+            if record is not None else None
         if recorder is not None:
             await recorder.start()
         sink = FanoutSink(table, live, recorder)

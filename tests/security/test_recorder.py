@@ -1,0 +1,172 @@
+"""The recorder never drops a batch silently and no run stays running because of its data.
+
+Database failures are real: a SQLite trigger on the step table refuses rows (always, or
+only the first time), as a full disk or a refused value would.
+"""
+
+import json
+import logging
+import sqlite3
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from builder import execution
+from builder.models import Run, RunEvent, StepRun
+from builder.services import create_run, save_workflow
+from tests.builder.helpers import finished
+from tests.builder.test_consumers import connect, until_finished
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def strict(text: str):
+    """Parse JSON the way a browser does: NaN and Infinity are errors."""
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+async def start(user, text, inputs=None):
+    workflow = await sync_to_async(save_workflow)(user, text)
+    run = await sync_to_async(create_run)(workflow, user, inputs or {})
+    return run
+
+
+NAN_RUN = """name: nan-run
+steps:
+  - id: shown
+    uses: wait
+    on_error: continue
+    with: {seconds: 0, value: "${[float('inf'), float('-inf'), 2]}"}
+  - {id: ok, uses: wait, with: {seconds: 0, value: 1}}
+  - {id: bad, uses: wait, with: {seconds: 0, value: "${float('nan')}"}}
+"""
+
+
+def _raw_rows(run_id):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT data FROM {RunEvent._meta.db_table} WHERE run_id = %s", [run_id])
+        events = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT inputs, output FROM {StepRun._meta.db_table} WHERE run_id = %s", [run_id])
+        steps = [value for row in cursor.fetchall() for value in row if value is not None]
+    return events + steps
+
+
+async def test_nan_in_a_run_ends_it_failed_with_strict_json_stored_and_streamed(alice):
+    run = await start(alice, NAN_RUN)
+    ws = await connect(alice, run.pk)
+    raw_frames = []
+    original = ws.receive_from
+
+    async def receive(timeout=1):  # keep each frame's text as the browser gets it
+        text = await original(timeout)
+        raw_frames.append(text)
+        return text
+    ws.receive_from = receive
+    await ws.receive_json_from()  # the snapshot
+    execution.schedule(run.pk)
+    events = await until_finished(ws)
+    await ws.disconnect()
+    done = await finished(run.pk)
+    assert done.status == "failed" and "bad: output is nan, which JSON cannot hold" in done.error
+    for text in raw_frames:
+        strict(text)
+    shown = next(e for e in events if e["type"] == "step.started" and e["path"] == "shown")
+    assert shown["inputs"]["value"] == [None, None, 2]
+    for text in await sync_to_async(_raw_rows)(run.pk):
+        strict(text)
+    # a monitor opened afterwards gets a strict snapshot too
+    late = await connect(alice, run.pk)
+    strict(await late.receive_from())
+    await late.disconnect()
+
+
+def _refuse_rows():
+    """Every insert of step b's row fails, as on a full disk."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""CREATE TRIGGER test_refuse BEFORE INSERT ON {StepRun._meta.db_table}
+                           WHEN NEW.path = 'b' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
+
+
+def _drop_triggers():
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS test_refuse")
+        cursor.execute("DROP TABLE IF EXISTS test_refusals")
+
+
+@pytest.fixture
+def refusing_database():
+    yield _refuse_rows
+    _drop_triggers()
+
+
+SLOW = """name: slow
+steps:
+  - {id: a, uses: wait, with: {seconds: 0, value: 1}}
+  - {id: b, uses: wait, with: {seconds: 0.3, value: 2}}
+  - {id: c, uses: wait, with: {seconds: 0.6, value: 3}}
+  - {id: d, uses: wait, with: {seconds: 0, value: 4}}
+"""
+
+
+async def test_a_batch_that_cannot_be_stored_ends_the_run_failed_not_running(alice, refusing_database):
+    await sync_to_async(refusing_database)()
+    run = await start(alice, SLOW)
+    ws = await connect(alice, run.pk)
+    await ws.receive_json_from()
+    execution.schedule(run.pk)
+    events = await until_finished(ws, timeout=20)
+    await ws.disconnect()
+    done = await finished(run.pk, timeout=20)
+    assert done.status == "failed"
+    assert "could not be stored" in done.error and "database or disk is full" in done.error
+    assert events[-1]["type"] == "run.finished" and events[-1]["status"] == "failed"
+    assert "could not be stored" in events[-1]["error"]
+    # the run was stopped: the step after the refused one never ran to its end
+    assert not await StepRun.objects.filter(run=run, path="d", status="succeeded").aexists()
+
+
+class _ClearOnRetry(logging.Handler):
+    """When the recorder says it will try again, the database stops refusing (a passing fault)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.retries = 0
+
+    def emit(self, record):
+        if "trying again" in record.getMessage():
+            self.retries += 1
+            with sqlite3.connect(self.path) as db:
+                db.execute("DELETE FROM test_refusals")
+
+
+async def test_a_write_that_fails_once_is_tried_again_and_nothing_is_lost(alice):
+    table = StepRun._meta.db_table
+
+    def arm():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS test_refusals (n INTEGER)")
+            cursor.execute("INSERT INTO test_refusals VALUES (1)")
+            cursor.execute(f"""CREATE TRIGGER test_refuse BEFORE INSERT ON {table}
+                               WHEN NEW.path = 'b' AND (SELECT COUNT(*) FROM test_refusals) > 0
+                               BEGIN SELECT RAISE(ABORT, 'database is locked'); END""")
+        return connection.settings_dict["NAME"]
+    handler = _ClearOnRetry(await sync_to_async(arm)())
+    logger = logging.getLogger("builder.recorder")
+    logger.addHandler(handler)
+    try:
+        run = await start(alice, SLOW)
+        execution.schedule(run.pk)
+        done = await finished(run.pk, timeout=20)
+    finally:
+        logger.removeHandler(handler)
+        await sync_to_async(_drop_triggers)()
+    assert handler.retries == 1
+    assert done.status == "succeeded", done.error
+    paths = {p async for p in StepRun.objects.filter(run=run).values_list("path", flat=True)}
+    assert paths == {"a", "b", "c", "d"}
+    seqs = [s async for s in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)]
+    assert seqs == list(range(1, seqs[-1] + 1)), "every event stored, none twice"
