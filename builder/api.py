@@ -1,17 +1,23 @@
 """The JSON API (django-ninja): workflows, versions, validation, actions, runs.
 
-Session auth with CSRF on every endpoint; another user's object answers 404.
+Session auth with CSRF on every endpoint; another user's object answers 404. Bad input
+never answers 500: every error has the ``ErrorsOut`` body its route declares (400, 401, 403,
+404, 409, 413, 422), ids and numbers are bounded to what the database stores, and lists of
+rows come a page at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Query, Router, Status
-from ninja.errors import HttpError
+from ninja import NinjaAPI, Path, Query, Router, Status
+from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
 from engine import InputsInvalid
@@ -20,6 +26,8 @@ from . import execution
 from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from .runtime import registry
 from .schemas import (
+    MAX_INT,
+    NO_NUL,
     ActionOut,
     ErrorsOut,
     RunDetailOut,
@@ -33,11 +41,64 @@ from .schemas import (
     WorkflowIn,
     WorkflowOut,
 )
-from .services import MAX_YAML_BYTES, Invalid, Stale, check_yaml, create_run, save_workflow, visible_to
+from .services import (
+    MAX_YAML_BYTES,
+    Invalid,
+    Stale,
+    check_yaml,
+    create_run,
+    delete_workflow_and_runs,
+    save_workflow,
+    visible_to,
+)
 
+log = logging.getLogger(__name__)
 api = NinjaAPI(title="Workflow builder API", version="1", auth=django_auth, urls_namespace="api")
 workflows = Router(tags=["workflows"])
 runs = Router(tags=["runs"])
+
+#: the error answers every route may give (401 anonymous, 403 CSRF, 404 not yours or none,
+#: 400 unreadable JSON, 413 too big, 422 invalid); routes add their own (409)
+ERRORS = {400: ErrorsOut, 401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut, 413: ErrorsOut, 422: ErrorsOut}
+#: an id in a path: a positive 64-bit integer (a bigger one answers 422, never a database error)
+WORKFLOW_ID = Path(..., ge=1, le=MAX_INT)
+RUN_ID = Path(..., ge=1, le=MAX_INT)
+MAX_OFFSET = 10**9
+
+
+def answers(ok, more: dict | None = None) -> dict:
+    """A route's responses: ``ok`` for 200 (or a {status: schema} dict) and the error bodies."""
+    return {**ERRORS, **(ok if isinstance(ok, dict) else {200: ok}), **(more or {})}
+
+
+@api.exception_handler(ValidationError)
+def _bad_request(request, exc: ValidationError):
+    """Invalid parameters or body: 422 with each problem's place (``body.yaml``, ``query.limit``)."""
+    errors = [{"line": 0, "column": 0, "path": _place(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
+              for e in exc.errors]
+    return api.create_response(request, {"detail": "the request is not valid", "errors": errors}, status=422)
+
+
+def _place(loc) -> str:
+    """``body.yaml``, ``query.limit``, ``path.run_id`` (ninja names the body parameter too: left out)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "body":
+        del parts[1]
+    return ".".join(parts)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(request, {"detail": f"the request body is over {limit // (1 << 20)} MiB"},
+                               status=413)
+
+
+@api.exception_handler(Exception)
+def _crash(request, exc: Exception):
+    """A bug: logged with its traceback, answered without it."""
+    log.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(request, {"detail": "internal server error"}, status=500)
 
 
 @api.exception_handler(Invalid)
@@ -88,7 +149,7 @@ def run_out(run: Run, steps: bool = False) -> dict:
 
 
 # -- workflows ---------------------------------------------------------------------------------
-@workflows.get("/", response=list[WorkflowOut])
+@workflows.get("/", response=answers(list[WorkflowOut]))
 def list_workflows(request):
     """The user's workflows (staff: everyone's), each with its last run."""
     items = visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
@@ -96,21 +157,20 @@ def list_workflows(request):
     return [workflow_out(w, w.recent[0] if w.recent else None) for w in items]
 
 
-@workflows.post("/", response={201: WorkflowDetailOut, 422: ErrorsOut, 413: ErrorsOut})
+@workflows.post("/", response=answers({201: WorkflowDetailOut}))
 def create_workflow(request, body: WorkflowIn):
     """Create a workflow from YAML (its version 1)."""
     _limit(body.yaml)
     return Status(201, workflow_out(save_workflow(request.user, body.yaml, body.message or "created")))
 
 
-@workflows.get("/{int:workflow_id}", response=WorkflowDetailOut)
-def read_workflow(request, workflow_id: int):
+@workflows.get("/{int:workflow_id}", response=answers(WorkflowDetailOut))
+def read_workflow(request, workflow_id: int = WORKFLOW_ID):
     return workflow_out(_workflow(request, workflow_id))
 
 
-@workflows.put("/{int:workflow_id}", response={200: WorkflowDetailOut, 409: ErrorsOut, 422: ErrorsOut,
-                                               413: ErrorsOut})
-def update_workflow(request, workflow_id: int, body: WorkflowIn):
+@workflows.put("/{int:workflow_id}", response=answers(WorkflowDetailOut, {409: ErrorsOut}))
+def update_workflow(request, body: WorkflowIn, workflow_id: int = WORKFLOW_ID):
     """Save new YAML as a new version (409 when ``base_version`` is no longer the current one)."""
     _limit(body.yaml)
     workflow = _workflow(request, workflow_id)
@@ -120,35 +180,37 @@ def update_workflow(request, workflow_id: int, body: WorkflowIn):
         return Status(409, {"detail": str(exc)})
 
 
-@workflows.delete("/{int:workflow_id}", response={204: None})
-def delete_workflow(request, workflow_id: int):
-    _workflow(request, workflow_id).delete()
+@workflows.delete("/{int:workflow_id}", response=answers({204: None}))
+async def delete_workflow(request, workflow_id: int = WORKFLOW_ID):
+    """Delete a workflow with its versions and runs; its queued and running runs are cancelled first."""
+    workflow = await sync_to_async(_workflow)(request, workflow_id)
+    await delete_workflow_and_runs(workflow)
     return Status(204, None)
 
 
-@workflows.get("/{int:workflow_id}/versions", response=list[VersionOut])
-def list_versions(request, workflow_id: int):
+@workflows.get("/{int:workflow_id}/versions", response=answers(list[VersionOut]))
+def list_versions(request, workflow_id: int = WORKFLOW_ID):
     workflow = _workflow(request, workflow_id)
     return [{"number": v.number, "message": v.message, "author": v.author.username if v.author else None,
              "created_at": v.created_at} for v in workflow.versions.select_related("author")]
 
 
-@workflows.get("/{int:workflow_id}/versions/{int:number}", response=VersionDetailOut)
-def read_version(request, workflow_id: int, number: int):
+@workflows.get("/{int:workflow_id}/versions/{int:number}", response=answers(VersionDetailOut))
+def read_version(request, workflow_id: int = WORKFLOW_ID, number: int = Path(..., ge=1, le=MAX_INT)):
     version = get_object_or_404(WorkflowVersion.objects.select_related("author"),
                                 workflow=_workflow(request, workflow_id), number=number)
     return {"number": version.number, "message": version.message, "yaml": version.yaml,
             "author": version.author.username if version.author else None, "created_at": version.created_at}
 
 
-@workflows.get("/{int:workflow_id}/runs", response=list[RunOut])
-def workflow_runs(request, workflow_id: int, limit: int = Query(50, ge=1, le=500)):
+@workflows.get("/{int:workflow_id}/runs", response=answers(list[RunOut]))
+def workflow_runs(request, workflow_id: int = WORKFLOW_ID, limit: int = Query(50, ge=1, le=500)):
     workflow = _workflow(request, workflow_id)
     return [run_out(r) for r in workflow.runs.select_related("workflow", "version")[:limit]]
 
 
-@workflows.post("/{int:workflow_id}/runs", response={201: RunOut, 422: ErrorsOut})
-async def start_run(request, workflow_id: int, body: RunIn):
+@workflows.post("/{int:workflow_id}/runs", response=answers({201: RunOut}))
+async def start_run(request, body: RunIn, workflow_id: int = WORKFLOW_ID):
     """Start a run (inputs checked first); it goes on in the server after this answers."""
     run = await sync_to_async(_new_run)(request, workflow_id, body)
     execution.schedule(run.pk)
@@ -165,7 +227,7 @@ def _new_run(request, workflow_id: int, body: RunIn) -> Run:
 
 
 # -- validation and actions --------------------------------------------------------------------
-@api.post("/validate", response={200: ValidateOut, 413: ErrorsOut}, tags=["workflows"])
+@api.post("/validate", response=answers(ValidateOut), tags=["workflows"])
 def validate(request, body: ValidateIn):
     """Every problem of a YAML text, as data (line, column, path, message)."""
     _limit(body.yaml)
@@ -179,7 +241,7 @@ def validate(request, body: ValidateIn):
             "inputs": {k: v.model_dump(exclude_unset=True) for k, v in parsed.inputs.items()}}
 
 
-@api.get("/actions", response=list[ActionOut], tags=["actions"], by_alias=True)
+@api.get("/actions", response=answers(list[ActionOut]), tags=["actions"], by_alias=True)
 def list_actions(request):
     """Built-in actions and enabled skills, each with the JSON Schema of its `with`."""
     actions = registry()
@@ -191,9 +253,9 @@ def list_actions(request):
 
 
 # -- runs --------------------------------------------------------------------------------------
-@runs.get("/", response=list[RunOut])
-def list_runs(request, workflow: int | None = None, status: str | None = None,
-              limit: int = Query(50, ge=1, le=500)):
+@runs.get("/", response=answers(list[RunOut]))
+def list_runs(request, workflow: int | None = Query(None, ge=1, le=MAX_INT),
+              status: str | None = Query(None, max_length=20, pattern=NO_NUL), limit: int = Query(50, ge=1, le=500)):
     qs = visible_to(request.user, Run.objects.select_related("workflow", "version"), "workflow__owner")
     if workflow is not None:
         qs = qs.filter(workflow_id=workflow)
@@ -202,21 +264,25 @@ def list_runs(request, workflow: int | None = None, status: str | None = None,
     return [run_out(r) for r in qs[:limit]]
 
 
-@runs.get("/{int:run_id}", response=RunDetailOut)
-def read_run(request, run_id: int, items: bool = False):
-    """A run with its steps (foreach items' steps too with ``items=true``)."""
+@runs.get("/{int:run_id}", response=answers(RunDetailOut))
+def read_run(request, run_id: int = RUN_ID, items: bool = False, offset: int = Query(0, ge=0, le=MAX_OFFSET),
+             limit: int = Query(100, ge=1, le=1000)):
+    """A run with the rows of its steps; with ``items=true`` also a page of its foreach items'
+    rows (``offset``, ``limit`` up to 1000) and how many there are."""
     run = _run(request, run_id)
     data = run_out(run)
-    steps = run.steps.all()
-    if not items:
-        steps = steps.exclude(path__contains="[")
-    data["steps"] = list(steps)
+    data["steps"] = list(run.steps.exclude(path__contains="["))
+    if items:
+        rows = run.steps.filter(path__contains="[")
+        data["items"] = {"total": rows.count(), "offset": offset, "limit": limit,
+                         "rows": list(rows.order_by("id")[offset:offset + limit])}
     return data
 
 
-@runs.get("/{int:run_id}/steps", response=list[dict])
-def run_steps(request, run_id: int, prefix: str = "", path: str | None = None, offset: int = Query(0, ge=0),
-              limit: int = Query(100, ge=1, le=1000)):
+@runs.get("/{int:run_id}/steps", response=answers(list[dict]))
+def run_steps(request, run_id: int = RUN_ID, prefix: str = Query("", max_length=500, pattern=NO_NUL),
+              path: str | None = Query(None, max_length=500, pattern=NO_NUL),
+              offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)):
     """A page of a run's step rows: one step's attempts (``path``), or those whose path starts
     with ``prefix`` (a foreach's items), with their resolved inputs (secrets redacted)."""
     run = _run(request, run_id)
@@ -228,16 +294,17 @@ def run_steps(request, run_id: int, prefix: str = "", path: str | None = None, o
             for r in rows.order_by("id")[offset:offset + limit]]
 
 
-@runs.get("/{int:run_id}/logs", response=list[dict])
-def run_logs(request, run_id: int, path: str, limit: int = Query(500, ge=1, le=5000)):
+@runs.get("/{int:run_id}/logs", response=answers(list[dict]))
+def run_logs(request, path: str = Query(..., max_length=500, pattern=NO_NUL), run_id: int = RUN_ID,
+             limit: int = Query(500, ge=1, le=5000)):
     """The log lines a step wrote, oldest first."""
     events = RunEvent.objects.filter(run=_run(request, run_id), type="log", data__path=path).order_by("seq")
     return [{"seq": e.seq, "ts": e.data.get("ts"), "level": e.data.get("level"), "message": e.data.get("message")}
             for e in events[:limit]]
 
 
-@runs.post("/{int:run_id}/cancel", response=RunOut)
-async def cancel_run(request, run_id: int):
+@runs.post("/{int:run_id}/cancel", response=answers(RunOut))
+async def cancel_run(request, run_id: int = RUN_ID):
     """Cancel a queued or running run."""
     run = await sync_to_async(_run)(request, run_id)
     if not run.finished or run.status == Run.Status.INTERRUPTED:
@@ -252,16 +319,16 @@ async def cancel_run(request, run_id: int):
     return run_out(run)
 
 
-@runs.post("/{int:run_id}/rerun", response={201: RunOut, 422: ErrorsOut})
-async def rerun(request, run_id: int):
+@runs.post("/{int:run_id}/rerun", response=answers({201: RunOut}))
+async def rerun(request, run_id: int = RUN_ID):
     """Run the same version again with the same inputs."""
     run = await sync_to_async(_again)(request, run_id, resume=False)
     execution.schedule(run.pk)
     return Status(201, run_out(run))
 
 
-@runs.post("/{int:run_id}/resume", response={201: RunOut, 409: ErrorsOut, 422: ErrorsOut})
-async def resume(request, run_id: int):
+@runs.post("/{int:run_id}/resume", response=answers({201: RunOut}, {409: ErrorsOut}))
+async def resume(request, run_id: int = RUN_ID):
     """Run a failed, cancelled or interrupted run again, reusing its succeeded steps' outputs."""
     run = await sync_to_async(_again)(request, run_id, resume=True)
     execution.schedule(run.pk)

@@ -116,7 +116,8 @@ class Run(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs")
+    # RESTRICT: a version with runs cannot be deleted alone, but goes with its workflow (and the runs)
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.RESTRICT, related_name="runs")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     inputs = models.JSONField(default=dict)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)

@@ -1,12 +1,49 @@
-"""Request and response bodies of the JSON API."""
+"""Request and response bodies of the JSON API.
+
+Bodies are hostile: every number that reaches the database is bounded (SQLite and PostgreSQL
+store 64-bit integers; a bigger one would be a 500), and strings and run inputs hold no NUL
+character (PostgreSQL refuses it) and no NaN or Infinity (not JSON).
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, Field
+
+#: the largest id or number the database stores (a signed 64-bit integer)
+MAX_INT = 2**63 - 1
+#: an integer in run inputs beyond this is refused: JSON readers (and browsers) lose precision
+MAX_JSON_INT = 2**53
+#: how deep run inputs may nest
+MAX_DEPTH = 64
+NO_NUL = r"^[^\x00]*$"
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """Refuse what no database column or JSON reader takes (walks a body already under 2 MiB)."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+        raise ValueError(f"integers are limited to ±2**53 ({MAX_JSON_INT})")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain the NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, depth + 1)
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+    return value
+
+
+Text = Annotated[str, Field(pattern=NO_NUL)]
 
 
 class IssueOut(Schema):
@@ -17,14 +54,18 @@ class IssueOut(Schema):
 
 
 class ErrorsOut(Schema):
+    """Every error answer: what went wrong, and for invalid input each problem with its place
+    (``line``/``column`` in the YAML, or 0 and ``path`` such as ``body.yaml`` or ``query.limit``)."""
+
     detail: str
     errors: list[IssueOut] = []
 
 
 class WorkflowIn(Schema):
-    yaml: str = Field(min_length=1, description="the workflow's YAML text")
-    message: str = Field(default="", max_length=500, description="what changed (for the version history)")
-    base_version: int | None = Field(default=None, ge=0, description="the version these changes started from: "
+    yaml: str = Field(min_length=1, pattern=NO_NUL, description="the workflow's YAML text")
+    message: str = Field(default="", max_length=500, pattern=NO_NUL,
+                         description="what changed (for the version history)")
+    base_version: int | None = Field(default=None, ge=0, le=MAX_INT, description="the version these changes started from: "
                                      "a save over a newer one is refused with 409")
 
 
@@ -55,7 +96,7 @@ class VersionDetailOut(VersionOut):
 
 
 class ValidateIn(Schema):
-    yaml: str
+    yaml: str = Field(pattern=NO_NUL)
 
 
 class ValidateOut(Schema):
@@ -66,8 +107,8 @@ class ValidateOut(Schema):
 
 
 class RunIn(Schema):
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="a version number; the current one if absent")
+    inputs: Annotated[dict[str, Any], AfterValidator(_storable)] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT, description="a version number; the current one if absent")
 
 
 class StepOut(Schema):
@@ -105,8 +146,18 @@ class RunOut(Schema):
     duration_ms: float | None
 
 
+class ItemsPageOut(Schema):
+    """A page of a run's foreach items' step rows (``?items=true&offset=&limit=``)."""
+
+    total: int = Field(description="how many item rows the run has")
+    offset: int
+    limit: int
+    rows: list[StepOut]
+
+
 class RunDetailOut(RunOut):
-    steps: list[StepOut]
+    steps: list[StepOut] = Field(description="the rows of the steps outside foreach items")
+    items: ItemsPageOut | None = Field(default=None, description="with items=true: a page of the items' rows")
 
 
 class ActionOut(Schema):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from engine import Issue, WorkflowInvalid, coerce_inputs
@@ -85,3 +88,27 @@ def completed_outputs(run: Run) -> dict:
     """Outputs of a run's succeeded steps, by path, for resuming it (cut outputs are re-run)."""
     rows = StepRun.objects.filter(run=run, status="succeeded", output_note="").values_list("path", "output")
     return dict(rows)
+
+
+async def delete_workflow_and_runs(workflow: Workflow) -> None:
+    """Delete a workflow with its versions and all its runs (steps, events). Its queued and
+    running runs are cancelled first, and those running in this process are given up to 5 s
+    to stop, so no runner writes rows of a run that is gone."""
+    from . import execution  # execution imports this module
+
+    active = [pk async for pk in Run.objects.filter(workflow=workflow, status__in=Run.ACTIVE)
+              .values_list("pk", flat=True)]
+    for pk in active:
+        if not execution.cancel_here(pk):
+            await Run.objects.filter(pk=pk, status__in=Run.ACTIVE).aupdate(
+                status=Run.Status.CANCELLED, error="cancelled: its workflow was deleted")
+    for _ in range(250):
+        if not any(pk in execution.ACTIVE for pk in active):
+            break
+        await asyncio.sleep(0.02)
+    await sync_to_async(_delete)(workflow.pk)
+
+
+@transaction.atomic
+def _delete(workflow_id: int) -> None:
+    Workflow.objects.filter(pk=workflow_id).delete()  # versions and runs go with it (Run.version: RESTRICT)

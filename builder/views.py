@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .models import Run, Workflow
-from .services import MAX_YAML_BYTES, Invalid, save_workflow, visible_to
+from .services import MAX_YAML_BYTES, Invalid, delete_workflow_and_runs, save_workflow, visible_to
 
 RECENT = 20  # runs per workflow on the list (its sparkline)
 NEW_TEMPLATE = "version: 1\nname: {name}\ntitle: \"\"\nsteps: []\n"
@@ -90,11 +91,11 @@ def duplicate_workflow(request, workflow_id: int):
 
 @login_required
 @require_POST
-def delete_workflow(request, workflow_id: int):
-    """Delete a workflow with its versions and runs."""
-    workflow = _workflow(request, workflow_id)
-    workflow.delete()
-    messages.success(request, f"Deleted {workflow.name}.")
+async def delete_workflow(request, workflow_id: int):
+    """Delete a workflow with its versions and runs (its running runs are cancelled first)."""
+    workflow = await sync_to_async(_workflow)(request, workflow_id)
+    await delete_workflow_and_runs(workflow)
+    await sync_to_async(messages.success)(request, f"Deleted {workflow.name}.")
     return redirect("home")
 
 

@@ -1,0 +1,77 @@
+"""A real daphne process with the production settings (``builder.settings``), for the
+security tests: the environment is exactly what a deployment gives it, never the tests' own."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def deployment_env(**extra: str) -> dict:
+    """The test process's environment without anything Django-specific, with a fresh key."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "SQLITE_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(DJANGO_SETTINGS_MODULE="builder.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+               WORKFLOW_RECOVER_ON_START="1")
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def migrated(env: dict, users: dict[str, str]) -> dict:
+    """Migrate the database ``env`` names and create ``users`` (name: password) in it."""
+    done = manage(env, "migrate", "-v0")
+    assert done.returncode == 0, done.stderr
+    code = "; ".join(f"User.objects.create_user({name!r}, password={password!r})" for name, password in users.items())
+    done = manage(env, "shell", "-c", f"from django.contrib.auth.models import User; {code}")
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+class Daphne:
+    """``daphne builder.asgi:application`` on a free port; ``started`` is False when it exited
+    before listening (``output`` says why)."""
+
+    def __init__(self, env: dict, timeout: float = 60):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-e", "tcp:0:interface=127.0.0.1", "builder.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.output: list[str] = []
+        self.port = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.port is None:
+            line = self.proc.stdout.readline()
+            if not line and self.proc.poll() is not None:
+                break
+            self.output.append(line)
+            match = re.search(r"Listening on TCP address [\d.]+:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+        self.started = self.port is not None
+        self.url = f"http://127.0.0.1:{self.port}"
+        if self.started:  # keep reading, so a full pipe never blocks the server
+            threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.output.append(line)
+            del self.output[:-500]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
