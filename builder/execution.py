@@ -3,6 +3,9 @@
 ``schedule(run_id)`` returns at once; the run continues after the request has ended. A
 run's state is in the database step by step, so runs left ``running`` by a process that
 died are marked ``interrupted`` (and can be resumed) by ``recover_interrupted``.
+
+A user has at most ``WORKFLOW_RUNS_PER_USER`` runs executing at once here; later ones stay
+``queued`` (first come, first served) until one of theirs ends.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import logging
 import os
 import socket
+import weakref
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError
@@ -26,6 +30,7 @@ from .services import completed_outputs
 log = logging.getLogger(__name__)
 ACTIVE: dict[int, Runner] = {}
 _TASKS: set[asyncio.Task] = set()
+_USER_SLOTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {owner id: semaphore}
 
 
 def worker_name() -> str:
@@ -55,7 +60,25 @@ def _fail(run_id: int, message: str) -> None:
 
 
 async def execute(run_id: int, *, send: bool = True) -> Run | None:
-    """Run a queued run to its end, recording and streaming its events."""
+    """Run a queued run to its end once its owner has a free slot, recording and streaming it."""
+    owner_id = await Run.objects.filter(pk=run_id).values_list("workflow__owner_id", flat=True).afirst()
+    if owner_id is None:
+        return None
+    async with _user_slot(owner_id):
+        return await _execute(run_id, send=send)
+
+
+def _user_slot(owner_id: int) -> asyncio.Semaphore:
+    from django.conf import settings
+
+    slots = _USER_SLOTS.setdefault(asyncio.get_running_loop(), {})
+    slot = slots.get(owner_id)
+    if slot is None:
+        slot = slots[owner_id] = asyncio.Semaphore(settings.WORKFLOW_RUNS_PER_USER)
+    return slot
+
+
+async def _execute(run_id: int, *, send: bool = True) -> Run | None:
     prepared = await sync_to_async(_prepare)(run_id, worker_name())
     if prepared is None:
         return None

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from engine import (
     ActionRegistry,
+    Budgets,
     EngineSettings,
     Workflow,
     load,
@@ -28,6 +29,9 @@ def engine_settings() -> EngineSettings:
         python_allowed=tuple(settings.WORKFLOW_PYTHON_ALLOWED),
         threads=settings.WORKFLOW_THREADS,
         workflow_depth=settings.WORKFLOW_DEPTH,
+        budgets=Budgets(steps=settings.WORKFLOW_MAX_STEPS, items_per_block=settings.WORKFLOW_MAX_ITEMS,
+                        items_per_run=settings.WORKFLOW_MAX_RUN_ITEMS,
+                        output_bytes=settings.WORKFLOW_MAX_OUTPUT_BYTES, sub_runs=settings.WORKFLOW_MAX_SUB_RUNS),
         extra={"sql_connections": settings.WORKFLOW_SQL_CONNECTIONS,
                "llm_connections": settings.WORKFLOW_LLM_CONNECTIONS,
                "http_allow": tuple(settings.WORKFLOW_HTTP_ALLOW),

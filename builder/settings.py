@@ -149,6 +149,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 WORKFLOW_PYTHON_ALLOWED = env_list("WORKFLOW_PYTHON_ALLOWED", "engine.functions.*,examples.functions.*")
 WORKFLOW_THREADS = int(os.environ.get("WORKFLOW_THREADS", "32"))
 WORKFLOW_DEPTH = int(os.environ.get("WORKFLOW_DEPTH", "5"))
+#: budgets: what one run may spend before it is stopped (failed, with the budget named)
+WORKFLOW_MAX_STEPS = int(os.environ.get("WORKFLOW_MAX_STEPS", "1000000"))  # action steps executed
+WORKFLOW_MAX_ITEMS = int(os.environ.get("WORKFLOW_MAX_ITEMS", "100000"))  # items of one foreach
+WORKFLOW_MAX_RUN_ITEMS = int(os.environ.get("WORKFLOW_MAX_RUN_ITEMS", "1000000"))  # foreach items in a run
+WORKFLOW_MAX_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_OUTPUT_BYTES", str(256 * 1024 * 1024)))
+WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
+#: runs of one user executing at once in a process; later ones wait, queued
+WORKFLOW_RUNS_PER_USER = int(os.environ.get("WORKFLOW_RUNS_PER_USER", "4"))
 #: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the
 #: environment variable WORKFLOW_SQL_CONNECTIONS (a JSON object) adds to or replaces these
 #: hosts or networks (CIDR) that ``http`` steps may call although they are private or loopback

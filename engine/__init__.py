@@ -2,8 +2,10 @@
 
 from .actions import Action, ActionContext, ActionRegistry, Params, SkillAction, SkillSpec, default_registry
 from .actions.skill import config_problems, schema_problems
+from .budgets import Budgets
 from .errors import (
     ActionError,
+    BudgetExceeded,
     EngineError,
     ExpressionError,
     InputsInvalid,
@@ -11,6 +13,7 @@ from .errors import (
     RunCancelled,
     StepFailed,
     StepTimeout,
+    UnstorableValue,
     WorkflowInvalid,
 )
 from .events import Event, FanoutSink, ListSink, NullSink, Sink, StepTable
@@ -22,7 +25,8 @@ from .settings import EngineSettings
 from .spec import Workflow
 
 __all__ = sorted([
-    "Action", "ActionContext", "ActionError", "ActionRegistry", "EngineError", "EngineSettings",
+    "Action", "ActionContext", "ActionError", "ActionRegistry", "BudgetExceeded", "Budgets", "EngineError",
+    "EngineSettings", "UnstorableValue",
     "Event", "ExpressionError", "FanoutSink", "InputsInvalid", "Issue", "ListSink", "Node", "NullSink",
     "Params", "Plan", "RunCancelled", "RunResult", "Runner", "Sink", "SkillAction", "SkillSpec", "StepFailed",
     "StepTable", "config_problems", "schema_problems",

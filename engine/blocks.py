@@ -171,6 +171,9 @@ async def _stop(tasks) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending)
+    for task in tasks:  # every error is retrieved: the block reports it, asyncio's logger must not
+        if not task.cancelled():
+            task.exception()
 
 
 async def run_foreach(ex, node, scope, path: str, frames: tuple):

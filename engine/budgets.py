@@ -35,41 +35,49 @@ class Budgets:
 class RunBudget:
     """What one run has spent so far; shared with its sub-runs."""
 
-    __slots__ = ("limits", "steps", "items", "output_bytes", "sub_runs")
+    __slots__ = ("limits", "steps", "items", "output_bytes", "sub_runs", "exceeded")
 
     def __init__(self, limits: Budgets):
         self.limits = limits
         self.steps = self.items = self.output_bytes = self.sub_runs = 0
+        #: the first budget spent: a sub-run that ended on it ends its parent too
+        self.exceeded: BudgetExceeded | None = None
+
+    def _over(self, what: str, limit: int, message: str) -> BudgetExceeded:
+        error = BudgetExceeded(what, limit, message)
+        if self.exceeded is None:
+            self.exceeded = error
+        return error
 
     def step(self) -> None:
         self.steps += 1
         if self.steps > self.limits.steps:
-            raise BudgetExceeded("steps", self.limits.steps,
+            raise self._over("steps", self.limits.steps,
                                  f"the run's budget of {self.limits.steps:,} executed steps is spent "
                                  "(the WORKFLOW_MAX_STEPS setting)")
 
     def foreach(self, count: int) -> None:
         if count > self.limits.items_per_block:
-            raise BudgetExceeded("items", self.limits.items_per_block,
+            raise self._over("items", self.limits.items_per_block,
                                  f"{count:,} items is more than a foreach may have "
                                  f"({self.limits.items_per_block:,}, the WORKFLOW_MAX_ITEMS setting)")
         self.items += count
         if self.items > self.limits.items_per_run:
-            raise BudgetExceeded("items", self.limits.items_per_run,
+            raise self._over("items", self.limits.items_per_run,
                                  f"the run's budget of {self.limits.items_per_run:,} foreach items is spent "
                                  "(the WORKFLOW_MAX_RUN_ITEMS setting)")
 
     def output(self, size: int) -> None:
         self.output_bytes += size
         if self.output_bytes > self.limits.output_bytes:
-            raise BudgetExceeded("bytes", self.limits.output_bytes,
+            raise self._over("bytes", self.limits.output_bytes,
                                  f"the run's outputs passed {_mib(self.limits.output_bytes)} "
                                  "(the WORKFLOW_MAX_OUTPUT_BYTES setting)")
 
     def sub_run(self) -> None:
         self.sub_runs += 1
         if self.sub_runs > self.limits.sub_runs:
-            raise BudgetExceeded("sub-runs", self.limits.sub_runs,
+            raise self._over("sub-runs", self.limits.sub_runs,
                                  f"the run's budget of {self.limits.sub_runs:,} sub-workflow runs is spent "
                                  "(the WORKFLOW_MAX_SUB_RUNS setting)")
 

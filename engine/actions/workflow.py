@@ -70,6 +70,8 @@ class SubWorkflow(Action):
             result = await child.run(planner.plan(workflow, registry), params.inputs, sink)
         except InputsInvalid as exc:
             raise ActionError(f"{params.name}: {exc}", retryable=False) from None
+        if budget is not None and budget.exceeded is not None:
+            raise budget.exceeded  # the budget is the whole run's: it ends here too
         if result.status != "succeeded":
             raise ActionError(f"{params.name} {result.status}: {result.error}", retryable=False)
         return result.outputs
