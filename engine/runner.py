@@ -61,9 +61,12 @@ class Runner:
         self._runs: dict[str, _Execution] = {}
 
     @property
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self):
+        """The process-wide thread pool for sync action code (engine/pool.py), shared by every run."""
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="wf-action")
+            from .pool import threads
+
+            self._executor = threads(self.settings.threads)
         return self._executor
 
     async def run(self, plan: Plan, inputs: dict | None = None, sink: ev.Sink | None = None, *,
@@ -95,8 +98,7 @@ class Runner:
         return True
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: the pools are shared and last as long as the process (engine/pool.py)."""
 
 
 class _Execution:

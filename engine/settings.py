@@ -12,7 +12,8 @@ from .budgets import Budgets
 class EngineSettings:
     """Knobs and allowlists; the builder fills them from Django settings."""
 
-    #: dotted ``module:function`` patterns (fnmatch) that ``python`` steps may call
+    #: what ``python`` steps may call: ``MODULE`` or ``MODULE:FUNCTION`` glob patterns
+    #: (fnmatch; see engine/actions/python.py for the rules every name must also pass)
     python_allowed: tuple[str, ...] = ("engine.functions.*",)
     #: threads for sync action code (one pool shared by every run in the process)
     threads: int = 32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 import threading
 import time
@@ -15,8 +16,9 @@ _lock = threading.Lock()
 active = {"now": 0, "peak": 0}
 
 
-def flaky(key: str, failures: int, value="ok"):
-    """Fails the first ``failures`` calls for ``key``, then returns ``value``."""
+async def flaky(key: str, failures: int, value="ok"):
+    """Fails the first ``failures`` calls for ``key``, then returns ``value`` (async: it runs in
+    this process, where the test reads its counts; plain functions run in worker processes)."""
     with _lock:
         _counters[key] = _counters.get(key, 0) + 1
         calls = _counters[key]
@@ -46,8 +48,8 @@ async def tracked(seconds: float, value=None):
     return value
 
 
-def thread_name():
-    return threading.current_thread().name
+def process_id():
+    return os.getpid()
 
 
 def not_json():

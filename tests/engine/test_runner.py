@@ -1,6 +1,7 @@
 """The runner: sequences, blocks, policies, retries, timeouts, limits, cancellation, events."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -397,7 +398,7 @@ async def test_outputs_template_and_its_errors():
     assert result.outputs == {"total": 42, "label": "n is 41"}
 
 
-async def test_sync_actions_run_in_the_thread_pool_without_blocking_the_loop():
+async def test_plain_python_functions_run_in_worker_processes_without_blocking_the_loop():
     start = time.perf_counter()
     result, _ = await run("""
         name: th
@@ -406,10 +407,10 @@ async def test_sync_actions_run_in_the_thread_pool_without_blocking_the_loop():
             parallel:
               - {id: a, uses: python, with: {function: "tests.engine.helpers:blocking_sleep", args: [0.3, a]}}
               - {id: b, uses: python, with: {function: "tests.engine.helpers:blocking_sleep", args: [0.3, b]}}
-              - {id: name, uses: python, with: {function: "tests.engine.helpers:thread_name"}}
+              - {id: pid, uses: python, with: {function: "tests.engine.helpers:process_id"}}
               - {id: tick, uses: wait, with: {seconds: 0.05, value: tick}}
     """)
-    assert result.outputs["p"]["a"] == "a" and result.outputs["p"]["name"].startswith("wf-action")
+    assert result.outputs["p"]["a"] == "a" and result.outputs["p"]["pid"] != os.getpid()
     assert time.perf_counter() - start < 0.55
 
 
