@@ -1,8 +1,10 @@
-"""A real local HTTP server for the http action's tests (a thread, a loopback port)."""
+"""A real local HTTP server for the http action's tests (a thread, a loopback port, TLS if asked)."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +42,7 @@ class Handler(BaseHTTPRequestHandler):
             count = Handler.hits[parts.path]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.server.seen.append({"path": parts.path, "headers": dict(self.headers)})
         path = parts.path
         if path == "/echo":
             self._send(200, json.dumps({"method": method, "query": query, "body": body.decode(),
@@ -57,7 +60,10 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, json.dumps({"calls": count}).encode())
         elif path == "/redirect":
-            self._send(302, b"", headers={"Location": query["to"]})
+            extra = {"Set-Cookie": "jar=from-redirect; Path=/"} if "cookie" in query else {}
+            self._send(int(query.get("code", 302)), b"", headers={"Location": query["to"], **extra})
+        elif path == "/headers":
+            self._send(200, json.dumps({k.lower(): v for k, v in self.headers.items()}).encode())
         elif path == "/big":
             self._send(200, b"x" * int(query["size"]), "text/plain")
         else:
@@ -69,14 +75,55 @@ class _Server(ThreadingHTTPServer):
 
 
 class LocalServer:
-    def __init__(self):
-        self.server = _Server(("127.0.0.1", 0), Handler)
+    """One server on ``host:port`` (port 0: any free one); ``seen`` lists each request's path and headers."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
+        self.server = _Server((host, port), Handler)
         self.server.daemon_threads = True
+        self.server.seen = self.seen = []
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def tls_for(name: str, directory) -> tuple[ssl.SSLContext, str, list]:
+    """A server context with a certificate for ``name`` from a fresh CA; the CA file; SNI names seen."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def cert(subject, key, issuer, issuer_key, ca):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = cert(ca_name, ca_key, ca_name, ca_key, True)
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key, ca_name, ca_key, False)
+    pem = serialization.Encoding.PEM
+    ca_file, cert_file, key_file = (f"{directory}/ca.pem", f"{directory}/cert.pem", f"{directory}/key.pem")
+    with open(ca_file, "wb") as f:
+        f.write(ca.public_bytes(pem))
+    with open(cert_file, "wb") as f:
+        f.write(leaf.public_bytes(pem))
+    with open(key_file, "wb") as f:
+        f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    names: list = []
+    context.sni_callback = lambda _sock, server_name, _ctx: names.append(server_name)
+    return context, ca_file, names

@@ -100,6 +100,12 @@ async def test_networks_can_be_allowed():
     assert "refused" not in result.error and "ConnectError" in result.error
 
 
+async def test_a_numeric_host_connects_to_the_address_it_means(server):
+    result, _ = await run(step(url=f"http://2130706433:{server.port}/headers"), settings())
+    assert result.status == "succeeded", result.error
+    assert result.outputs["h"]["body"]["host"] == f"2130706433:{server.port}", "Host keeps the URL's form"
+
+
 async def test_responses_over_the_cap_fail(server):
     result, _ = await run(step(url=f"{server.base}/big?size=5000"), settings(http_max_bytes=1000))
     assert result.status == "failed" and "over the 1000 byte cap" in result.error
