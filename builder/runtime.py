@@ -28,6 +28,7 @@ def engine_settings() -> EngineSettings:
     return EngineSettings(
         python_allowed=tuple(settings.WORKFLOW_PYTHON_ALLOWED),
         threads=settings.WORKFLOW_THREADS,
+        python_workers=settings.WORKFLOW_PYTHON_WORKERS,
         workflow_depth=settings.WORKFLOW_DEPTH,
         budgets=Budgets(steps=settings.WORKFLOW_MAX_STEPS, items_per_block=settings.WORKFLOW_MAX_ITEMS,
                         items_per_run=settings.WORKFLOW_MAX_RUN_ITEMS,

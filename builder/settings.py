@@ -148,6 +148,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 #: dotted ``module:function`` patterns that ``python`` steps may call
 WORKFLOW_PYTHON_ALLOWED = env_list("WORKFLOW_PYTHON_ALLOWED", "engine.functions.*,examples.functions.*")
 WORKFLOW_THREADS = int(os.environ.get("WORKFLOW_THREADS", "32"))
+#: worker processes for `python` steps (a timeout or cancel kills the call's process); default: one per core
+WORKFLOW_PYTHON_WORKERS = int(os.environ.get("WORKFLOW_PYTHON_WORKERS", "0")) or os.cpu_count() or 1
 WORKFLOW_DEPTH = int(os.environ.get("WORKFLOW_DEPTH", "5"))
 #: budgets: what one run may spend before it is stopped (failed, with the budget named)
 WORKFLOW_MAX_STEPS = int(os.environ.get("WORKFLOW_MAX_STEPS", "1000000"))  # action steps executed
