@@ -9,6 +9,7 @@ deeper than ``MAX_DEPTH``, and aliases whose expansion would exceed ``MAX_NODES`
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 
 import yaml
@@ -131,23 +132,29 @@ def _compose(text: str, filename: str) -> Document:
     values: dict = {}
     anchors: dict = {}  # name -> (value, size)
     stack: list[_Frame] = []
+    problems: list[Issue] = []  # bad values (numbers out of range, ...): all reported at the end
     root = _NO_KEY
     total = 0
     documents = 0
     try:
         while True:
             event = loader.get_event()
-            if event is None or isinstance(event, yaml.StreamEndEvent):
+            kind = type(event)
+            if event is None or kind is yaml.StreamEndEvent:
                 break
-            if isinstance(event, yaml.DocumentStartEvent):
+            parent = stack[-1] if stack else None
+            if kind is yaml.ScalarEvent and parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
+                parent.key = _key(loader, constructor, event, filename, parent)
+                parent.key_mark = event.start_mark
+                continue
+            if kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise _fail(filename, event.start_mark, "expected one YAML document, found several")
                 continue
-            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentEndEvent)):
+            if kind is yaml.StreamStartEvent or kind is yaml.DocumentEndEvent:
                 continue
-            parent = stack[-1] if stack else None
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 frame = stack.pop()
                 if frame.anchor:
                     anchors[frame.anchor] = (frame.value, frame.size)
@@ -159,22 +166,10 @@ def _compose(text: str, filename: str) -> Document:
                     _attach(parent, value, size, frame.start, filename, positions, values)
                 continue
             if parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
-                # this event is a key
-                if not isinstance(event, yaml.ScalarEvent):
-                    raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
-                key = _scalar(loader, constructor, event)
-                if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
-                key = str(key) if not isinstance(key, str) else key
-                if key in parent.value:
-                    raise _fail(filename, event.start_mark, f"duplicate key '{key}'", parent.path + (key,))
-                parent.key = key
-                parent.key_mark = event.start_mark
-                continue
-            child_path = _child_path(parent)
-            if isinstance(event, yaml.AliasEvent):
+                raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
+            if kind is yaml.AliasEvent:
                 if event.anchor not in anchors:
-                    raise _fail(filename, event.start_mark, f"unknown alias '*{event.anchor}'", child_path)
+                    raise _fail(filename, event.start_mark, f"unknown alias '*{event.anchor}'", _child_path(parent))
                 value, size = anchors[event.anchor]
                 total += size
                 if total > MAX_NODES:
@@ -182,7 +177,7 @@ def _compose(text: str, filename: str) -> Document:
                         filename,
                         event.start_mark,
                         f"aliases expand to more than {MAX_NODES} nodes (refused as an alias bomb)",
-                        child_path,
+                        _child_path(parent),
                     )
                 if parent is None:
                     root = value
@@ -191,13 +186,15 @@ def _compose(text: str, filename: str) -> Document:
                 continue
             total += 1
             if total > MAX_NODES:
-                raise _fail(filename, event.start_mark, f"the document has more than {MAX_NODES} nodes", child_path)
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                raise _fail(filename, event.start_mark, f"the document has more than {MAX_NODES} nodes",
+                            _child_path(parent))
+            if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                child_path = _child_path(parent)
                 if len(stack) >= MAX_DEPTH:
                     raise _fail(
                         filename, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels", child_path
                     )
-                kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
+                kind = "map" if kind is yaml.MappingStartEvent else "seq"
                 if event.tag and event.tag not in ("!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
                     raise _fail(filename, event.start_mark, f"unsupported YAML tag {event.tag}", child_path)
                 stack.append(_Frame(kind, {} if kind == "map" else [], child_path, event.anchor, event.start_mark))
@@ -205,7 +202,11 @@ def _compose(text: str, filename: str) -> Document:
                     positions[()] = _mark(event.start_mark)
                 continue
             # scalar value
-            value = _scalar(loader, constructor, event)
+            try:
+                value = _scalar(loader, constructor, event)
+            except _Bad as bad:
+                problems.append(Issue(*_mark(event.start_mark), path_str(_child_path(parent)), bad.message))
+                value = None
             if event.anchor:
                 anchors[event.anchor] = (value, 1)
             if parent is None:
@@ -215,10 +216,26 @@ def _compose(text: str, filename: str) -> Document:
                 _attach(parent, value, 1, event.start_mark, filename, positions, values)
     finally:
         loader.dispose()
+    if problems:
+        raise WorkflowInvalid(problems, filename)
     if root is _NO_KEY or root is None:
         raise _fail(filename, None, "the document is empty")
     positions.setdefault((), (1, 1))
     return Document(root, positions, values)
+
+
+def _key(loader, constructor, event, filename: str, parent: _Frame) -> str:
+    """A mapping key as text (``1`` → ``'1'``); refused at once when it cannot be one."""
+    try:
+        key = _scalar(loader, constructor, event)
+    except _Bad as bad:
+        raise _fail(filename, event.start_mark, f"bad key: {bad.message}", parent.path) from None
+    if not isinstance(key, (str, int, float, bool)) and key is not None:
+        raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
+    key = str(key) if not isinstance(key, str) else key
+    if key in parent.value:
+        raise _fail(filename, event.start_mark, f"duplicate key '{key}'", parent.path + (key,))
+    return key
 
 
 def _child_path(parent: _Frame | None) -> Path:
@@ -233,8 +250,9 @@ def _attach(parent: _Frame, value, size, mark, filename, positions, values) -> N
     if parent.kind == "map":
         key = parent.key
         parent.value[key] = value
-        positions[parent.path + (key,)] = _mark(parent.key_mark)
-        values[parent.path + (key,)] = _mark(mark)
+        path = parent.path + (key,)
+        positions[path] = _mark(parent.key_mark)
+        values[path] = _mark(mark)
         parent.key = _NO_KEY
     else:
         positions[parent.path + (len(parent.value),)] = _mark(mark)
@@ -242,17 +260,52 @@ def _attach(parent: _Frame, value, size, mark, filename, positions, values) -> N
     parent.size += size
 
 
+class _Bad(Exception):
+    """A scalar that cannot be workflow data; the caller reports it at its place."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+#: first characters after which a plain scalar may be more than text (null, bool, number, ...)
+_SPECIAL = frozenset(yaml.SafeLoader.yaml_implicit_resolvers) | {""}
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
+
+
 def _scalar(loader, constructor, event):
     tag = event.tag
+    value = event.value
     if tag is None or tag == "!":
-        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        if not event.implicit[0] or value[:1] not in _SPECIAL:
+            return value  # quoted, or plain text no resolver claims: the common case, made fast
+        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if tag == _STR:
+        return value
+    if tag == _INT and len(value) > 100:  # refused before converting: int() of long text is slow
+        raise _Bad(_too_large(value))
+    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
     try:
         value = constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
-        raise yaml.MarkedYAMLError(problem=exc.problem or str(exc), problem_mark=event.start_mark) from None
+        raise _Bad(exc.problem or str(exc)) from None
+    except ValueError as exc:  # e.g. !!int with text that is not a number
+        raise _Bad(f"not a valid {tag.rsplit(':', 1)[-1]}: {str(exc)[:100]}") from None
+    if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT <= value <= MAX_INT:
+        raise _Bad(_too_large(event.value))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Bad(f"{event.value} is not a finite number (JSON, databases and browsers have no NaN or infinity)")
     if isinstance(value, (datetime.date, datetime.datetime)):
         value = value.isoformat()
     if isinstance(value, bytes):
-        raise yaml.MarkedYAMLError(problem="binary values are not supported", problem_mark=event.start_mark)
+        raise _Bad("binary values are not supported")
     return value
+
+
+def _too_large(text: str) -> str:
+    shown = text if len(text) <= 24 else text[:20] + "…"
+    return f"the integer {shown} is out of range (integers are 64-bit: {MIN_INT} to {MAX_INT})"

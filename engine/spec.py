@@ -11,21 +11,29 @@ ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+#: the longest duration: a year (longer ones overflow thread and timer waits, or are typos)
+MAX_DURATION = 365 * 24 * 3600.0
 
 
 def parse_duration(value: Any) -> float:
     """A number of seconds, or ``250ms``/``10s``/``2m``/``1h``, as float seconds."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like 10s, 250ms, 2m, 1h")
+    seconds = None
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) < 100:
         match = _DURATION.match(value)
         if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise ValueError(f"invalid duration {value!r}: use seconds or a string like 10s, 250ms, 2m, 1h")
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds is None:
+        shown = repr(value) if len(repr(value)) < 60 else repr(value)[:50] + "…"
+        raise ValueError(f"invalid duration {shown}: use seconds or a string like 10s, 250ms, 2m, 1h")
+    if not seconds <= MAX_DURATION:  # also NaN
+        raise ValueError(f"a duration is at most a year ({MAX_DURATION:g} s)")
+    return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -69,12 +77,15 @@ class Retry(_Model):
 
     attempts: int = Field(default=3, ge=1, le=100)
     delay: Duration = 1.0
-    backoff: float = Field(default=2.0, ge=1.0)
+    backoff: float = Field(default=2.0, ge=1.0, le=100.0)
     max_delay: Duration = 60.0
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before ``attempt`` (2 = the first retry)."""
-        return min(self.delay * self.backoff ** max(attempt - 2, 0), self.max_delay)
+        try:
+            return min(self.delay * self.backoff ** max(attempt - 2, 0), self.max_delay)
+        except OverflowError:  # 100 ** 98 is beyond a float
+            return self.max_delay
 
 
 class StepBase(_Model):
@@ -85,8 +96,9 @@ class StepBase(_Model):
     if_: bool | str | None = Field(default=None, alias="if")
     timeout: Duration | None = None
     needs: list[str] | None = None
-    _path: tuple = PrivateAttr(default=())
-    _pos: tuple = PrivateAttr(default=(1, 1))
+    # factories, not defaults: pydantic deep-copies a default for every step built
+    _path: tuple = PrivateAttr(default_factory=tuple)
+    _pos: tuple = PrivateAttr(default_factory=lambda: (1, 1))
 
     @property
     def yaml_path(self) -> tuple:
