@@ -110,7 +110,7 @@ class SecretForm(forms.ModelForm):
 
     class Meta:
         model = Secret
-        fields = ["name", "value", "description"]
+        fields = ["owner", "name", "value", "description", "shared_with", "shared_with_groups"]
 
     def clean_value(self):
         value = self.cleaned_data["value"]
@@ -123,6 +123,14 @@ class SecretForm(forms.ModelForm):
 
 @admin.register(Secret)
 class SecretAdmin(StaffOnly, admin.ModelAdmin):
+    """Staff manage every user's secrets and share them with named users or groups."""
+
     form = SecretForm
-    list_display = ["name", "description", "updated_at"]
-    search_fields = ["name", "description"]
+    list_display = ["name", "owner", "description", "updated_at"]
+    list_filter = ["owner"]
+    search_fields = ["name", "description", "owner__username"]
+    filter_horizontal = ["shared_with", "shared_with_groups"]
+    autocomplete_fields = ["owner"]
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}

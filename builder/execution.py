@@ -24,7 +24,7 @@ from engine import Runner, WorkflowInvalid, plan
 
 from .models import Run
 from .recorder import RunRecorder
-from .runtime import engine_settings, load_workflow, registry, secrets
+from .runtime import engine_settings, load_workflow, registry, secrets_for
 from .services import completed_outputs
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,13 @@ def schedule(run_id: int) -> asyncio.Task:
 
 
 def _prepare(run_id: int, worker: str):
-    run = Run.objects.select_related("version", "workflow", "resumed_from").get(pk=run_id)
+    run = Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id)
     if run.status != Run.Status.QUEUED:
         return None
     run.worker = worker
     run.save(update_fields=["worker"])
     completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
-    return run, registry(), completed, secrets()
+    return run, registry(), completed, secrets_for(run.workflow.owner)
 
 
 def _fail(run_id: int, message: str) -> None:

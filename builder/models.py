@@ -87,16 +87,28 @@ class Skill(models.Model):
 
 
 class Secret(models.Model):
-    """A value workflows read as ``${secrets.NAME}``; set by staff, never shown back, redacted."""
+    """A value runs read as ``${secrets.NAME}``: it belongs to its owner, who may share it.
 
-    name = models.CharField(max_length=100, unique=True,
+    Never shown back and redacted from everything a run stores or sends. A run reads only the
+    secrets its workflow's owner may use: their own, those shared with them or one of their
+    groups, and (staff, or users allowed by ``WORKFLOW_ENV_SECRETS_FOR``) the server's
+    ``WORKFLOW_SECRET_*`` environment variables.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=100,
                             validators=[RegexValidator(r"^[A-Za-z_][A-Za-z0-9_]*$", "Use letters, digits and _.")])
     value = models.TextField(help_text="write-only: it is never displayed again")
     description = models.CharField(max_length=300, blank=True)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_secrets",
+                                         help_text="other users whose runs may read it")
+    shared_with_groups = models.ManyToManyField("auth.Group", blank=True, related_name="shared_secrets",
+                                                help_text="groups whose members' runs may read it")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "owner_id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="one_secret_name_per_owner")]
 
     def __str__(self) -> str:
         return self.name

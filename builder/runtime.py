@@ -44,21 +44,51 @@ def engine_settings() -> EngineSettings:
 SECRET_PREFIX = "WORKFLOW_SECRET_"
 
 
-def secrets() -> dict[str, str]:
-    """Secret values by name: environment variables ``WORKFLOW_SECRET_<NAME>``, then the admin's."""
+def environment_secrets() -> dict[str, str]:
+    """The server's secrets: environment variables ``WORKFLOW_SECRET_<NAME>``."""
     import os
 
+    return {key[len(SECRET_PREFIX):]: value for key, value in os.environ.items()
+            if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX)}
+
+
+def may_use_environment_secrets(user) -> bool:
+    """Staff, and the users and groups ``WORKFLOW_ENV_SECRETS_FOR`` names (``*``: everyone)."""
+    if user is None or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    allowed = settings.WORKFLOW_ENV_SECRETS_FOR
+    if "*" in allowed or user.get_username() in allowed:
+        return True
+    groups = {entry[len("group:"):] for entry in allowed if entry.startswith("group:")}
+    return bool(groups) and user.groups.filter(name__in=groups).exists()
+
+
+def secrets_for(user) -> dict[str, str]:
+    """The secret values a user's runs may read, by name: the server's (if allowed), then
+    those shared with the user or their groups, then their own (each later one wins a name)."""
     from django.db import DatabaseError
+    from django.db.models import Q
 
     from .models import Secret
 
-    values = {key[len(SECRET_PREFIX):]: value for key, value in os.environ.items()
-              if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX)}
+    values = environment_secrets() if may_use_environment_secrets(user) else {}
+    if user is None or user.pk is None:
+        return values
     try:
-        values.update(Secret.objects.values_list("name", "value"))
+        shared = (Secret.objects.filter(Q(shared_with=user) | Q(shared_with_groups__user=user))
+                  .exclude(owner=user).distinct().order_by("updated_at"))
+        values.update(shared.values_list("name", "value"))
+        values.update(Secret.objects.filter(owner=user).values_list("name", "value"))
     except DatabaseError as exc:
-        log.warning("admin secrets are unavailable: %s", exc)
+        log.warning("stored secrets are unavailable: %s", exc)
     return values
+
+
+def secret_names_for(user) -> list[str]:
+    """The names ``secrets_for(user)`` has (what validation and did-you-mean may mention)."""
+    return sorted(secrets_for(user))
 
 
 def spec_of(skill) -> SkillSpec:
@@ -91,9 +121,10 @@ def registry(skills=None) -> ActionRegistry:
 
 def load_workflow(text, filename: str = "workflow.yaml", actions: ActionRegistry | None = None,
                   secret_names=None) -> Workflow:
-    """``engine.load`` with the builder's registry, settings and secret names."""
+    """``engine.load`` with the builder's registry and settings; ``${secrets.X}`` is checked
+    against ``secret_names`` when given (the owner's: see ``secret_names_for``)."""
     return load(text, filename, registry=actions or registry(), settings=engine_settings(),
-                secrets=secrets().keys() if secret_names is None else secret_names)
+                secrets=secret_names)
 
 
 def skill_problems(skill) -> dict[str, list[str]]:

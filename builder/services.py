@@ -7,10 +7,10 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from engine import Issue, WorkflowInvalid, coerce_inputs
+from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
 
 from .models import Run, StepRun, Workflow, WorkflowVersion
-from .runtime import load_workflow
+from .runtime import load_workflow, secret_names_for
 
 MAX_YAML_BYTES = 1 << 20
 
@@ -23,10 +23,11 @@ class Invalid(Exception):
         self.issues = issues
 
 
-def check_yaml(text: str, filename: str = "workflow.yaml"):
-    """The loaded workflow, or raise Invalid with every issue."""
+def check_yaml(text: str, filename: str = "workflow.yaml", owner=None):
+    """The loaded workflow, or raise Invalid with every issue; ``${secrets.X}`` must name one
+    of the secrets ``owner`` may use."""
     try:
-        return load_workflow(text, filename)
+        return load_workflow(text, filename, secret_names=secret_names_for(owner))
     except WorkflowInvalid as exc:
         raise Invalid(exc.issues) from None
 
@@ -51,8 +52,9 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
                   base_version: int | None = None) -> Workflow:
     """Create a workflow, or add a version to one; the YAML must be valid. With
     ``base_version``, refuse (Stale) when the workflow has moved past that version."""
-    parsed = check_yaml(text)
-    clash = Workflow.objects.filter(owner=workflow.owner if workflow else user, name=parsed.name)
+    owner = workflow.owner if workflow else user
+    parsed = check_yaml(text, owner=owner)
+    clash = Workflow.objects.filter(owner=owner, name=parsed.name)
     if workflow is not None:
         clash = clash.exclude(pk=workflow.pk)
     if clash.exists():
@@ -78,8 +80,12 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
                resumed_from: Run | None = None, mode: str = "embedded") -> Run:
     """A queued Run with checked inputs; raise InputsInvalid or Invalid first."""
     version = version or workflow.current_version()
-    parsed = check_yaml(version.yaml)
+    parsed = check_yaml(version.yaml, owner=workflow.owner)
     values = coerce_inputs(parsed, inputs)
+    try:  # stored and sent as JSON: NaN, Infinity or 5,000-digit numbers are refused here
+        values = normalize(values, "inputs")
+    except UnstorableValue as exc:
+        raise InputsInvalid([str(exc)]) from None
     return Run.objects.create(workflow=workflow, version=version, started_by=user, inputs=values,
                               mode=mode, resumed_from=resumed_from)
 

@@ -157,6 +157,8 @@ WORKFLOW_MAX_ITEMS = int(os.environ.get("WORKFLOW_MAX_ITEMS", "100000"))  # item
 WORKFLOW_MAX_RUN_ITEMS = int(os.environ.get("WORKFLOW_MAX_RUN_ITEMS", "1000000"))  # foreach items in a run
 WORKFLOW_MAX_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_OUTPUT_BYTES", str(256 * 1024 * 1024)))
 WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
+#: who besides staff may read the server's WORKFLOW_SECRET_* secrets: usernames, group:NAME, or *
+WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")
 #: runs of one user executing at once in a process; later ones wait, queued
 WORKFLOW_RUNS_PER_USER = int(os.environ.get("WORKFLOW_RUNS_PER_USER", "4"))
 #: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the

@@ -23,6 +23,7 @@ from .planner import Node, Plan, plan
 from .runner import RunResult, Runner
 from .settings import EngineSettings
 from .spec import Workflow
+from .values import normalize
 
 __all__ = sorted([
     "Action", "ActionContext", "ActionError", "ActionRegistry", "BudgetExceeded", "Budgets", "EngineError",
@@ -30,6 +31,6 @@ __all__ = sorted([
     "Event", "ExpressionError", "FanoutSink", "InputsInvalid", "Issue", "ListSink", "Node", "NullSink",
     "Params", "Plan", "RunCancelled", "RunResult", "Runner", "Sink", "SkillAction", "SkillSpec", "StepFailed",
     "StepTable", "config_problems", "schema_problems",
-    "StepTimeout", "Workflow", "WorkflowInvalid", "coerce_inputs", "default_registry", "load",
+    "StepTimeout", "Workflow", "WorkflowInvalid", "coerce_inputs", "default_registry", "load", "normalize",
     "parse_cli_value", "plan", "validate",
 ])

@@ -232,7 +232,7 @@ steps:
 def test_step_inputs_show_secrets_as_stars(page, server, alice, shot):
     from builder.models import Secret
 
-    Secret.objects.create(name="TOKEN", value="very-secret-value-42")
+    Secret.objects.create(owner=alice, name="TOKEN", value="very-secret-value-42")
     workflow = save_workflow(alice, SECRET)
     login_as(page, server, alice)
     run_from_editor(page, server, workflow)

@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from builder import execution
 from builder.models import Run, RunEvent, Secret, StepRun
 from builder.routing import websocket_urlpatterns
-from builder.runtime import secrets
+from builder.runtime import secrets_for
 from builder.services import Invalid, create_run, save_workflow
 
 VALUE = "sk-very-secret-4242"
@@ -31,27 +31,29 @@ outputs:
 @pytest.mark.django_db
 def test_admin_never_shows_a_value_back_and_keeps_it_when_left_empty(client, staff):
     client.force_login(staff)
-    response = client.post("/admin/builder/secret/add/", {"name": "API_TOKEN", "value": VALUE, "description": "d"})
+    response = client.post("/admin/builder/secret/add/",
+                           {"owner": staff.pk, "name": "API_TOKEN", "value": VALUE, "description": "d"})
     assert response.status_code == 302
     secret = Secret.objects.get()
     page = client.get(f"/admin/builder/secret/{secret.pk}/change/").content.decode()
     assert VALUE not in page
     assert VALUE not in client.get("/admin/builder/secret/").content.decode()
-    client.post(f"/admin/builder/secret/{secret.pk}/change/", {"name": "API_TOKEN", "value": "", "description": "e"})
+    client.post(f"/admin/builder/secret/{secret.pk}/change/",
+                {"owner": staff.pk, "name": "API_TOKEN", "value": "", "description": "e"})
     secret.refresh_from_db()
     assert secret.value == VALUE and secret.description == "e"
 
 
 @pytest.mark.django_db
-def test_secrets_come_from_the_environment_and_the_admin(monkeypatch):
+def test_a_staff_users_secrets_come_from_the_environment_and_the_admin(monkeypatch, staff):
     monkeypatch.setenv("WORKFLOW_SECRET_FROM_ENV", "env-value")
-    Secret.objects.create(name="FROM_ADMIN", value="admin-value")
-    assert secrets().items() >= {"FROM_ENV": "env-value", "FROM_ADMIN": "admin-value"}.items()
+    Secret.objects.create(owner=staff, name="FROM_ADMIN", value="admin-value")
+    assert secrets_for(staff).items() >= {"FROM_ENV": "env-value", "FROM_ADMIN": "admin-value"}.items()
 
 
 @pytest.mark.django_db
 def test_an_unknown_secret_is_a_validation_error_before_any_run(alice):
-    Secret.objects.create(name="API_TOKEN", value=VALUE)
+    Secret.objects.create(owner=alice, name="API_TOKEN", value=VALUE)
     with pytest.raises(Invalid) as info:
         save_workflow(alice, USES.replace("secrets.API_TOKEN}\"}}", "secrets.API_TOKN}\"}}"))
     assert "unknown secret 'API_TOKN' (did you mean 'API_TOKEN'?)" in info.value.issues[0].message
@@ -59,7 +61,7 @@ def test_an_unknown_secret_is_a_validation_error_before_any_run(alice):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_secret_value_is_nowhere_in_what_a_run_stored_or_sent(alice):
-    await Secret.objects.acreate(name="API_TOKEN", value=VALUE)
+    await Secret.objects.acreate(owner=alice, name="API_TOKEN", value=VALUE)
     workflow = await sync_to_async(save_workflow)(alice, USES)
     run = await sync_to_async(create_run)(workflow, alice, {})
     ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run.pk}/")

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 
 from builder.management.commands.validateworkflow import check_file
-from builder.runtime import engine_settings, load_workflow, registry, secrets
+from builder.runtime import engine_settings, environment_secrets, load_workflow, registry, secrets_for
 from builder.terminal import LiveProgress, print_summary
 from engine import FanoutSink, InputsInvalid, Runner, StepTable, parse_cli_value, plan
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = self.path = options["path"]
         actions = registry()
-        secret_values = secrets()
+        secret_values = self.secrets(options["user"])
         issues = check_file(path, actions, secret_values.keys())
         if issues:
             for issue in issues:
@@ -47,6 +47,17 @@ class Command(BaseCommand):
         record = None if options["no_record"] else self.recording(path, options["user"], inputs, actions)
         code = asyncio.run(self.run_async(actions, secret_values, workflow, inputs, options["json"], record))
         sys.exit(code)
+
+    def secrets(self, username: str) -> dict:
+        """The ``--user``'s secrets (whoever runs this command reads the server's environment anyway)."""
+        from django.contrib.auth import get_user_model
+        from django.db import DatabaseError
+
+        try:
+            user = get_user_model().objects.filter(username=username).first()
+        except DatabaseError:
+            user = None
+        return secrets_for(user) if user is not None else environment_secrets()
 
     def read_inputs(self, path, workflow, options) -> dict:
         doc = workflow._source
