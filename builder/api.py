@@ -232,7 +232,7 @@ def validate(request, body: ValidateIn):
     """Every problem of a YAML text, as data (line, column, path, message)."""
     _limit(body.yaml)
     try:
-        parsed = check_yaml(body.yaml)
+        parsed = check_yaml(body.yaml, owner=request.user)
     except Invalid as exc:
         return {"valid": False, "errors": [i.as_dict() for i in exc.issues]}
     from engine import plan
