@@ -25,6 +25,7 @@ from engine import InputsInvalid
 from . import execution
 from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from .runtime import registry
+from .secrets_api import router as secrets_router
 from .schemas import (
     MAX_INT,
     NO_NUL,
@@ -346,4 +347,5 @@ def _again(request, run_id: int, resume: bool) -> Run:
 
 api.add_router("/workflows", workflows)
 api.add_router("/runs", runs)
+api.add_router("/secrets", secrets_router)
 

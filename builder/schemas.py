@@ -169,3 +169,19 @@ class ActionOut(Schema):
     schema_: dict = Field(alias="schema")
     action: str | None = None
     output_schema: dict | None = None
+
+
+class SecretIn(Schema):
+    value: str = Field(min_length=1, max_length=64 * 1024, pattern=NO_NUL,
+                       description="the secret's value: write-only, never shown again")
+    description: str = Field(default="", max_length=300, pattern=NO_NUL)
+
+
+class SecretOut(Schema):
+    """A secret the caller's runs may read (never its value)."""
+
+    name: str
+    description: str = ""
+    source: str = Field(description="mine, shared (by its owner, staff set it up) or server (the environment)")
+    owner: str | None = None
+    updated_at: datetime | None = None

@@ -147,3 +147,24 @@ def test_every_encoded_form_of_a_secret_is_redacted_from_events_and_outputs():
     for packed in result.outputs["e"]["basic"]:  # what is left of base64 data decodes to no part of it
         assert "***" in packed
     assert "***" in result.outputs["e"]["json_body"] and "***" in result.outputs["e"]["twice"]
+
+
+@pytest.mark.django_db
+def test_users_keep_their_own_secrets_through_the_api_and_never_read_a_value_back(client, alice, bob,
+                                                                                   alices_secret):
+    client.force_login(bob)
+    put = client.put("/api/secrets/BOB_TOKEN", {"value": "bob-secret-value-1", "description": "ci"},
+                     content_type="application/json")
+    assert put.status_code == 201 and "bob-secret-value-1" not in put.content.decode()
+    listed = client.get("/api/secrets").json()
+    assert [(s["name"], s["source"]) for s in listed] == [("BOB_TOKEN", "mine")], "alice's are not listed"
+    assert secrets_for(bob)["BOB_TOKEN"] == "bob-secret-value-1"
+    # another user's secret is a 404 for changes, exactly as one that does not exist
+    assert client.delete("/api/secrets/ALICE_KEY").status_code == 404
+    replaced = client.put("/api/secrets/ALICE_KEY", {"value": "bob-made-this"}, content_type="application/json")
+    assert replaced.status_code == 201  # bob's own secret of that name: alice's is untouched
+    alices_secret.refresh_from_db()
+    assert alices_secret.value == ALICE_VALUE
+    assert client.put("/api/secrets/__x%20y", {"value": "v"}, content_type="application/json").status_code == 422
+    assert client.delete("/api/secrets/BOB_TOKEN").status_code == 204
+    assert "BOB_TOKEN" not in secrets_for(bob)
