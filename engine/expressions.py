@@ -9,85 +9,136 @@ reachable. No ``eval``; user text can never run code.
 from __future__ import annotations
 
 import ast
-import json
-import math
+import heapq
+import operator as op
 from collections.abc import Mapping
-from functools import lru_cache
 
 import simpleeval
 
 from .errors import ExpressionError
+from .expr_limits import Budget
+from .expr_ops import FUNCTION_NAMES, binop, call, compare_cost, json_text, text as value_text
+from .expr_parse import CONSTANTS, compile_expression, short as _short, type_name as _type_name
+from .scope import Secrets
 
 
-def _length(value):
-    if value is None:
-        return 0
-    return len(value)
-
-
-FUNCTIONS = {
-    "len": _length,
-    "str": str,
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "abs": abs,
-    "round": round,
-    "min": min,
-    "max": max,
-    "sum": sum,
-    "sorted": sorted,
-    "floor": math.floor,
-    "ceil": math.ceil,
-}
-CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+FUNCTIONS = FUNCTION_NAMES
 #: names a step id or item name may not take (function names may: calls never read steps)
 RESERVED = frozenset(CONSTANTS) | {"inputs", "secrets", "loop"}
 
-_ALLOWED_NODES = (
-    ast.Expression, ast.Expr, ast.Name, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp,
-    ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.Subscript, ast.Attribute, ast.Slice,
-    ast.List, ast.Tuple, ast.Dict, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
-)
+_SECRETS_WHOLE = ("secrets cannot be listed or used as a whole; read one secret by name: "
+                  "secrets.NAME or secrets['NAME']")
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
-    """simpleeval narrowed to mapping keys, list indexes and allowlisted calls."""
+    """simpleeval narrowed to mapping keys, list indexes and allowlisted calls, every value sized.
+
+    simpleeval's own checks are bypassed (``_eval`` does not walk each result; its operators
+    are replaced by :func:`.expr_ops.binop`): see engine/expr_limits.py for how cost is bounded.
+    """
 
     def __init__(self):
-        super().__init__(functions=dict(FUNCTIONS), names={})
+        super().__init__(functions={}, names={})
         for node_type in (ast.JoinedStr, ast.FormattedValue, ast.Set, ast.ListComp,
                           ast.GeneratorExp, ast.DictComp):
             self.nodes.pop(node_type, None)
+        self.budget = Budget()
+
+    def _eval(self, node):
+        result = self.nodes[type(node)](node)
+        if isinstance(result, Secrets):
+            raise ExpressionError(_SECRETS_WHOLE, self.expr)
+        return result
+
+    def _eval_base(self, node):
+        """The value before ``.key`` or ``[key]``: the one place ``secrets`` itself may appear."""
+        return self.nodes[type(node)](node)
+
+    @staticmethod
+    def _eval_constant(node):
+        return node.value
+
+    def _eval_binop(self, node):
+        return binop(self.budget, type(node.op), self._eval(node.left), self._eval(node.right))
+
+    def _eval_unaryop(self, node):
+        value = self._eval(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not value
+        if isinstance(value, (str, list, tuple, dict)):
+            raise TypeError(f"bad operand type for unary operator: {_type_name(value)}")
+        return {ast.USub: op.neg, ast.UAdd: op.pos, ast.Invert: op.invert}[type(node.op)](value)
+
+    def _eval_compare(self, node):
+        right = self._eval(node.left)
+        for operation, comp in zip(node.ops, node.comparators):
+            left, right = right, self._eval(comp)
+            compare_cost(self.budget, left, right)
+            if not self.operators[type(operation)](left, right):
+                return False
+        return True
+
+    def _eval_list(self, node):
+        values = [self._eval(item) for item in node.elts]
+        items, size = self.budget.collection(values, len(values))
+        return self.budget.made(values, items, size)
+
+    def _eval_tuple(self, node):
+        values = tuple(self._eval(item) for item in node.elts)
+        items, size = self.budget.collection(values, len(values))
+        return self.budget.made(values, items, size)
+
+    def _eval_dict(self, node):
+        result, parts = {}, []
+        for key, value in zip(node.keys, node.values):
+            if key is None:  # {**other}
+                other = self._eval(value)
+                if not isinstance(other, Mapping):
+                    raise ExpressionError(f"cannot spread {_type_name(other)} into a mapping", self.expr)
+                self.budget.top_level(len(result) + len(other), "mapping")
+                parts.append(other)
+                result.update(other)
+            else:
+                k, v = self._eval(key), self._eval(value)
+                parts += (k, v)
+                result[k] = v
+        items, size = self.budget.collection(parts, len(result))
+        return self.budget.made(result, items, size)
 
     def _eval_attribute(self, node):
         if node.attr.startswith("_"):
             raise ExpressionError(f"'{node.attr}' is not allowed", self.expr)
-        base = self._eval(node.value)
+        base = self._eval_base(node.value)
         return _key(base, node.attr, self.expr)
 
     def _eval_subscript(self, node):
-        base = self._eval(node.value)
+        base = self._eval_base(node.value)
         key = self._eval(node.slice)
         if isinstance(key, str) and key.startswith("_"):
             raise ExpressionError(f"'{key}' is not allowed", self.expr)
         if isinstance(base, Mapping):
             return _key(base, key, self.expr)
         if isinstance(base, (list, tuple, str)) and isinstance(key, (int, slice)) and not isinstance(key, bool):
+            if isinstance(key, slice):
+                length = len(range(*key.indices(len(base))))
+                if isinstance(base, str):
+                    self.budget.check_string(length)
+                else:
+                    self.budget.top_level(length)
+                return base[key]
             try:
                 return base[key]
             except IndexError:
                 raise ExpressionError(f"index {key} is out of range (length {len(base)})", self.expr) from None
-        raise ExpressionError(f"cannot index a {_type_name(base)} with {key!r}", self.expr)
+        raise ExpressionError(f"cannot index {_type_name(base)} with {_short(key)}", self.expr)
 
     def _eval_call(self, node):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            raise ExpressionError(f"only these functions may be called: {', '.join(sorted(FUNCTIONS))}", self.expr)
-        func = FUNCTIONS[node.func.id]
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTION_NAMES:
+            raise ExpressionError(f"only these functions may be called: {', '.join(sorted(FUNCTION_NAMES))}",
+                                  self.expr)
         args = [self._eval(a) for a in node.args]
-        kwargs = dict(self._eval(k) for k in node.keywords)
         try:
-            return func(*args, **kwargs)
+            return call(self.budget, node.func.id, args)
         except (TypeError, ValueError) as exc:
             raise ExpressionError(f"{node.func.id}(): {exc}", self.expr) from None
 
@@ -107,51 +158,17 @@ def _key(base, key, expr):
         try:
             return base[key]
         except KeyError:
-            known = ", ".join(sorted(map(str, base))[:10]) or "none"
-            raise ExpressionError(f"no key '{key}' (keys: {known})", expr) from None
+            known = ", ".join(heapq.nsmallest(10, map(str, base))) or "none"
+            raise ExpressionError(f"no key '{_short(key)}' (keys: {known})", expr) from None
         except TypeError:
-            raise ExpressionError(f"cannot use {key!r} as a key", expr) from None
-    raise ExpressionError(f"cannot read '{key}' of {_type_name(base)}", expr)
-
-
-def _type_name(value) -> str:
-    if value is None:
-        return "null"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
-
-
-@lru_cache(maxsize=4096)
-def compile_expression(source: str) -> ast.AST:
-    """Parse one expression (the text inside ``${ }``); raise ExpressionError when malformed."""
-    text = source.strip()
-    if not text:
-        raise ExpressionError("empty expression", source)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"syntax error: {exc.msg}", source) from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise ExpressionError(f"{type(node).__name__} is not allowed in expressions", source)
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            raise ExpressionError(f"'{node.attr}' is not allowed", source)
-        if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise ExpressionError(f"unknown name '{node.id}'", source)
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
-            raise ExpressionError(
-                f"only these functions may be called: {', '.join(sorted(FUNCTIONS))}", source
-            )
-    return tree.body
+            raise ExpressionError(f"cannot use {_short(key)} as a key", expr) from None
+    raise ExpressionError(f"cannot read '{_short(key)}' of {_type_name(base)}", expr)
 
 
 def references(source: str) -> list[tuple[str, tuple]]:
     """Each reference in an expression as ``(root name, (key, ...))`` — the static keys after it."""
     tree = compile_expression(source)
-    refs = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in CONSTANTS and not _is_call_target(tree, node):
-            refs.append((node.id, ()))
+    call_targets = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     # attach the first static keys to each root: walk attribute chains
     chains = {}
     for node in ast.walk(tree):
@@ -172,11 +189,7 @@ def references(source: str) -> list[tuple[str, tuple]]:
                 chains[id(cur)] = tuple(reversed(keys))
     names = {id(n): n for n in ast.walk(tree) if isinstance(n, ast.Name)}
     return [(name, chains.get(nid, ())) for nid, n in names.items()
-            for name in [n.id] if name not in CONSTANTS and not _is_call_target(tree, n)]
-
-
-def _is_call_target(tree, name_node) -> bool:
-    return any(isinstance(n, ast.Call) and n.func is name_node for n in ast.walk(tree))
+            for name in [n.id] if name not in CONSTANTS and nid not in call_targets]
 
 
 class Evaluator:
@@ -185,24 +198,36 @@ class Evaluator:
     def __init__(self):
         self._impl = _Evaluator()
 
-    def evaluate(self, source: str, scope: Mapping):
-        """Evaluate ``source`` (no ``${ }``) with ``scope`` for its names."""
+    def evaluate(self, source: str, scope: Mapping, budget: Budget | None = None):
+        """Evaluate ``source`` (no ``${ }``) with ``scope`` for its names.
+
+        ``budget`` is shared by the expressions of one rendered value (one step's ``with``);
+        by default each evaluation has its own.
+        """
         tree = compile_expression(source)
         impl = self._impl
         impl.names = scope
         impl.expr = source
+        impl.budget = budget if budget is not None else Budget()
         try:
             return impl._eval(tree)
-        except ExpressionError:
+        except ExpressionError as exc:
+            if not exc.expression:
+                raise ExpressionError(exc.message, source) from None
             raise
         except simpleeval.InvalidExpression as exc:
             raise ExpressionError(str(exc).split(" in expression")[0], source) from None
         except ZeroDivisionError:
             raise ExpressionError("division by zero", source) from None
-        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
-            raise ExpressionError(str(exc), source) from None
+        except OverflowError:
+            raise ExpressionError("too large: a number out of range", source) from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError("too large: the values are nested too deeply or too big", source) from None
+        except (TypeError, ValueError, LookupError, ArithmeticError) as exc:
+            raise ExpressionError(_short(str(exc)), source) from None
         finally:
             impl.names = {}
+            impl.budget = None
 
 
 # ---- templates: strings holding ${...} -----------------------------------------------------
@@ -284,30 +309,47 @@ def expressions_in(value, path=()):
             yield from expressions_in(v, path + (i,))
 
 
-def to_text(value) -> str:
-    """How a value is interpolated into a longer string."""
+def to_text(value, budget: Budget | None = None) -> str:
+    """How a value is interpolated into a longer string (bounded like every value made)."""
+    budget = budget if budget is not None else Budget()
     if isinstance(value, str):
         return value
     if value is None or isinstance(value, (bool, dict, list)):
-        return json.dumps(value, default=str)
-    return str(value)
+        return json_text(budget, value)
+    return value_text(budget, value)
 
 
 def render(value, scope: Mapping, evaluator: Evaluator):
-    """Resolve every ``${...}`` in JSON data against ``scope``."""
+    """Resolve every ``${...}`` in JSON data against ``scope``.
+
+    The expressions of one value share one work budget, so a ``with`` of many expressions
+    is bounded as a whole; text built from a template is capped like any string.
+    """
+    return _render(value, scope, evaluator, Budget())
+
+
+def _render(value, scope: Mapping, evaluator: Evaluator, budget: Budget):
     if isinstance(value, str):
         if "${" not in value:
             return value
         parts = split_template(value)
         if len(parts) == 1 and parts[0][0]:
-            return evaluator.evaluate(parts[0][1], scope)
-        return "".join(
-            to_text(evaluator.evaluate(text, scope)) if is_expr else text for is_expr, text in parts
-        )
+            return evaluator.evaluate(parts[0][1], scope, budget)
+        pieces, length = [], 0
+        for is_expr, part in parts:
+            if is_expr:
+                try:
+                    part = to_text(evaluator.evaluate(part, scope, budget), budget)
+                except ExpressionError as exc:
+                    raise ExpressionError(exc.message, exc.expression or part) from None
+            length += len(part)
+            budget.check_string(length)
+            pieces.append(part)
+        return "".join(pieces)
     if isinstance(value, dict):
-        return {k: render(v, scope, evaluator) for k, v in value.items()}
+        return {k: _render(v, scope, evaluator, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, scope, evaluator) for v in value]
+        return [_render(v, scope, evaluator, budget) for v in value]
     return value
 
 

@@ -38,7 +38,17 @@ class Scope:
 
 
 class Secrets(Mapping):
-    """``${secrets.NAME}``: values looked up lazily; an unknown name is an error."""
+    """``${secrets.NAME}``: values looked up lazily by name; an unknown name is an error.
+
+    Only reading one secret by name is possible: the names cannot be listed, counted, searched
+    or printed (``sorted(secrets)``, ``len(secrets)``, ``str(secrets)``), so an expression
+    learns no more than the names its author already wrote. The evaluator also refuses
+    ``secrets`` anywhere but right before ``.NAME`` or ``['NAME']``.
+    """
+
+    __slots__ = ("_values",)
+    _REFUSED = ("secrets cannot be listed or used as a whole; read one secret by name: "
+                "secrets.NAME or secrets['NAME']")
 
     def __init__(self, values: Mapping[str, str]):
         self._values = dict(values)
@@ -46,11 +56,23 @@ class Secrets(Mapping):
     def __getitem__(self, name: str) -> str:
         try:
             return self._values[name]
-        except KeyError:
-            raise ExpressionError(f"unknown secret '{name}'") from None
+        except (KeyError, TypeError):
+            raise ExpressionError(f"unknown secret '{name[:60]}'" if isinstance(name, str)
+                                  else "a secret is read by its name (text)") from None
 
     def __iter__(self):
-        return iter(self._values)
+        raise ExpressionError(self._REFUSED)
 
     def __len__(self) -> int:
-        return len(self._values)
+        raise ExpressionError(self._REFUSED)
+
+    def __contains__(self, name) -> bool:
+        raise ExpressionError(self._REFUSED)
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "<secrets>"
