@@ -1,4 +1,5 @@
-"""Engine benchmarks: fan-out overhead, per-step cost, a big foreach, event volume.
+"""Engine benchmarks: fan-out overhead, per-step cost, a big foreach, event volume, CPU-bound
+``python`` branches on every core, and how soon a timed-out runaway step's CPU is free.
 
 Run: ``python bench/engine.py`` (add ``--quick`` for a short smoke run). Every figure is
 measured in this run, next to its baseline (bare asyncio.gather) measured the same way.
@@ -167,9 +168,83 @@ def foreach_child(items: int, concurrency: int, seconds: float) -> None:
                       "by_type": sink.by_type}))
 
 
+CPU_SETTINGS = engine.EngineSettings(python_allowed=("examples.functions.*",))
+
+
+async def case_cpu_branches(limit: int) -> None:
+    """4 CPU-bound ``python`` steps in a parallel block against the same 4 in sequence."""
+    step = {"uses": "python", "with": {"function": "examples.functions:count_primes", "args": [limit]}}
+    parallel = engine.plan(engine.load(json.dumps({"name": "cpu-par", "steps": [
+        {"id": "p", "parallel": [{"id": f"b{i}", **step} for i in range(4)]}]}), "b.json", settings=CPU_SETTINGS))
+    sequence = engine.plan(engine.load(json.dumps({"name": "cpu-seq", "steps": [
+        {"id": f"s{i}", **step} for i in range(4)]}), "b.json", settings=CPU_SETTINGS))
+    runner = engine.Runner(settings=CPU_SETTINGS)
+
+    async def timed(plan):
+        start = time.perf_counter()
+        result = await runner.run(plan, {})
+        assert result.status == "succeeded", result.error
+        return time.perf_counter() - start
+
+    await timed(engine.plan(engine.load(json.dumps({"name": "warm", "steps": [
+        {"id": "w", "uses": "python", "with": {"function": "examples.functions:count_primes", "args": [10]}}]}),
+        "b.json", settings=CPU_SETTINGS)))  # the pool's start-up is not what is measured
+    seq = min([await timed(sequence) for _ in range(2)])
+    par = min([await timed(parallel) for _ in range(2)])
+    print(f"5. 4 CPU-bound python branches (count_primes({limit})), {CPU_SETTINGS.python_workers} worker processes:"
+          f" in sequence {seq:.2f} s, in a parallel block {par:.2f} s: speed-up {seq / par:.2f}x")
+
+
+def _cpu_ticks(pid: int):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[11]) + int(fields[12])
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - found
+        found |= frontier
+    return found
+
+
+async def case_runaway(timeout: float = 0.5) -> None:
+    """A runaway step (count_primes of 10^12) with a timeout: seconds from the timeout until the
+    worker that ran it uses no more CPU (it is killed; /proc says when it is gone)."""
+    plan = engine.plan(engine.load(json.dumps({"name": "runaway", "steps": [
+        {"id": "r", "uses": "python", "timeout": timeout,
+         "with": {"function": "examples.functions:count_primes", "args": [10 ** 12]}}]}), "b.json",
+        settings=CPU_SETTINGS))
+    task = asyncio.create_task(engine.Runner(settings=CPU_SETTINGS).run(plan, {}))
+    await asyncio.sleep(timeout * 0.6)
+    before = {pid: _cpu_ticks(pid) for pid in _descendants(os.getpid())}
+    await asyncio.sleep(timeout * 0.2)
+    busy = [pid for pid, ticks in before.items() if ticks is not None and (_cpu_ticks(pid) or 0) > ticks]
+    result = await task
+    timed_out = time.perf_counter()
+    assert result.status == "failed" and "timed out" in result.error, result.error
+    while any(_cpu_ticks(pid) is not None for pid in busy):
+        await asyncio.sleep(0.002)
+    print(f"6. a runaway python step timed out after {timeout} s: its worker process was gone"
+          f" {time.perf_counter() - timed_out:.3f} s later (CPU free; the pool starts a new one)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--python", action="store_true", help="only the python worker processes' figures (5, 6)")
     parser.add_argument("--foreach-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.foreach_child:
@@ -177,14 +252,21 @@ def main() -> None:
         foreach_child(int(items), int(conc), float(secs))
         return
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    if args.quick:
+    if args.python:
+        asyncio.run(case_cpu_branches(300000))
+        asyncio.run(case_runaway())
+    elif args.quick:
         asyncio.run(case_fan_out([10, 100]))
         asyncio.run(case_noop(200, 100))
         case_foreach(2000, 100, 0.01)
+        asyncio.run(case_cpu_branches(60000))
+        asyncio.run(case_runaway())
     else:
         asyncio.run(case_fan_out([10, 100, 1000, 10000]))
         asyncio.run(case_noop(10000, 1000))
         case_foreach(100000, 1000, 0.1)
+        asyncio.run(case_cpu_branches(300000))
+        asyncio.run(case_runaway())
 
 
 if __name__ == "__main__":

@@ -56,3 +56,18 @@ def average(values: list, key: str) -> float:
 def numbered_urls(prefix: str, count: int) -> list[str]:
     """``prefix/0`` … ``prefix/count-1``."""
     return [f"{prefix}/{i}" for i in range(int(count))]
+
+
+def count_primes(limit: int) -> int:
+    """How many primes are below ``limit``, by trial division: CPU-bound on purpose (it runs in a
+    worker process, so parallel branches of it use every core; bench/engine.py times that)."""
+    count = 0
+    for n in range(2, int(limit)):
+        i = 2
+        while i * i <= n:
+            if n % i == 0:
+                break
+            i += 1
+        else:
+            count += 1
+    return count
