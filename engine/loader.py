@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ _KIND_KEYS = ("uses", "parallel", "foreach", "steps")
 _ALLOWED_KIND_KEYS = {"action": {"uses"}, "parallel": {"parallel"}, "foreach": {"foreach", "steps"},
                       "group": {"steps"}}
 _CHILD_KEY = {"parallel": "parallel", "foreach": "steps", "group": "steps"}
+log = logging.getLogger(__name__)
 
 
 def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionRegistry | None = None,
@@ -24,8 +26,23 @@ def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionReg
     """Parse and validate a workflow; raise WorkflowInvalid listing every problem found.
 
     ``secrets``, when given, are the secret names that exist: ``${secrets.X}`` for any other
-    name is an error.
+    name is an error. Whatever the text holds, the only exception is WorkflowInvalid: the
+    checks are bounded, and anything unexpected becomes an issue instead of a crash (text
+    comes from users: a traceback would be a 500 and a way to probe the server).
     """
+    try:
+        return _load(text, filename, registry, settings, secrets)
+    except WorkflowInvalid:
+        raise
+    except RecursionError:
+        raise WorkflowInvalid([Issue(1, 1, "", "the workflow is too deeply nested to check")], filename) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        log.exception("loading %s failed", filename)
+        raise WorkflowInvalid([Issue(1, 1, "", f"the workflow could not be checked ({type(exc).__name__})")],
+                              filename) from None
+
+
+def _load(text, filename, registry, settings, secrets) -> Workflow:
     doc = source.parse(text, filename)
     issues: list[Issue] = []
     broken: set[str] = set()
@@ -122,6 +139,10 @@ def _build_step(raw, path: tuple, doc: source.Document, issues: list[Issue], bro
     except ValidationError as exc:
         _report(exc, path, doc, issues, cls, skip_key=child_key if failed else None)
         return None
+    except Exception as exc:  # noqa: BLE001 - one step's surprise is that step's issue
+        log.exception("building the step at %s failed", source.path_str(path))
+        issues.append(doc.issue(path, f"this step could not be checked ({type(exc).__name__})"))
+        return None
     if failed and not getattr(step, child_key):
         return None
     step._path = path
@@ -143,22 +164,27 @@ def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_key=None
         if err["type"] == "extra_forbidden" and len(loc) == 1:
             close = difflib.get_close_matches(str(loc[0]), known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(known)})"
-            message = f"unknown key '{loc[0]}'{hint}"
+            message = f"unknown key {_shown(str(loc[0]))}{hint}"
         elif err["type"] == "extra_forbidden":
-            message = f"unknown key '{loc[-1]}'"
+            message = f"unknown key {_shown(str(loc[-1]))}"
         elif err["type"] == "missing":
             message = f"missing required key '{loc[-1]}'"
         elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
-            message = f"invalid id {err.get('input')!r}: use letters, digits and _, not starting with a digit"
+            message = f"invalid id {_shown(err.get('input'))}: use letters, digits and _, not starting with a digit"
         elif err["type"] == "string_pattern_mismatch" and loc == ("name",):
-            message = f"invalid name {err.get('input')!r}: use a slug of a-z, 0-9, - and _"
+            message = f"invalid name {_shown(err.get('input'))}: use a slug of a-z, 0-9, - and _"
         else:
             message = err["msg"].removeprefix("Value error, ")
         issues.append(doc.issue(where, message))
 
 
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "…" + text[-5:]
+
+
 def _suggest_key(raw: dict, keys) -> str:
-    for key in raw:
+    for key in list(raw)[:20]:
         close = difflib.get_close_matches(str(key), keys, n=1)
         if close:
             return f" (did you mean '{close[0]}' instead of '{key}'?)"

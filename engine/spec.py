@@ -194,10 +194,13 @@ def step_kind(raw: dict) -> str | None:
 
 
 def walk_steps(steps, parent=None):
-    """Yield ``(step, parent block or None)`` depth-first over a step list."""
-    for step in steps:
+    """Yield ``(step, parent block or None)`` depth-first over a step list (no recursion:
+    nested generators would cost the depth on every step)."""
+    todo = [(step, parent) for step in reversed(steps)]
+    while todo:
+        step, parent = todo.pop()
         yield step, parent
-        yield from walk_steps(children(step), step)
+        todo.extend((child, step) for child in reversed(children(step)))
 
 
 def children(step) -> list:

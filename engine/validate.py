@@ -171,7 +171,7 @@ class _Checker:
         self.body_of: dict[str, str] = {}  # step id -> id of the foreach whose body holds it
         self.lists: list[list] = []  # list number -> its steps (a parallel branch is a list of one)
         self.list_of: dict[int, int] = {}  # id(step) -> number of the list it is in
-        self.chains: dict[str, list[tuple]] = {}  # step id -> ((list, index), ...) up to its export root
+        self.chains: dict[str, list[tuple]] = {}  # step id -> [(list, index, holder's entry or None)]
         self.active: dict[int, tuple] = {}  # list number -> ancestors of its step being checked
         self.hint_budget = HINT_BUDGET
         self.logged = False
@@ -195,7 +195,7 @@ class _Checker:
         self.check_inputs()
         self.check_ids()
         self.check_actions()
-        self.number(self.wf.steps, ())
+        self.number(self.wf.steps, None)
         self.check_list(self.wf.steps, {"inputs", "secrets"})
         if self.wf.outputs:
             top = self.list_of.get(id(self.wf.steps[0])) if self.wf.steps else None
@@ -258,12 +258,16 @@ class _Checker:
             self.add(step.yaml_path + ("with", "name"), f"workflow '{self.wf.name}' cannot call itself")
 
     # -- order and references --------------------------------------------------------------
-    def number(self, steps: list, chain: tuple) -> None:
-        """Number every list of steps; record for each id where it is readable from."""
+    def number(self, steps: list, up: tuple | None) -> None:
+        """Number every list of steps; record for each id where it is readable from.
+
+        ``up`` is ``(list, index, up)`` of the parallel or group holding these steps (None
+        at the top or in a foreach body, whose ids are readable only inside it).
+        """
         no = len(self.lists)
         self.lists.append(steps)
         for i, step in enumerate(steps):
-            here = ((no, i),) + chain
+            here = (no, i, up)
             self.list_of[id(step)] = no
             self.chains.setdefault(step.id, []).append(here)
             if isinstance(step, ParallelStep):
@@ -272,12 +276,13 @@ class _Checker:
             elif isinstance(step, GroupStep):
                 self.number(step.steps, here)
             elif isinstance(step, ForeachStep):
-                self.number(step.steps, ())  # a body's ids are readable only inside it
+                self.number(step.steps, None)
 
     def visible(self, name: str) -> bool:
         """Is step ``name`` certain to have finished before the step being checked?"""
-        for chain in self.chains.get(name, ()):
-            for no, i in chain:
+        for here in self.chains.get(name, ()):
+            while here is not None:
+                no, i, here = here
                 mask = self.active.get(no)
                 if mask is not None and _has(mask, i):
                     return True
