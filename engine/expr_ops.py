@@ -104,13 +104,26 @@ def _power(budget: Budget, a, b):
     return budget.check_int(a ** b)
 
 
-def compare_cost(budget: Budget, a, b) -> None:
-    """Charge comparing or searching values (O(n) of values that exist already)."""
-    for v in (a, b):
-        if isinstance(v, str):
-            budget.charge(len(v) // _CHARS_PER_WORK)
-        elif isinstance(v, (list, tuple, Mapping)):
-            budget.charge(len(v) // _ELEMENTS_PER_WORK)
+def compare_cost(budget: Budget, kind: type, a, b) -> None:
+    """Charge comparing or searching values (O(n) of values that exist already, in C).
+
+    Only what the comparison will really visit: ``x == []`` of lists of different lengths
+    stops at once; ``a < b`` stops at the shorter; ``x in y`` may visit all of ``y``.
+    """
+    if kind in (ast.In, ast.NotIn):
+        visited = len(b) if isinstance(b, (str, list, tuple, Mapping)) else 0
+        if isinstance(b, str):
+            visited = (len(b) + (len(a) if isinstance(a, str) else 0)) // (_CHARS_PER_WORK // _ELEMENTS_PER_WORK)
+    elif kind in (ast.Is, ast.IsNot) or not (isinstance(a, (str, list, tuple, Mapping))
+                                             and isinstance(b, (str, list, tuple, Mapping))):
+        return
+    elif kind in (ast.Eq, ast.NotEq) and len(a) != len(b):
+        return
+    else:
+        visited = min(len(a), len(b))
+        if isinstance(a, str):
+            visited //= _CHARS_PER_WORK // _ELEMENTS_PER_WORK
+    budget.charge(visited // _ELEMENTS_PER_WORK)
 
 
 # ---- %-formatting ------------------------------------------------------------------------------

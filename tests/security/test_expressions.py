@@ -76,7 +76,8 @@ HOSTILE = [
     "(2 ** 4000) * (2 ** 4000)",
     "int('9' * 4000)",
     "len(str([0] * 99999)) + len(str([0] * 99999)) + len(str([0] * 99999)) + len(str([0] * 99999))",
-    "big == big",
+    "big == big and big == big",
+    "0.5 in big or 0.5 in big",
     "sum(big) + sum(big) + sum(big) + sum(big)",
     "1.5 ** 1e10",
 ]
@@ -97,6 +98,8 @@ def test_the_worst_expressions_fail_fast_as_too_large(expr):
     ("len(text)", 2_000_000),
     ("text[0] + text[-1]", "xx"),
     ("len(shared) > 10 and len(text) > 10", True),
+    ("shared == [] or big == [] or text == ''", False),
+    ("shared[0] == shared[1]", True),
 ])
 def test_existing_values_of_any_size_are_read_without_walking_them(expr, value):
     """A walk of ``shared`` takes minutes; these return at once."""
