@@ -10,11 +10,12 @@ run would mean threads and processes per run):
   run) kills the worker running the call, which frees its CPU at once; pebble starts a fresh
   worker in its place, and replaces any worker that dies.
 
-The workers are forked from a fork server that imported the engine once: they start in
-milliseconds and do not inherit the server's memory (secrets, sockets, database
-connections). They die with the server: on exit, on SIGTERM (a handler that kills them and
-then hands the signal on to the handler that was there), and, should the server be killed
-outright, through the kernel (``PR_SET_PDEATHSIG``).
+The process pool starts lazily, in the background: when a workflow calling a plain function
+is validated (a run is likely to follow) or at the first call. Its workers are forked from a
+fork server that imported the engine once: they start in milliseconds and do not inherit the
+server's memory (secrets, sockets, database connections). They die with the server: on exit,
+on SIGTERM (a handler kills them, then hands the signal on to the handler that was there),
+and, should the server be killed outright, through the kernel (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _processes: ProcessPool | None = None
 _processes_size = 0
 _processes_ready: Future | None = None
 _previous_sigterm = None
+_stopping = False  # set on SIGTERM and at exit: no new workers after that
 
 
 # -- threads ---------------------------------------------------------------------------------
@@ -121,12 +123,8 @@ async def call(size: int, fn, *args):
 
 def warm(size: int) -> None:
     """Start the shared process pool in the background, if it is not running yet."""
-    _pool(size)
-
-
-def default_size() -> int:
-    """The number of worker processes when a setting does not say: one per core."""
-    return os.cpu_count() or 1
+    if not _stopping:
+        _pool(size)
 
 
 def _pool(size: int):
@@ -134,9 +132,12 @@ def _pool(size: int):
     ``size`` changes or the pool broke."""
     global _processes, _processes_size, _processes_ready
     size = max(1, size)
+    if _stopping:
+        raise RuntimeError("the server is stopping")
     with _lock:
         # (``active`` starts a pool not started yet, in the caller's thread: asked only once it runs)
-        if _processes is not None and (_processes_size != size or _processes_ready.done() and not _processes.active):
+        if _processes is not None and (_processes_size != size
+                                       or _processes_ready.done() and not _processes.active):
             old, _processes = _processes, None
             old.close()  # calls already scheduled finish; then its workers exit
             threading.Thread(target=old.join, name="wf-pool-retire", daemon=True).start()
@@ -179,8 +180,9 @@ def _worker_setup() -> None:
 
 
 def stop() -> None:
-    """Kill the workers now and drop the pool (the next call starts a new one)."""
-    global _processes
+    """Kill the workers now, for good: the process is ending (no call starts a new pool)."""
+    global _processes, _stopping
+    _stopping = True
     pool, _processes = _processes, None
     if pool is None:
         return
@@ -204,6 +206,8 @@ def _kill_workers() -> None:
 def _on_sigterm(signum, frame) -> None:
     """Kill the workers (a signal handler must not wait on pool threads), then do what the
     handler that was there would have done."""
+    global _stopping
+    _stopping = True
     if _processes is not None:
         _processes.stop()
     _kill_workers()

@@ -16,7 +16,7 @@ from engine import pool
 from engine.actions.python import Refused, call_in_worker, is_allowed, resolve
 
 ALLOWED = ("engine.functions.*", "tests.security.python_functions:*")
-SETTINGS = engine.EngineSettings(python_allowed=ALLOWED, python_workers=2)
+SETTINGS = engine.EngineSettings(python_allowed=ALLOWED)
 F = "tests.security.python_functions"
 
 GRAMMAR = "is not a 'module.path:function' name"
@@ -98,10 +98,12 @@ async def test_hostile_names_are_refused_again_at_run_time():
 
 async def test_the_worker_checks_the_name_again_with_the_allowlist_that_came_with_the_call():
     # handed straight to the pool, past the action's own check
-    refused = await pool.call(2, call_in_worker, "os:getcwd", ALLOWED, [], {})
-    assert refused == ("refused", f"'os:getcwd' is {NOT_LISTED}")
-    assert (await pool.call(2, call_in_worker, f"{F}:len", ALLOWED, [[1]], {}))[0] == "refused"
-    assert await pool.call(2, call_in_worker, "engine.functions.text:upper", ALLOWED, ["ab"], {}) == ("ok", '"AB"')
+    async def in_worker(name, *args):
+        return await pool.call(SETTINGS.python_workers, call_in_worker, name, ALLOWED, list(args), {})
+
+    assert await in_worker("os:getcwd") == ("refused", f"'os:getcwd' is {NOT_LISTED}")
+    assert (await in_worker(f"{F}:len", [1]))[0] == "refused"
+    assert await in_worker("engine.functions.text:upper", "ab") == ("ok", '"AB"')
 
 
 def test_allowed_names_and_what_the_patterns_mean():
