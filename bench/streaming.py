@@ -13,6 +13,7 @@ import json
 import os
 import re
 import statistics
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,8 @@ def start_server(env, log_path: str) -> tuple[subprocess.Popen, int]:
 def bench_server() -> tuple[dict, str, subprocess.Popen, int]:
     """A fresh database with the user ``bench`` and a daphne server on it: (env, tmp, proc, port)."""
     tmp = tempfile.mkdtemp()
-    env = {**os.environ, "SQLITE_PATH": f"{tmp}/bench.sqlite3", "DJANGO_DEBUG": "0"}
+    env = {**os.environ, "SQLITE_PATH": f"{tmp}/bench.sqlite3", "DJANGO_DEBUG": "0",
+           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
     manage = [sys.executable, "manage.py"]
     subprocess.run(manage + ["migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(manage + ["shell", "-c", "from django.contrib.auth.models import User; "
