@@ -12,8 +12,8 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
