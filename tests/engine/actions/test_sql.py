@@ -83,6 +83,34 @@ async def test_values_are_bound_never_interpolated(settings):
     assert result.outputs["q"]["rows"] == [{"n": 0}]
 
 
+
+async def test_a_read_only_connection_still_reads_everything_sqlite_offers(settings):
+    """The authorizer refuses what could write or escape, never an ordinary read."""
+    queries = {
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT SUM(n) AS v FROM r": 6,
+        "SELECT COUNT(*) AS v FROM json_each('[1, 2, 3]')": 3,
+        "SELECT json_extract('{\"a\": [5]}', '$.a[0]') + ('{\"b\": 1}' ->> 'b') AS v": 6,
+        "SELECT COUNT(*) AS v FROM pragma_table_info('sales')": 2,
+        "SELECT MAX(r) AS v FROM (SELECT RANK() OVER (ORDER BY amount) AS r FROM sales)": 4,
+        "SELECT strftime('%Y', date('2025-03-01', '+1 day')) || upper(substr('abc', 2)) AS v": "2025BC",
+        "SELECT ROUND(SQRT(16) + ABS(-1.5), 1) AS v": 5.5,
+        "SELECT COUNT(*) AS v FROM sqlite_master WHERE type = 'table'": 1,
+        "SELECT GROUP_CONCAT(DISTINCT region) IS NOT NULL AS v FROM sales WHERE region LIKE 'n%'": 1,
+    }
+    for query, value in queries.items():
+        result = await run_sql(settings, {"connection": "shop", "query": query})
+        assert result.status == "succeeded", (query, result.error)
+        assert result.outputs["q"]["rows"] == [{"v": value}], query
+    result = await run_sql(settings, {"connection": "shop", "query": "PRAGMA table_info(sales)"})
+    assert [row["name"] for row in result.outputs["q"]["rows"]] == ["region", "amount"]
+
+
+async def test_a_writable_connection_commits_a_write_that_returns_rows(settings, db):
+    result = await run_sql(settings, {"connection": "shop_rw", "query": "INSERT INTO sales VALUES ('west', 2) "
+                                      "RETURNING region"})
+    assert result.outputs["q"]["rows"] == [{"region": "west"}]
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 5
+
 @pytest.fixture
 def pg(postgres_url):
     """A table of its own in the PostgreSQL test database, and connections to it."""
