@@ -400,8 +400,17 @@ class _Checker:
                 continue
             self.add(path, self.describe_unknown(root, names, "reference"), True)
 
+    def in_scope(self, name: str) -> bool:
+        """Is the list holding step ``name`` (or its parallel or group) being checked?"""
+        for here in self.chains.get(name, ()):
+            while here[2] is not None:
+                here = here[2]
+            if here[0] in self.active:
+                return True
+        return False
+
     def describe_unknown(self, name: str, names: set, what: str) -> str:
-        if name in self.body_of and name in self.steps:
+        if name in self.body_of and name in self.steps and not self.in_scope(name):
             block = self.body_of[name]
             return (f"'{name}' is inside the body of foreach '{block}' and is not visible here; "
                     f"use ${{{block}}} for the list of results")
