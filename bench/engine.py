@@ -192,7 +192,8 @@ async def case_cpu_branches(limit: int) -> None:
     seq = min([await timed(sequence) for _ in range(2)])
     par = min([await timed(parallel) for _ in range(2)])
     print(f"5. 4 CPU-bound python branches (count_primes({limit})), {CPU_SETTINGS.python_workers} worker processes:"
-          f" in sequence {seq:.2f} s, in a parallel block {par:.2f} s: speed-up {seq / par:.2f}x")
+          f" in sequence {seq:.2f} s, in a parallel block {par:.2f} s: speed-up {seq / par:.2f}x"
+          f" (load average {os.getloadavg()[0]:.1f}: other work on the machine shares the cores)")
 
 
 def _cpu_ticks(pid: int):

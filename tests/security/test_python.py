@@ -234,3 +234,15 @@ async def test_what_a_function_raises_is_its_steps_one_line_error_and_the_pool_g
 async def test_async_functions_are_checked_the_same_way_and_awaited():
     result = await run([{"id": "a", "uses": "python", "with": {"function": f"{F}:later", "args": [[1, "x"]]}}])
     assert result.outputs == {"a": [1, "x"]}
+
+
+async def test_every_run_shares_one_thread_pool_and_closing_a_runner_leaves_it_working():
+    import threading
+
+    runners = [engine.Runner(settings=SETTINGS) for _ in range(20)]
+    assert len({id(r.executor) for r in runners}) == 1
+    runners[0].close()
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(runners[1].executor, sum, [1, 2]) == 3
+    workers = [t for t in threading.enumerate() if t.name.startswith("wf-action")]
+    assert workers and all(t.daemon for t in workers)  # a busy one never holds the server's exit up
