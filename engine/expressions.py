@@ -4,6 +4,10 @@ Evaluation uses simpleeval's AST walker with the surface narrowed further: a dot
 is always a mapping key (``${x.items}`` reads the key ``items``, never a method), calls are
 limited to a short allowlist of functions by name, and nothing starting with ``_`` is
 reachable. No ``eval``; user text can never run code.
+
+Cost is bounded too: expr_parse caps the text's length and nesting, and expr_ops sizes every
+value before making it, against the caps and work budget of expr_limits (no check ever walks
+a whole existing value). ``secrets`` may only be read by name.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         right = self._eval(node.left)
         for operation, comp in zip(node.ops, node.comparators):
             left, right = right, self._eval(comp)
-            compare_cost(self.budget, left, right)
+            compare_cost(self.budget, type(operation), left, right)
             if not self.operators[type(operation)](left, right):
                 return False
         return True

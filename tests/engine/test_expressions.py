@@ -85,3 +85,21 @@ def test_escape_and_braces_inside_expressions():
 def test_references_list_roots_and_first_keys():
     assert sorted(references("fetch.items[0] + inputs.name + len(other)")) == [
         ("fetch", ("items", 0)), ("inputs", ("name",)), ("other", ())]
+
+
+def test_secrets_are_read_by_name_and_never_listed():
+    from engine.scope import Secrets
+
+    secrets = Secrets({"API_TOKEN": "value-1234"})
+    assert secrets["API_TOKEN"] == "value-1234"
+    assert "value" not in repr(secrets) and "API_TOKEN" not in repr(secrets)
+    for attempt in (list, len, sorted, dict, lambda s: "API_TOKEN" in s, lambda s: list(s.items())):
+        with pytest.raises(ExpressionError, match="secrets cannot be listed"):
+            attempt(secrets)
+    with pytest.raises(ExpressionError, match="unknown secret 'NOPE'"):
+        secrets["NOPE"]
+
+
+def test_references_of_a_long_expression_are_found_in_one_pass():
+    refs = references(" + ".join(f"s{i}.x" for i in range(90)))
+    assert sorted(refs) == sorted((f"s{i}", ("x",)) for i in range(90))

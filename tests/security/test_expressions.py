@@ -189,9 +189,8 @@ DEEP = [
 
 @pytest.mark.parametrize("text", DEEP, ids=lambda t: f"{t[:12]}…{len(t)}")
 def test_long_and_deep_expressions_are_refused_when_compiled(text):
-    with pytest.raises(ExpressionError) as info:
+    with pytest.raises(ExpressionError, match="too large"):
         compile_expression(text)
-    assert "too large" in str(info.value) or "syntax error" in str(info.value)
 
 
 @pytest.mark.parametrize("text", [t for t in DEEP if len(t) < 20000][:12], ids=lambda t: f"{t[:12]}…{len(t)}")
@@ -199,7 +198,7 @@ def test_the_loader_reports_deep_expressions_as_validation_errors(text):
     yaml = "name: deep\nsteps:\n  - id: a\n    uses: wait\n    with: {seconds: 0, value: \"${%s}\"}\n" % text
     with pytest.raises(engine.WorkflowInvalid) as info:
         engine.load(yaml)
-    assert any("too large" in issue.message or "syntax error" in issue.message for issue in info.value.issues)
+    assert any("too large" in issue.message for issue in info.value.issues), info.value.issues
 
 
 def test_the_caps_still_allow_expressions_people_write():
