@@ -46,7 +46,7 @@ def shop(tmp_path):
 
 @pytest.fixture
 def settings(shop):
-    return engine.EngineSettings(threads=2, extra={"sql_connections": {
+    return engine.EngineSettings(extra={"sql_connections": {
         "shop": {"url": f"sqlite:///{shop}"},
         "shop_rw": {"url": f"sqlite:///{shop}", "writable": True},
         "shop_short": {"url": f"sqlite:///{shop}", "statement_timeout": 0.5},
@@ -179,9 +179,7 @@ async def test_nothing_a_step_leaves_on_its_connection_reaches_the_next_step(set
 
 
 # -- runaway queries ------------------------------------------------------------------------------------
-async def test_a_runaway_query_stops_when_its_step_times_out_and_frees_its_thread(settings):
-    # one thread: the next step can only run once the runaway query has let go of it
-    settings = engine.EngineSettings(threads=1, extra=settings.extra)
+async def test_a_runaway_query_stops_when_its_step_times_out_and_frees_its_core(settings):
     text = workflow(step("spin", "shop", RUNAWAY, timeout=0.5),
                     step("after", "shop", "SELECT 1 AS n", timeout=2))
     start = time.perf_counter()
