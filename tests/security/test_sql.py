@@ -223,6 +223,10 @@ def pg(postgres_url):
     admin = create_engine(postgres_url)
     yield settings, name, admin
     admin.dispose()
+    from engine.actions import sql
+
+    for key in [key for key in sql._ENGINES if name in key[0]]:  # close this test's pooled connections
+        sql._ENGINES.pop(key).dispose()
 
 
 def activity(admin, name):
