@@ -13,7 +13,8 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Path, Query, Router, Status
@@ -93,6 +94,21 @@ def _too_big(request, exc: RequestDataTooBig):
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return api.create_response(request, {"detail": f"the request body is over {limit // (1 << 20)} MiB"},
                                status=413)
+
+
+@api.exception_handler(DjangoValidationError)
+def _invalid_value(request, exc: DjangoValidationError):
+    return api.create_response(request, {"detail": "; ".join(exc.messages)}, status=422)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc: PermissionDenied):
+    return api.create_response(request, {"detail": str(exc) or "forbidden"}, status=403)
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc: SuspiciousOperation):
+    return api.create_response(request, {"detail": "bad request"}, status=400)
 
 
 @api.exception_handler(Exception)
