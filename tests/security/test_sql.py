@@ -273,3 +273,16 @@ async def test_postgresql_queries_have_a_statement_timeout(pg):
     settings, name, admin = pg
     result, sink = await asyncio.wait_for(run(settings, workflow(step("sleep", "pg_short", "SELECT pg_sleep(5)"))), 3)
     assert "canceling statement due to statement timeout" in outcome(sink)["sleep"]
+
+
+async def test_cancelling_a_run_cancels_its_postgresql_query(pg):
+    settings, name, admin = pg
+    runner = engine.Runner(settings=settings)
+    task = asyncio.create_task(run(settings, workflow(step("sleep", "pg", "SELECT pg_sleep(10)")), runner,
+                                   run_id="pg-sleep-run"))
+    await asyncio.sleep(0.4)
+    assert [state for state, _query in activity(admin, name)] == ["active"]  # the query is running
+    assert runner.cancel("pg-sleep-run")
+    result, sink = await asyncio.wait_for(task, 2)
+    assert result.status == "cancelled"
+    assert [state for state, _query in activity(admin, name)] == ["idle"]
