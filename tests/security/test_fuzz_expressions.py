@@ -30,7 +30,7 @@ EXISTING = {
 }
 SCOPE = Scope({**EXISTING, "secrets": Secrets({"TOKEN": SECRET})}, known=frozenset(EXISTING))
 WHOLE = [v for v in EXISTING.values()] + [SHARED[0]]
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=1200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 
@@ -123,7 +123,7 @@ def test_random_token_soups_give_a_value_or_an_expression_error(text):
     check(text)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@settings(max_examples=600, deadline=None, derandomize=True, database=None)
 @given(st.one_of(
     st.text(max_size=200),
     st.tuples(st.sampled_from(["(", "[", "-", "~", "not ", "{'a': ", "x.", "f(", "1 + ", "a if b else "]),
