@@ -11,7 +11,7 @@ def analyze(text: str) -> dict:
     """Word, sentence and character counts of a text."""
     words = re.findall(r"[A-Za-z']+", text)
     sentences = [s for s in re.split(r"[.!?]+", text) if s.strip()]
-    time.sleep(0.2)  # a CPU-ish task: runs in the thread pool, never blocks the loop
+    time.sleep(0.2)  # a CPU-ish task: runs in a worker process, never blocks the loop
     return {"words": len(words), "sentences": len(sentences), "characters": len(text)}
 
 
