@@ -156,6 +156,7 @@ WORKFLOW_MAX_STEPS = int(os.environ.get("WORKFLOW_MAX_STEPS", "1000000"))  # act
 WORKFLOW_MAX_ITEMS = int(os.environ.get("WORKFLOW_MAX_ITEMS", "100000"))  # items of one foreach
 WORKFLOW_MAX_RUN_ITEMS = int(os.environ.get("WORKFLOW_MAX_RUN_ITEMS", "1000000"))  # foreach items in a run
 WORKFLOW_MAX_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_OUTPUT_BYTES", str(256 * 1024 * 1024)))
+WORKFLOW_MAX_STEP_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_STEP_OUTPUT_BYTES", str(32 * 1024 * 1024)))
 WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
 #: who besides staff may read the server's WORKFLOW_SECRET_* secrets: usernames, group:NAME, or *
 WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")

@@ -28,6 +28,8 @@ class Budgets:
     items_per_run: int = 1_000_000
     #: bytes of step outputs (their JSON size) in a run
     output_bytes: int = 256 * 1024 * 1024
+    #: bytes of one step's output (a bigger one fails its step)
+    step_output_bytes: int = 32 * 1024 * 1024
     #: ``workflow`` steps started in a run (nested fan-out)
     sub_runs: int = 1_000
 

@@ -340,7 +340,7 @@ class _Execution:
             else:
                 spent = self._account(started, frames)
                 try:  # at the step boundary: JSON-safe data, counted against the run's budget
-                    output, size = measured(output)
+                    output, size = measured(output, limit=self.budget.limits.step_output_bytes)
                     self.budget.output(size)
                 except UnstorableValue as exc:
                     output = self._on_failure(node, scope, path, str(exc), attempt, spent, exc)

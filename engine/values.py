@@ -31,34 +31,42 @@ from .errors import UnstorableValue
 MAX_DEPTH = 100
 MAX_INT = 2**63 - 1
 MIN_INT = -(2**63)
+DEFAULT_LIMIT = 32 * 1024 * 1024  # bytes of JSON: one step's output at most, by default
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Refused(Exception):
     """Raised inside the walk; each container on the way up adds its key to ``keys``."""
 
-    def __init__(self, problem: str):
+    def __init__(self, problem: str, whole: bool = False):
         self.problem = problem
         self.keys: list = []
+        self.whole = whole  # about the whole value (its size), not the place where it was noticed
 
 
-def normalize(value, place: str = "output"):
+def normalize(value, place: str = "output", limit: int = DEFAULT_LIMIT):
     """``value`` as JSON-safe data; raise UnstorableValue naming the place otherwise."""
-    return measured(value, place)[0]
+    return measured(value, place, limit)[0]
 
 
-def measured(value, place: str = "output") -> tuple[object, int]:
-    """``(normalize(value), about how many bytes its JSON takes)``, in one walk."""
+def measured(value, place: str = "output", limit: int = DEFAULT_LIMIT) -> tuple[object, int]:
+    """``(normalize(value), about how many bytes its JSON takes)``, in one walk.
+
+    The walk stops as soon as the size passes ``limit``: a value that holds the same big list
+    many times over is as big as its JSON, and is refused without being walked in full.
+    """
     kind = type(value)
     if kind is str:
+        if len(value) > limit:
+            raise UnstorableValue(place, _too_large(limit))
         return _text(value), len(value) + 2
     if kind is bool or value is None or (kind is int and MIN_INT <= value <= MAX_INT):
         return value, 8
-    size = [0]
+    size = [0, limit]
     try:
         return _walk(value, 0, size), size[0]
     except _Refused as exc:
-        where = place + "".join(_step(k) for k in reversed(exc.keys))
+        where = place if exc.whole else place + "".join(_step(k) for k in reversed(exc.keys))
         if len(where) > 200:
             where = where[:100] + "…" + where[-100:]
         raise UnstorableValue(where, exc.problem) from None
@@ -76,8 +84,12 @@ def _walk(value, depth: int, size: list):
     kind = type(value)
     if kind is str:
         size[0] += len(value) + 3
+        if size[0] > size[1]:
+            raise _Refused(_too_large(size[1]), whole=True)
         return _text(value)
     size[0] += 8  # numbers, constants, and the punctuation of containers: an estimate
+    if size[0] > size[1]:
+        raise _Refused(_too_large(size[1]), whole=True)
     if kind is bool or value is None:
         return value
     if kind is int:
@@ -168,7 +180,7 @@ def _key(key) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, int):
-        _walk(int(key), 0, [0])
+        _walk(int(key), 0, [0, DEFAULT_LIMIT])
         return str(key)
     if isinstance(key, float):
         if not math.isfinite(key):
@@ -189,6 +201,10 @@ def _text(text: str) -> str:
     return text
 
 
+def _too_large(limit: int) -> str:
+    return f"is larger than {limit / 1024 / 1024:g} MiB as JSON (the WORKFLOW_MAX_STEP_OUTPUT_BYTES setting)"
+
+
 def _digits(value: int) -> str:
     # str(value) is refused past 4,300 digits: the bit length tells the size in O(1)
     return f"about {int(abs(value).bit_length() * 0.30103) + 1:,}"
@@ -198,8 +214,9 @@ def lenient(value, depth: int = 0):
     """JSON-safe data whatever ``value`` holds: what ``normalize`` refuses becomes null or text."""
     try:
         return normalize(value)
-    except UnstorableValue:
-        pass
+    except UnstorableValue as exc:
+        if exc.problem.startswith("is larger than"):
+            return f"<{type(value).__name__} too large to show>"
     except RecursionError:
         return None
     if depth > MAX_DEPTH:
