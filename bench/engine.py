@@ -210,7 +210,7 @@ def _cpu_ticks(pid: int):
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except OSError:  # gone (between the open and the read, too)
         return None
     return None if fields[0] in ("Z", "X") else int(fields[11]) + int(fields[12])
 

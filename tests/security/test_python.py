@@ -148,7 +148,7 @@ def cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except OSError:  # gone (between the open and the read, too)
         return None
     if fields[0] in ("Z", "X"):
         return None

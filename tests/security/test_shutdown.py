@@ -25,7 +25,7 @@ def descendants(pid: int) -> set[int]:
             try:
                 with open(f"/proc/{entry}/stat") as handle:
                     parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            except (OSError, IndexError, ValueError):
                 continue
     found, frontier = set(), {pid}
     while frontier:
