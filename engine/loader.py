@@ -19,6 +19,8 @@ _ALLOWED_KIND_KEYS = {"action": {"uses"}, "parallel": {"parallel"}, "foreach": {
                       "group": {"steps"}}
 _CHILD_KEY = {"parallel": "parallel", "foreach": "steps", "group": "steps"}
 log = logging.getLogger(__name__)
+#: problems listed at most; one more issue says how many were left out
+MAX_ISSUES = 1000
 
 
 def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionRegistry | None = None,
@@ -32,8 +34,13 @@ def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionReg
     """
     try:
         return _load(text, filename, registry, settings, secrets)
-    except WorkflowInvalid:
-        raise
+    except WorkflowInvalid as exc:
+        if len(exc.issues) <= MAX_ISSUES:
+            raise
+        # a broken 1 MiB file can hold 100 000 problems: no one reads past the first thousand
+        rest = exc.issues[MAX_ISSUES]
+        more = Issue(rest.line, rest.column, rest.path, f"… and {len(exc.issues) - MAX_ISSUES:,} more problems")
+        raise WorkflowInvalid(exc.issues[:MAX_ISSUES] + [more], filename) from None
     except RecursionError:
         raise WorkflowInvalid([Issue(1, 1, "", "the workflow is too deeply nested to check")], filename) from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence

@@ -391,7 +391,7 @@ class _Checker:
         for root, keys in refs:
             if root in names:
                 if root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs:
-                    self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], list(self.wf.inputs))}", True)
+                    self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], self.wf.inputs)}", True)
                 if (root == "secrets" and self.secrets is not None and keys and isinstance(keys[0], str)
                         and keys[0] not in self.secrets):
                     self.add(path, f"unknown secret '{keys[0]}'{self.hint(keys[0], self.secrets)}", True)
