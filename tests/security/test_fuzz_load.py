@@ -194,13 +194,13 @@ def _text(doc, as_json: bool) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=80)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=500)
 @given(workflows(), st.booleans())
 def test_random_workflows_load_or_are_invalid(doc, as_json):
     check(_text(doc, as_json))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=400)
 @given(st.lists(st.tuples(st.sampled_from(GOOD_IDS), st.lists(st.sampled_from(GOOD_IDS), max_size=3),
                           st.sampled_from(EXPRESSIONS)), min_size=1, max_size=12))
 def test_random_needs_graphs_load_or_are_invalid(rows):
