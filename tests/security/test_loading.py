@@ -263,3 +263,13 @@ def test_validate_endpoint_answers_issues_never_500(alice_client, name):
     assert body["valid"] is False
     assert path in [e["path"] for e in body["errors"]]
     assert all(e["line"] >= 1 and e["column"] >= 1 for e in body["errors"])
+
+
+@pytest.mark.django_db
+def test_validate_endpoint_refuses_a_literal_foreach_past_the_item_setting(alice_client, settings):
+    settings.WORKFLOW_MAX_ITEMS = 5
+    text = "name: x\nsteps:\n  - {id: each, foreach: [1, 2, 3, 4, 5, 6], steps: [{id: w, uses: wait, with: {seconds: 0}}]}\n"
+    response = alice_client.post("/api/validate", data=json.dumps({"yaml": text}), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["errors"] == [{"line": 3, "column": 16, "path": "steps[0].foreach", "message":
+                                          "6 items is more than a foreach may have (5, the WORKFLOW_MAX_ITEMS setting)"}]
