@@ -92,7 +92,7 @@ def _members(a: tuple[int, int]):
 
 
 def find_cycles(steps: list, index: dict) -> list[list[int]]:
-    """Each strongly connected set of ``needs`` within one list that holds a cycle, as indices.
+    """Each strongly connected set of two or more steps of one list (a ``needs`` cycle), as indices.
 
     Iterative Tarjan: a 20 000-long chain of needs must not exhaust the interpreter's stack.
     """
@@ -133,7 +133,7 @@ def find_cycles(steps: list, index: dict) -> list[list[int]]:
                     members.append(top)
                     if top == node:
                         break
-                if len(members) > 1 or node in graph[node]:
+                if len(members) > 1:  # a step needing itself is reported as such, not as a cycle
                     found.append(sorted(members))
     return found
 
@@ -147,11 +147,13 @@ def cycle_path(steps: list, index: dict, members: list[int]) -> list[int]:
     for node in queue:
         for need in steps[node].needs or []:
             nxt = index.get(need)
+            if nxt == node:
+                continue  # needing itself: reported on its own
             if nxt == start:
                 path = [node]
                 while came_from[path[-1]] is not None:
                     path.append(came_from[path[-1]])
-                return [start] + path[::-1][1:] + [start] if node != start else [start, start]
+                return [start] + path[::-1][1:] + [start]
             if nxt in inside and nxt not in came_from:
                 came_from[nxt] = node
                 queue.append(nxt)
@@ -338,12 +340,12 @@ class _Checker:
     def check_needs(self, step, i: int, index: dict, cyclic: bool, names: set) -> None:
         for j, need in enumerate(step.needs):
             where = step.yaml_path + ("needs", j)
-            if need in index and index[need] < i:
+            if need == step.id:
+                self.add(where, f"step '{step.id}' cannot need itself")
+            elif need in index and index[need] < i:
                 continue
             elif need in index and cyclic:
                 continue
-            elif need == step.id:
-                self.add(where, f"step '{step.id}' cannot need itself")
             elif need in index:
                 self.add(where, f"'{need}' comes after '{step.id}': needs may name only earlier steps")
             elif self.visible(need) or need in self.broken:
