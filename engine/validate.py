@@ -27,6 +27,7 @@ import logging
 
 from .errors import ExpressionError, Issue
 from .expressions import RESERVED, condition_source, expressions_in, references
+from .needs import NONE, adding, cycle_path, find_cycles, has, members, union
 from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, children, walk_steps
 
 log = logging.getLogger(__name__)
@@ -55,109 +56,6 @@ def exports(step) -> set[str]:
         if isinstance(one, (ParallelStep, GroupStep)):
             todo.extend(children(one))
     return out
-
-
-# A set of step numbers in one list, as ``(prefix, extra)``: every number below ``prefix``, and
-# ``prefix + k`` for each bit k of ``extra`` (bit 0 always clear). A sequence or a needs chain
-# then costs O(1) a step: its ancestors are all of the steps before it.
-_NONE = (0, 0)
-
-
-def _normal(prefix: int, extra: int) -> tuple[int, int]:
-    ones = (extra ^ (extra + 1)).bit_length() - 1  # trailing one bits of extra
-    return prefix + ones, extra >> ones
-
-
-def _union(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    if a[0] < b[0]:
-        a, b = b, a
-    return _normal(a[0], a[1] | (b[1] >> (a[0] - b[0])))
-
-
-def _with(a: tuple[int, int], i: int) -> tuple[int, int]:
-    return a if i < a[0] else _normal(a[0], a[1] | (1 << (i - a[0])))
-
-
-def _has(a: tuple[int, int], i: int) -> bool:
-    return i < a[0] or bool(a[1] >> (i - a[0]) & 1)
-
-
-def _members(a: tuple[int, int]):
-    yield from range(a[0])
-    bits = bin(a[1])[:1:-1]  # lowest bit first
-    i = bits.find("1")
-    while i >= 0:
-        yield a[0] + i
-        i = bits.find("1", i + 1)
-
-
-def find_cycles(steps: list, index: dict) -> list[list[int]]:
-    """Each strongly connected set of two or more steps of one list (a ``needs`` cycle), as indices.
-
-    Iterative Tarjan: a 20 000-long chain of needs must not exhaust the interpreter's stack.
-    """
-    graph = [[index[n] for n in (s.needs or []) if n in index] for s in steps]
-    order = [0] * len(steps)  # 0: not seen; else its discovery number
-    low = [0] * len(steps)
-    on_stack = [False] * len(steps)
-    stack: list[int] = []
-    found: list[list[int]] = []
-    counter = 0
-    for root in range(len(steps)):
-        if order[root]:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, edge = work.pop()
-            if edge == 0:
-                counter += 1
-                order[node] = low[node] = counter
-                stack.append(node)
-                on_stack[node] = True
-            if edge < len(graph[node]):
-                work.append((node, edge + 1))
-                nxt = graph[node][edge]
-                if not order[nxt]:
-                    work.append((nxt, 0))
-                elif on_stack[nxt]:
-                    low[node] = min(low[node], order[nxt])
-                continue
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == order[node]:
-                members = []
-                while True:
-                    top = stack.pop()
-                    on_stack[top] = False
-                    members.append(top)
-                    if top == node:
-                        break
-                if len(members) > 1:  # a step needing itself is reported as such, not as a cycle
-                    found.append(sorted(members))
-    return found
-
-
-def cycle_path(steps: list, index: dict, members: list[int]) -> list[int]:
-    """A shortest cycle through the first of ``members`` (breadth first, inside the set)."""
-    inside = set(members)
-    start = members[0]
-    came_from = {start: None}
-    queue = [start]
-    for node in queue:
-        for need in steps[node].needs or []:
-            nxt = index.get(need)
-            if nxt == node:
-                continue  # needing itself: reported on its own
-            if nxt == start:
-                path = [node]
-                while came_from[path[-1]] is not None:
-                    path.append(came_from[path[-1]])
-                return [start] + path[::-1][1:] + [start]
-            if nxt in inside and nxt not in came_from:
-                came_from[nxt] = node
-                queue.append(nxt)
-    return members + [start]
 
 
 class _Checker:
@@ -286,14 +184,14 @@ class _Checker:
             while here is not None:
                 no, i, here = here
                 mask = self.active.get(no)
-                if mask is not None and _has(mask, i):
+                if mask is not None and has(mask, i):
                     return True
         return False
 
     def visible_ids(self):
         """Every id visible at the step being checked (for did-you-mean)."""
         for no, mask in list(self.active.items()):
-            for i in _members(mask):
+            for i in members(mask):
                 yield from exports(self.lists[no][i])
 
     def check_list(self, steps: list, names: set) -> None:
@@ -303,9 +201,9 @@ class _Checker:
         no = self.list_of[id(steps[0])]
         index = {s.id: i for i, s in enumerate(steps)}
         cyclic: set[int] = set()
-        for members in find_cycles(steps, index):
-            cyclic.update(members)
-            path = cycle_path(steps, index, members)
+        for ring in find_cycles(steps, index):
+            cyclic.update(ring)
+            path = cycle_path(steps, index, ring)
             ids = [steps[k].id for k in path]
             text = " → ".join(ids if len(ids) <= 12 else ids[:5] + ["…"] + ids[-3:])
             if len(ids) > 12:  # a cycle through 3 000 steps is named by its ends
@@ -324,15 +222,15 @@ class _Checker:
         done: dict[int, tuple] = {}  # index -> its ancestors and itself, while a later step needs it
         for i, step in enumerate(steps):
             if step.needs is not None:
-                self.active[no] = _NONE  # needs outside this list name what finished before it began
+                self.active[no] = NONE  # needs outside this list name what finished before it began
                 self.check_needs(step, i, index, i in cyclic, names)
-            mask = _NONE
+            mask = NONE
             for d in deps[i]:
-                mask = _union(mask, done[d])
+                mask = union(mask, done[d])
                 if last_use[d] == i:
                     del done[d]
             if i in last_use:
-                done[i] = _with(mask, i)
+                done[i] = adding(mask, i)
             self.active[no] = mask
             self.check_step(step, names)
         del self.active[no]

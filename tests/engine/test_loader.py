@@ -188,3 +188,17 @@ def test_load_returns_models_with_positions():
     step = wf.steps[0]
     assert step.position == (3, 5) and step.yaml_path == ("steps", 0)
     assert step.with_ == {"seconds": "2m"}
+
+
+def test_ancestor_sets_keep_sequences_as_a_prefix():
+    from engine.needs import NONE, adding, has, members, union
+
+    chain = NONE
+    for i in range(5):
+        chain = adding(chain, i)
+    assert chain == (5, 0)  # "every step before 5": no bits at all
+    gappy = adding(adding(NONE, 0), 3)
+    assert gappy == (1, 0b100) and list(members(gappy)) == [0, 3]
+    assert list(members(union(gappy, adding(NONE, 1)))) == [0, 1, 3]
+    assert union(gappy, (3, 0)) == (4, 0)
+    assert has(gappy, 3) and not has(gappy, 2) and not has(gappy, 40)
