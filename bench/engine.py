@@ -20,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import engine  # noqa: E402
+from tests.procs import cpu_ticks, descendants  # noqa: E402
 
 
 class CountingSink:
@@ -202,33 +203,8 @@ async def case_cpu_branches(limit: int) -> None:
 
 def _workers_cpu() -> float:
     """CPU seconds used so far by this process's descendants that are still running (the workers)."""
-    ticks = [_cpu_ticks(pid) for pid in _descendants(os.getpid())]
+    ticks = [cpu_ticks(pid) for pid in descendants(os.getpid())]
     return sum(t for t in ticks if t is not None) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_ticks(pid: int):
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:  # gone (between the open and the read, too)
-        return None
-    return None if fields[0] in ("Z", "X") else int(fields[11]) + int(fields[12])
-
-
-def _descendants(pid: int) -> set[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {c for c, p in parents.items() if p in frontier} - found
-        found |= frontier
-    return found
 
 
 async def case_runaway(timeout: float = 0.5) -> None:
@@ -240,13 +216,13 @@ async def case_runaway(timeout: float = 0.5) -> None:
         settings=CPU_SETTINGS))
     task = asyncio.create_task(engine.Runner(settings=CPU_SETTINGS).run(plan, {}))
     await asyncio.sleep(timeout * 0.6)
-    before = {pid: _cpu_ticks(pid) for pid in _descendants(os.getpid())}
+    before = {pid: cpu_ticks(pid) for pid in descendants(os.getpid())}
     await asyncio.sleep(timeout * 0.2)
-    busy = [pid for pid, ticks in before.items() if ticks is not None and (_cpu_ticks(pid) or 0) > ticks]
+    busy = [pid for pid, ticks in before.items() if ticks is not None and (cpu_ticks(pid) or 0) > ticks]
     result = await task
     timed_out = time.perf_counter()
     assert result.status == "failed" and "timed out" in result.error, result.error
-    while any(_cpu_ticks(pid) is not None for pid in busy):
+    while any(cpu_ticks(pid) is not None for pid in busy):
         await asyncio.sleep(0.002)
     print(f"6. a runaway python step timed out after {timeout} s: its worker process was gone"
           f" {time.perf_counter() - timed_out:.3f} s later (CPU free; the pool starts a new one)")

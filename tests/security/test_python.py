@@ -14,6 +14,7 @@ import pytest
 import engine
 from engine import pool
 from engine.actions.python import Refused, call_in_worker, is_allowed, resolve
+from tests.procs import cpu_seconds
 
 ALLOWED = ("engine.functions.*", "tests.security.python_functions:*")
 SETTINGS = engine.EngineSettings(python_allowed=ALLOWED)
@@ -143,18 +144,6 @@ def test_a_widened_package_path_reaches_nothing_outside_the_package():
 
 
 # -- the worker processes --------------------------------------------------------------------
-def cpu_seconds(pid: int) -> float | None:
-    """The process's CPU time, or None once it is gone (or a zombie, which runs nothing)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:  # gone (between the open and the read, too)
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def freed_within(pid: int, limit: float) -> float:
     """Seconds until ``pid`` stops using CPU (gone, or its CPU time still for 0.2 s)."""
     start = time.monotonic()

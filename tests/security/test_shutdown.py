@@ -12,26 +12,9 @@ import time
 import pytest
 
 from tests.builder.test_server import Server, login, manage
-from tests.security.test_python import cpu_seconds
+from tests.procs import cpu_seconds, descendants
 
 F = "tests.security.python_functions"
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 @pytest.fixture
