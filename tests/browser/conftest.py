@@ -3,12 +3,11 @@ that shares the (file-based SQLite) test database. Helpers for logging in and dr
 
 import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import Daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -47,47 +46,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
 
 
-class Daphne:
-    """A daphne process on a free port, reading its port from the "Listening on" line."""
-
-    def __init__(self, env: dict):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-e", "tcp:0:interface=127.0.0.1", "builder.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.port = None
-        deadline = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < deadline and self.port is None:
-            line = self.proc.stdout.readline()
-            if not line and self.proc.poll() is not None:
-                break
-            lines.append(line)
-            match = re.search(r"Listening on TCP address [\d.]+:(\d+)", line)
-            if match:
-                self.port = int(match.group(1))
-        if self.port is None:
-            self.stop()
-            raise RuntimeError("daphne did not start:\n" + "".join(lines[-30:]))
-        self.url = f"http://127.0.0.1:{self.port}"
-        # keep reading its output so a full pipe never blocks the server
-        import threading
-
-        self.output: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.output.append(line)
-            del self.output[:-500]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="session")
 def server(django_db_setup, django_db_blocker, tmp_path_factory):
     """The app under test, in its own daphne process, on the test database."""
@@ -97,7 +55,7 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
            "WORKFLOW_PYTHON_ALLOWED": "engine.functions.*,examples.functions.*,tests.browser.functions.*"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    daphne = Daphne(env)
+    daphne = Daphne(env).require_started()
     yield daphne
     daphne.stop()
 

@@ -3,15 +3,15 @@
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+
+from tests.servers import Daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,26 +21,12 @@ def manage(env, *args):
                           check=True, timeout=120)
 
 
-class Server:
-    def __init__(self, env):
-        self.env = env
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-e", "tcp:0:interface=127.0.0.1", "builder.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        self.port = None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            match = re.search(r"Listening on TCP address [\d.]+:(\d+)", line)
-            if match:
-                self.port = int(match.group(1))
-                break
-        assert self.port, "daphne did not start"
-        self.base = f"http://127.0.0.1:{self.port}"
+class Server(Daphne):
+    """daphne with the environment a test gives it; the test fails when it does not start."""
 
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+    def __init__(self, env):
+        super().__init__(env, timeout=30)
+        self.require_started()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import asyncio
 import collections
 import json
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient, Client
@@ -17,7 +16,7 @@ from builder.models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from builder.services import save_workflow
 from tests.builder.helpers import finished
 from tests.conftest import SIMPLE
-from tests.security.servers import Daphne, deployment_env, migrated
+from tests.servers import Daphne, deployment_env, migrated
 
 pytestmark = pytest.mark.django_db
 HUGE = "99999999999999999999"  # 10**20: beyond SQLite's and PostgreSQL's 64-bit integers

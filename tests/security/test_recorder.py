@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from builder import execution
-from builder.models import Run, RunEvent, StepRun
+from builder.models import RunEvent, StepRun
 from builder.services import create_run, save_workflow
 from tests.builder.helpers import finished
 from tests.builder.test_consumers import connect, until_finished

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 import engine
 from builder import execution
-from builder.models import Run, RunEvent, Secret, StepRun
+from builder.models import RunEvent, Secret
 from builder.runtime import secrets_for
 from builder.services import Invalid, create_run, save_workflow
 from engine import Action, Params

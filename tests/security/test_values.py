@@ -47,7 +47,7 @@ CASES = {
     "dates": {"day": dt.date(2026, 1, 2), "at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)},
     "decimal": {"price": Decimal("2.50"), "count": Decimal("3")},
     "text_bytes": {"body": "héllo".encode()},
-    "int_keys": {1: "one", None: "none", True: "yes"},
+    "int_keys": {1: "one", None: "none", 2.5: "yes"},
     "uuid": {"id": uuid.UUID(int=7)},
     "surrogate": {"text": "a\ud800b"},
     "fine": {"rows": [{"total": 1.5, "n": 2**63 - 1}]},
@@ -114,7 +114,7 @@ CONVERTED = {
     "dates": {"day": "2026-01-02", "at": "2026-01-02T03:04:05+00:00"},
     "decimal": {"price": 2.5, "count": 3},
     "text_bytes": {"body": "héllo"},
-    "int_keys": {"1": "yes", "null": "none"},  # True == 1: the later key wins, as in json.dumps
+    "int_keys": {"1": "one", "null": "none", "2.5": "yes"},
     "uuid": {"id": "00000000-0000-0000-0000-000000000007"},
     "surrogate": {"text": "a\ufffdb"},
     "fine": {"rows": [{"total": 1.5, "n": 2**63 - 1}]},

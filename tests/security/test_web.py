@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from tests.security.servers import Daphne, deployment_env, manage, migrated
+from tests.servers import Daphne, deployment_env, manage, migrated
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""A real daphne process with the production settings (``builder.settings``), for the
-security tests: the environment is exactly what a deployment gives it, never the tests' own."""
+"""Real daphne processes for the tests: ``Daphne`` (any environment), and for the security
+tests ``deployment_env``: the production settings (``builder.settings``), the environment
+exactly what a deployment gives it, never the tests' own."""
 
 import os
 import re
@@ -10,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def deployment_env(**extra: str) -> dict:
@@ -58,7 +59,7 @@ class Daphne:
             if match:
                 self.port = int(match.group(1))
         self.started = self.port is not None
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = self.base = f"http://127.0.0.1:{self.port}"
         if self.started:  # keep reading, so a full pipe never blocks the server
             threading.Thread(target=self._drain, daemon=True).start()
 
@@ -75,3 +76,10 @@ class Daphne:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def require_started(self) -> "Daphne":
+        """This server, or stop it and fail with the end of what it printed."""
+        if not self.started:
+            self.stop()
+            raise RuntimeError("daphne did not start:\n" + "".join(self.output[-30:]))
+        return self
