@@ -20,9 +20,10 @@ from . import blocks
 from . import events as ev
 from .actions import ActionContext, ActionRegistry, default_registry
 from .budgets import RunBudget
-from .errors import (ActionError, BudgetExceeded, EngineError, ExpressionError, InputsInvalid, StepFailed,
-                     StepTimeout, UnstorableValue)
+from .errors import (ActionError, BudgetExceeded, ExpressionError, InputsInvalid, StepFailed, StepTimeout,
+                     UnstorableValue)
 from .expressions import Evaluator, render
+from .failures import PrepareError, describe, retryable, validation_text
 from .inputs import coerce_inputs
 from .planner import Node, Plan
 from .redaction import Redactor
@@ -293,7 +294,7 @@ class _Execution:
             if params is None:
                 try:
                     params = self._params(node, scope)
-                except _PrepareError as exc:
+                except PrepareError as exc:
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt, None)
                     output = self._on_failure(node, scope, path, str(exc), attempt, 0.0, exc)
                     scope.values[node.id] = output
@@ -302,8 +303,7 @@ class _Execution:
                 self.budget.step()
             except BudgetExceeded as exc:
                 self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt, None)
-                self.emit(ev.StepFailed, path, str(exc), attempt, 0.0, False)
-                raise
+                self._on_over_budget(path, exc, attempt, 0.0)
             try:
                 slot = self._slot(node)
                 if slot is not _NO_SLOT:
@@ -326,29 +326,18 @@ class _Execution:
                 self._on_cancel(path, started, frames)
                 raise
             except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
-                message = _describe(exc, step)
+                message = describe(exc, step)
                 spent = self._account(started, frames)
                 if isinstance(exc, BudgetExceeded):  # a sub-workflow's budget is this run's: it ends
-                    self.emit(ev.StepFailed, path, message, attempt, round(spent * 1000, 3), False)
-                    raise
-                if retry and attempt < retry.attempts and _retryable(exc):
+                    self._on_over_budget(path, exc, attempt, spent)
+                if retry and attempt < retry.attempts and retryable(exc):
                     delay = max(retry.delay_before(attempt + 1), getattr(exc, "retry_after", 0) or 0)
                     self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
                     await asyncio.sleep(delay)
                     continue
                 output = self._on_failure(node, scope, path, message, attempt, spent, exc)
             else:
-                spent = self._account(started, frames)
-                try:  # at the step boundary: JSON-safe data, counted against the run's budget
-                    output, size = measured(output, limit=self.budget.limits.step_output_bytes)
-                    self.budget.output(size)
-                except UnstorableValue as exc:
-                    output = self._on_failure(node, scope, path, str(exc), attempt, spent, exc)
-                except BudgetExceeded as exc:
-                    self.emit(ev.StepFailed, path, str(exc), attempt, round(spent * 1000, 3), False)
-                    raise
-                else:
-                    self._on_success(path, output, attempt, spent)
+                output = self._on_returned(node, scope, path, output, attempt, self._account(started, frames))
             scope.values[node.id] = output
             return output
 
@@ -356,11 +345,11 @@ class _Execution:
         try:
             raw = render(node.step.with_, scope, self.evaluator)
         except ExpressionError as exc:
-            raise _PrepareError(f"with: {exc}") from None
+            raise PrepareError(f"with: {exc}") from None
         try:
             return node.action.parse(raw)
         except Exception as exc:  # pydantic ValidationError: the resolved values do not fit
-            raise _PrepareError(f"with: {_validation_text(exc)}") from None
+            raise PrepareError(f"with: {validation_text(exc)}") from None
 
     def _slot(self, node: Node):
         """The semaphores an action step must hold while it runs (cached per node)."""
@@ -401,6 +390,22 @@ class _Execution:
             frame.work += spent
         return spent
 
+    def _on_returned(self, node: Node, scope: Scope, path: str, output, attempt: int, spent: float):
+        """At the step boundary: the output as JSON-safe data, counted against the run's budget."""
+        try:
+            output, size = measured(output, limit=self.budget.limits.step_output_bytes)
+            self.budget.output(size)
+        except UnstorableValue as exc:
+            return self._on_failure(node, scope, path, str(exc), attempt, spent, exc)
+        except BudgetExceeded as exc:
+            self._on_over_budget(path, exc, attempt, spent)
+        return self._on_success(path, output, attempt, spent)
+
+    def _on_over_budget(self, path: str, exc: BudgetExceeded, attempt: int, spent: float):
+        """The run went past a budget at this step: the step fails, and ``exc`` ends the run."""
+        self.emit(ev.StepFailed, path, str(exc), attempt, round(spent * 1000, 3), False)
+        raise exc
+
     def _on_success(self, path: str, output, attempt: int, spent: float):
         self.action_steps += 1
         if type(output) is dict and type(output.get("usage")) is dict:  # a model's token counts
@@ -423,37 +428,6 @@ class _Execution:
     def _on_cancel(self, path: str, started: float | None, frames: tuple) -> None:
         spent = self._account(started, frames)
         self.emit(ev.StepCancelled, path, round(spent * 1000, 3))
-
-
-class _PrepareError(EngineError):
-    """Parameters could not be resolved or did not validate (never retried)."""
-
-
-
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, _PrepareError):
-        return False
-    return getattr(exc, "retryable", True)
-
-
-def _describe(exc: BaseException, step) -> str:
-    if isinstance(exc, TimeoutError) and step.timeout is not None:
-        return f"timed out after {step.timeout:g} s"
-    if isinstance(exc, (EngineError,)):
-        return str(exc)
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _validation_text(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"] for e in errors()
-        )
-    return str(exc)
 
 
 def _dump(params):
