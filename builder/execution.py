@@ -37,8 +37,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def schedule(run_id: int) -> asyncio.Task:
-    """Start a queued run in the current event loop and return its task."""
+def schedule(run_id: int) -> asyncio.Task | None:
+    """Start a queued run: embedded, in the current event loop (its task is returned); in the
+    celery mode, enqueued for a worker once the current transaction commits (None)."""
+    from django.conf import settings
+
+    if settings.WORKFLOW_EXECUTION == "celery":
+        from .tasks import enqueue
+
+        enqueue(run_id)  # transaction.on_commit, or at once from an event loop (nothing to commit)
+        return None
     task = asyncio.get_running_loop().create_task(execute(run_id))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import transaction
 
 from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
@@ -77,7 +78,7 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
 
 
 def create_run(workflow: Workflow, user, inputs: dict | None, *, version: WorkflowVersion | None = None,
-               resumed_from: Run | None = None, mode: str = "embedded") -> Run:
+               resumed_from: Run | None = None, mode: str | None = None) -> Run:
     """A queued Run with checked inputs; raise InputsInvalid or Invalid first."""
     version = version or workflow.current_version()
     parsed = check_yaml(version.yaml, owner=workflow.owner)
@@ -87,7 +88,7 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
     except UnstorableValue as exc:
         raise InputsInvalid([str(exc)]) from None
     return Run.objects.create(workflow=workflow, version=version, started_by=user, inputs=values,
-                              mode=mode, resumed_from=resumed_from)
+                              mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
 
 
 def completed_outputs(run: Run) -> dict:

@@ -114,11 +114,68 @@ else:
         }
     }
 
-if os.environ.get("REDIS_URL"):
+# --- execution mode (docs/deploy.md) -------------------------------------------------------------
+#: where runs execute: ``embedded`` (asyncio tasks in the web process that received the request;
+#: one machine) or ``celery`` (enqueued on Redis, executed by ``celery -A builder worker``
+#: processes on any machine, which share one PostgreSQL database)
+WORKFLOW_EXECUTION = os.environ.get("WORKFLOW_EXECUTION", "embedded").strip().lower() or "embedded"
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if WORKFLOW_EXECUTION not in ("embedded", "celery"):
+    raise ImproperlyConfigured(f"WORKFLOW_EXECUTION must be 'embedded' or 'celery', not {WORKFLOW_EXECUTION!r}")
+if WORKFLOW_EXECUTION == "celery":
+    _missing = []
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        _missing.append("DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/NAME (every web process and worker "
+                        "shares one database; SQLite cannot be shared between machines)")
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        _missing.append("REDIS_URL=redis://HOST:6379/0 (the queue of runs and the channel layer)")
+    if _missing:
+        raise ImproperlyConfigured("WORKFLOW_EXECUTION=celery needs " + " and ".join(_missing)
+                                   + "; or leave WORKFLOW_EXECUTION unset (embedded) for one machine")
+#: a prefix for every key this installation writes to Redis (queue, events), so that several
+#: installations (or test sessions) can share one Redis server
+WORKFLOW_REDIS_PREFIX = os.environ.get("WORKFLOW_REDIS_PREFIX", "")
+
+# Events reach every web process through Redis when there is one (several daphne processes,
+# or workers); one process alone keeps them in memory.
+if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [os.environ["REDIS_URL"]]}}}
+                                  "CONFIG": {"hosts": [REDIS_URL], "prefix": WORKFLOW_REDIS_PREFIX + "asgi"}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Celery (read by builder/celery.py, only in the celery mode). A worker process runs several
+# runs at once on one event loop (builder/tasks.py): each of its threads waits for one run.
+#: runs one worker process executes at once
+WORKFLOW_WORKER_CONCURRENCY = int(os.environ.get("WORKFLOW_WORKER_CONCURRENCY", "8"))
+#: seconds Redis keeps a received, unacknowledged run from other workers (see below)
+WORKFLOW_VISIBILITY_TIMEOUT = int(os.environ.get("WORKFLOW_VISIBILITY_TIMEOUT", str(12 * 3600)))
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "runs"
+CELERY_TASK_IGNORE_RESULT = True  # a run's result is in the database: no result backend
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A run's message is acknowledged when the run has ended, not when a worker takes it: a worker
+# that dies (kill -9, machine lost) leaves it unacknowledged, and it is delivered again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# ... but with acks_late, Redis also delivers a message again once it has been unacknowledged
+# for the visibility timeout, although the first worker is still running it. Runs last minutes
+# or hours, so the timeout is long (12 h by default; it only bounds how late a message lost
+# with its worker before the run started comes back). A message delivered twice never runs a
+# run twice: the lease on the run's row (renewed by a heartbeat) lets only one process run it,
+# and a worker that died is replaced through the lease within WORKFLOW_LEASE_SECONDS, not
+# through redelivery.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": WORKFLOW_VISIBILITY_TIMEOUT,
+                                   "global_keyprefix": WORKFLOW_REDIS_PREFIX}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # take a run only when a thread is free for it
+# threads: each waits for its run on the process's one event loop, where runs interleave as they
+# do in daphne; CPU-bound `python` steps run in the process pool (WORKFLOW_PYTHON_WORKERS) anyway
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = WORKFLOW_WORKER_CONCURRENCY
+# a lost broker connection does not stop the runs in progress: they write to the database
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

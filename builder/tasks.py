@@ -1,0 +1,94 @@
+"""The celery mode's task: ``execute_run(run_id)`` runs a queued run on a worker.
+
+A worker process keeps one event loop, in a thread of its own, for all its runs, as daphne
+does in the embedded mode: the same ``execution.execute`` runs there, the channel layer's
+Redis connections and the leases' heartbeat are the loop's, shared by its runs, and
+``WORKFLOW_RUNS_PER_USER`` holds per worker process as it holds per web process. Each of the
+pool's threads (``WORKFLOW_WORKER_CONCURRENCY``) hands one run to the loop and waits for its
+end, so the message is acknowledged only when the run has ended (``acks_late``).
+
+``enqueue`` is the web side: the message leaves once the run's row is committed, so a worker
+never looks for a run it cannot see yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from django.db import close_old_connections, transaction
+
+from .celery import app
+
+log = logging.getLogger(__name__)
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+@app.task(name="builder.execute_run")
+def execute_run(run_id: int) -> None:
+    """Run a queued run to its end (nothing when another process has it, or it has ended)."""
+    asyncio.run_coroutine_threadsafe(_execute(run_id), worker_loop()).result()
+
+
+async def _execute(run_id: int) -> None:
+    from asgiref.sync import sync_to_async
+
+    from . import execution
+
+    try:
+        await execution.execute(run_id)
+    finally:
+        # the ORM's calls from the loop share one thread, and its connection: dropped when it
+        # broke (a database restart) or grew old, as a web process does after each request
+        await sync_to_async(close_old_connections)()
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """This process's event loop for runs, started in a daemon thread at first use."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="wf-runs-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def enqueue(run_id: int) -> None:
+    """Send ``execute_run(run_id)`` to the workers once the run's row is committed.
+
+    From sync code that may be inside ``transaction.atomic``: on commit. From an event loop
+    (the API's async views): the row is committed already (the ORM runs no transaction in a
+    loop's thread), and publishing is blocking network I/O, so it happens in a thread.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        transaction.on_commit(lambda: _publish(run_id))
+        return
+    loop.run_in_executor(None, _publish, run_id, True)
+
+
+def _publish(run_id: int, in_executor: bool = False) -> None:
+    try:
+        execute_run.delay(run_id)
+    except Exception as exc:  # noqa: BLE001 - Redis unreachable: the run must not wait queued forever
+        log.exception("run %s: could not enqueue it", run_id)
+        _fail_unsent(run_id, f"could not reach the queue of runs (REDIS_URL): {type(exc).__name__}: {exc}",
+                     in_executor)
+
+
+def _fail_unsent(run_id: int, message: str, in_executor: bool) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from .models import Run
+
+    try:
+        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+    finally:
+        if in_executor:
+            connection.close()  # a thread of the loop's executor, not Django's: leave no connection open
