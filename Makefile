@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install bench migrate clean
+.PHONY: run run-cluster test install bench migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ run: migrate
 	$(BIN)/python examples/fake_llm.py 8090 & echo $$! > var/fake_llm.pid
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) builder.asgi:application; kill $$(cat var/fake_llm.pid) 2>/dev/null || true
+
+# the celery mode on one machine (docs/deploy.md): the local PostgreSQL and Redis, daphne on
+# $(PORT), 2 celery workers, the fake model server; `runcluster` creates the database when it is
+# missing, migrates, loads the demo, and stops every process on Ctrl+C
+run-cluster: export DJANGO_DEBUG ?= 1
+run-cluster: export WORKFLOW_EXECUTION = celery
+run-cluster: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/workflows
+run-cluster: export REDIS_URL ?= redis://127.0.0.1:6379/0
+run-cluster: install
+	mkdir -p var
+	@echo "Serving on http://$(HOST):$(PORT)/ (celery mode: $(DATABASE_URL), $(REDIS_URL))"
+	$(BIN)/python manage.py runcluster --host $(HOST) --port $(PORT) --workers 2
 
 test: install
 	mkdir -p var

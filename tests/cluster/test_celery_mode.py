@@ -164,3 +164,28 @@ def test_the_celery_mode_refuses_to_start_without_postgresql_and_redis():
     done = subprocess.run([sys.executable, "-m", "celery", "-A", "builder", "worker"], cwd=ROOT,
                           env=deployment_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "WORKFLOW_EXECUTION is 'embedded'" in done.stderr
+
+
+def test_a_run_that_cannot_be_enqueued_fails_at_once_saying_why(cluster_env, cluster_db):
+    """Redis unreachable when a run starts: the run ends failed, not queued forever."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    web = Daphne({**cluster_env, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}, timeout=30).require_started()
+    try:
+        async def scenario():
+            client = await login(web.base, "ann", "ann-password")
+            run_id = await _start(client, web.base, RELAY.replace("relay", "unsent"), {})
+            for _ in range(100):
+                run = (await client.get(f"/api/runs/{run_id}")).json()
+                if run["status"] != "queued":
+                    break
+                await asyncio.sleep(0.1)
+            await client.aclose()
+            return run
+
+        run = asyncio.run(scenario())
+    finally:
+        web.stop()
+    assert run["status"] == "failed" and "could not reach the queue of runs (REDIS_URL)" in run["error"]
+    assert cluster_db("select count(*) from builder_steprun where run_id = %s", run["id"]) == [(0,)]
