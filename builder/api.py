@@ -23,7 +23,7 @@ from ninja.security import django_auth
 
 from engine import InputsInvalid
 
-from . import execution
+from . import execution, leases
 from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from .runtime import registry
 from .secrets_api import router as secrets_router
@@ -325,9 +325,8 @@ async def cancel_run(request, run_id: int = RUN_ID):
     """Cancel a queued or running run."""
     run = await sync_to_async(_run)(request, run_id)
     if not run.finished or run.status == Run.Status.INTERRUPTED:
-        if not execution.cancel_here(run.pk):
-            await Run.objects.filter(pk=run.pk, status__in=[*Run.ACTIVE, Run.Status.INTERRUPTED]).aupdate(
-                status=Run.Status.CANCELLED, error="cancelled")
+        if not execution.cancel_here(run.pk):  # elsewhere: its process sees the flag (builder/leases.py)
+            await sync_to_async(leases.request_cancel)(run.pk)
         for _ in range(50):  # the runner stops within a second; answer with its final state
             run = await sync_to_async(_run)(request, run_id)
             if run.finished:

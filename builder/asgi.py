@@ -14,7 +14,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from .execution import recover_interrupted  # noqa: E402
+from .execution import start_recovery  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
@@ -23,4 +23,4 @@ application = ProtocolTypeRouter({
 })
 
 if os.environ.get("WORKFLOW_RECOVER_ON_START", "1") == "1":
-    recover_interrupted()
+    start_recovery()  # runs whose process stopped are taken over (builder/leases.py)

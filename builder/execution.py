@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from engine import Runner, WorkflowInvalid, plan
 
+from . import leases
 from .models import Run
 from .recorder import RunRecorder
 from .runtime import engine_settings, load_workflow, registry, secrets_for
@@ -54,13 +55,17 @@ def schedule(run_id: int) -> asyncio.Task | None:
 
 
 def _prepare(run_id: int, worker: str):
-    run = Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id)
-    if run.status != Run.Status.QUEUED:
+    claimed = leases.claim(run_id, worker)
+    if claimed is None:  # someone else runs it, or it ended (or was cancelled) meanwhile
         return None
-    run.worker = worker
-    run.save(update_fields=["worker"])
-    completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
-    return run, registry(), completed, secrets_for(run.workflow.owner)
+    run, taken_over = claimed
+    if taken_over:  # its process stopped: go on from its own stored steps
+        state = leases.stored_state(run_id)
+    else:
+        completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
+        state = {"completed": completed, "attempts": {}, "stored": set(), "seq": 0}
+    state["taken_over"] = taken_over
+    return run, registry(), state, secrets_for(run.workflow.owner)
 
 
 def _fail(run_id: int, message: str) -> None:
@@ -90,29 +95,71 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
     prepared = await sync_to_async(_prepare)(run_id, worker_name())
     if prepared is None:
         return None
-    run, actions, completed, secret_values = prepared
+    run, actions, state, secret_values = prepared
     try:
-        workflow = load_workflow(run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
-    except WorkflowInvalid as exc:  # a skill changed since the version was saved
-        await sync_to_async(_fail)(run_id, str(exc))
-        return None
-    runner = Runner(actions, engine_settings(), secrets=secret_values,
-                    services={"workflows": saved_workflows(run.workflow.owner_id)})
-    recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
-                           on_fatal=lambda: runner.cancel(str(run_id)))
-    await recorder.start()
-    ACTIVE[run_id] = runner
-    try:
-        await runner.run(plan(workflow, actions), run.inputs, recorder, run_id=str(run_id), completed=completed)
-    except Exception as exc:  # noqa: BLE001 - record any engine failure on the run
-        log.exception("run %s crashed", run_id)
-        await recorder.close()
-        await sync_to_async(_fail)(run_id, f"internal error: {type(exc).__name__}: {exc}")
+        try:
+            workflow = load_workflow(run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
+        except WorkflowInvalid as exc:  # a skill changed since the version was saved
+            await sync_to_async(_fail)(run_id, str(exc))
+            return None
+        runner = Runner(actions, engine_settings(), secrets=secret_values,
+                        services={"workflows": saved_workflows(run.workflow.owner_id)})
+        recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
+                               on_fatal=lambda: runner.cancel(str(run_id)), stored=state["stored"],
+                               resumed=state["taken_over"])
+        await recorder.start()
+        ACTIVE[run_id] = runner
+        _watch()
+        try:
+            await runner.run(plan(workflow, actions), run.inputs, recorder, run_id=str(run_id),
+                             completed=state["completed"], seq=state["seq"], attempts=state["attempts"])
+        except Exception as exc:  # noqa: BLE001 - record any engine failure on the run
+            log.exception("run %s crashed", run_id)
+            await recorder.close()
+            await sync_to_async(_fail)(run_id, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            ACTIVE.pop(run_id, None)
+            await recorder.close()
+            runner.close()
     finally:
-        ACTIVE.pop(run_id, None)
-        await recorder.close()
-        runner.close()
+        await sync_to_async(leases.release)(run_id)
     return await Run.objects.aget(pk=run_id)
+
+
+_WATCHERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> its watcher task
+
+
+def _watch() -> None:
+    """Make sure this loop has a task renewing its runs' leases and looking at their cancel flags."""
+    loop = asyncio.get_running_loop()
+    task = _WATCHERS.get(loop)
+    if task is None or task.done():
+        _WATCHERS[loop] = loop.create_task(_watcher())
+
+
+async def _watcher() -> None:
+    """Leases clauses 2 and 5 for the runs of this loop; ends when it has none left."""
+    loop = asyncio.get_running_loop()
+    renewed = loop.time()
+    while True:
+        await asyncio.sleep(leases.CANCEL_POLL)
+        ids = [run_id for run_id, runner in list(ACTIVE.items()) if getattr(runner, "loop", loop) is loop]
+        if not ids:
+            _WATCHERS.pop(loop, None)
+            return
+        try:
+            stop = await sync_to_async(leases.cancel_flags)(ids)
+            if loop.time() - renewed >= leases.lease_seconds() / 3:
+                lost = await sync_to_async(leases.renew)(ids)
+                renewed = loop.time()
+                if lost:
+                    log.warning("runs %s: their lease is held elsewhere now; stopping them here", sorted(lost))
+                stop |= lost
+        except DatabaseError as exc:  # the next tick tries again; a lease lasts several ticks
+            log.warning("leases: %s", exc)
+            continue
+        for run_id in stop:
+            cancel_here(run_id)
 
 
 def saved_workflows(owner_id: int):
@@ -137,33 +184,55 @@ def cancel_here(run_id: int) -> bool:
     return bool(runner and runner.cancel(str(run_id)))
 
 
-def recover_interrupted() -> int:
-    """Mark runs whose process is gone as ``interrupted``; return how many."""
-    host = socket.gethostname()
-    count = 0
+_PENDING: set[int] = set()  # runs this process took up to recover and has not finished
+
+
+async def recover() -> list[int]:
+    """Take over (or, with ``WORKFLOW_RECOVERY=interrupt``, mark interrupted) the runs whose
+    lease lapsed: their process stopped (leases clause 3). Runs of live processes are never
+    touched. Returns the runs taken up."""
+    from django.conf import settings
+
     try:
-        for run in Run.objects.filter(status__in=Run.ACTIVE).exclude(mode="celery"):
-            worker_host, _, pid = run.worker.rpartition(":")
-            if run.status == Run.Status.QUEUED and not run.worker:
-                dead = True  # nobody took it: its server is gone (embedded runs start at once)
-            else:
-                dead = worker_host != host or not pid.isdigit() or not _alive(int(pid))
-            if dead and int(pid or 0) != os.getpid():
-                run.status = Run.Status.INTERRUPTED
-                run.error = "the process running it stopped; resume it to go on"
-                run.finished_at = timezone.now()
-                run.save(update_fields=["status", "error", "finished_at"])
-                count += 1
+        found = await sync_to_async(leases.lapsed)()
     except DatabaseError:  # not migrated yet
-        return 0
-    return count
+        return []
+    taken = []
+    for run_id in found:
+        if run_id in _PENDING or run_id in ACTIVE:
+            continue
+        if settings.WORKFLOW_RECOVERY == "interrupt":
+            if await sync_to_async(leases.interrupt)(run_id):
+                taken.append(run_id)
+            continue
+        _PENDING.add(run_id)
+        task = schedule(run_id)
+        if task is None:
+            _PENDING.discard(run_id)
+        else:
+            task.add_done_callback(lambda _, run_id=run_id: _PENDING.discard(run_id))
+        taken.append(run_id)
+    if taken:
+        log.warning("recovered runs %s (%s)", taken, settings.WORKFLOW_RECOVERY)
+    return taken
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+async def recovery_loop() -> None:
+    """At start and then every third of a lease: ``recover()``."""
+    while True:
+        try:
+            await recover()
+        except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
+            log.exception("recovering runs failed")
+        await asyncio.sleep(leases.lease_seconds() / 3)
+
+
+def start_recovery() -> None:
+    """Under daphne: run ``recovery_loop`` in the server's event loop once it runs."""
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:  # not a daphne server (a test, a command)
+        return
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(recovery_loop()))

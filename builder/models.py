@@ -140,6 +140,11 @@ class Run(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="the process that executes the run")
     resumed_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     last_seq = models.PositiveIntegerField(default=0)
+    # the lease (builder/leases.py): the one process that runs the run, while it renews it
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    takeovers = models.PositiveIntegerField(default=0, help_text="times another process took the run over")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

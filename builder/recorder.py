@@ -99,8 +99,13 @@ class RunRecorder:
     """
 
     def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True,
-                 owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None):
+                 owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None,
+                 stored: set | None = None, resumed: bool = False):
         self.run_id = run_id
+        # a run taken over from a stopped process: the (path, attempt) rows it has already, and
+        # its first start time stays
+        self.stored = stored or set()
+        self.resumed = resumed
         self.on_fatal = on_fatal  # called once when a batch cannot be stored: stop the run
         self.fatal: str | None = None
         self.owner_id, self.workflow_id = owner_id, workflow_id  # for the live workflow list
@@ -277,7 +282,9 @@ class RunRecorder:
                       r["duration_ms"], self.run_id, path, attempt) for (path, attempt), r in updates.items()])
             fields = {"last_seq": batch[-1].seq}
             if batch[0].type == "run.started":
-                fields.update(status=Run.Status.RUNNING, started_at=_when(batch[0].ts))
+                fields.update(status=Run.Status.RUNNING)
+                if not self.resumed:
+                    fields.update(started_at=_when(batch[0].ts))
             if finished is not None:
                 outputs, _ = cap(finished.outputs, 256 * 1024)
                 fields.update(status=finished.status if self.fatal is None else Run.Status.FAILED,
@@ -304,6 +311,8 @@ class RunRecorder:
         elif key in self.open_rows:
             row = updates[key] = _row("", "", "", "running", None, None)
             self.open_rows.discard(key)
+        elif key in self.stored:  # reused after a takeover: its row is stored already
+            return
         else:  # ended without a start event of its own: reused, skipped, or failed before starting
             row = creates[key] = _row(path.rsplit(".", 1)[-1], "action", "", "running", None, event.ts)
         if kind == "step.retrying":

@@ -217,6 +217,12 @@ WORKFLOW_MAX_STEP_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_STEP_OUTPUT_BY
 WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
 #: who besides staff may read the server's WORKFLOW_SECRET_* secrets: usernames, group:NAME, or *
 WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")
+#: a run's lease: its process renews it every third of this; a run whose process stopped is
+#: taken over by another within this many seconds (at once on the same host)
+WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
+#: what happens to such a run: "resume" (go on from its stored steps) or "interrupt" (mark it
+#: interrupted, for a person to resume)
+WORKFLOW_RECOVERY = os.environ.get("WORKFLOW_RECOVERY", "resume")
 #: runs of one user executing at once in a process; later ones wait, queued
 WORKFLOW_RUNS_PER_USER = int(os.environ.get("WORKFLOW_RUNS_PER_USER", "4"))
 #: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the

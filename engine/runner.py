@@ -71,11 +71,14 @@ class Runner:
         return self._executor
 
     async def run(self, plan: Plan, inputs: dict | None = None, sink: ev.Sink | None = None, *,
-                  run_id: str | None = None, completed: dict | None = None) -> RunResult:
+                  run_id: str | None = None, completed: dict | None = None, seq: int = 0,
+                  attempts: dict | None = None) -> RunResult:
         """Run ``plan`` to its end; InputsInvalid is raised before anything starts.
 
         ``completed`` maps step paths to outputs of an earlier run: those steps are not run
-        again (resume).
+        again (resume). A run taken over from a process that stopped goes on from its own
+        stored state: its events continue after ``seq``, and a step that had ``attempts[path]``
+        attempts starts at the next one.
         """
         values = coerce_inputs(plan.workflow, inputs)
         try:  # at the door: a run's inputs are stored and sent, so they must be JSON data
@@ -84,6 +87,8 @@ class Runner:
             raise InputsInvalid([str(exc)]) from None
         execution = _Execution(self, plan, values, sink or ev.NullSink(), run_id or uuid.uuid4().hex,
                                completed or {})
+        execution.seq = seq
+        execution.prior_attempts = attempts or {}
         self._runs[execution.run_id] = execution
         try:
             return await execution.execute()
@@ -113,6 +118,7 @@ class _Execution:
         self.run_id = run_id
         self.completed = completed
         self.seq = 0
+        self.prior_attempts: dict[str, int] = {}  # path -> attempts made before a takeover
         self.evaluator = Evaluator()
         self.redact = Redactor(runner.secrets)
         # shared with sub-workflow runs, which count against the run that started them
@@ -286,7 +292,7 @@ class _Execution:
         """An action step with its retry loop; stores and returns its output."""
         step = node.step
         retry = step.retry
-        attempt = 0
+        attempt = self.prior_attempts.get(path, 0) if self.prior_attempts else 0
         while True:
             attempt += 1
             started = None

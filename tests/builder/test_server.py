@@ -107,31 +107,3 @@ async def test_another_user_is_refused_over_http_and_websocket(server):
             pass
     await ann.aclose()
     await ben.aclose()
-
-
-def test_runs_left_running_by_a_dead_process_are_interrupted_on_start_and_resumable(env, server):
-    code = ("from builder.models import Run, Workflow; from django.contrib.auth.models import User; "
-            "w = Workflow.objects.get(owner__username='ann', name='dag'); "
-            "r = Run.objects.create(workflow=w, version=w.current_version(), started_by=w.owner, status='running', "
-            "worker='%s:999999'); print(r.pk)" % os.uname().nodename)
-    run_id = int(manage(env, "shell", "-v", "0", "-c", code).stdout.strip().splitlines()[-1])
-    restarted = Server(env)
-    try:
-        async def check():
-            client = await login(restarted.base, "ann", "ann-password")
-            run = (await client.get(f"/api/runs/{run_id}")).json()
-            assert run["status"] == "interrupted" and "resume" in run["error"]
-            headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": restarted.base}
-            resumed = await client.post(f"/api/runs/{run_id}/resume", json={}, headers=headers)
-            assert resumed.status_code == 201
-            for _ in range(200):
-                state = (await client.get(f"/api/runs/{resumed.json()['id']}")).json()
-                if state["status"] not in ("queued", "running"):
-                    break
-                await asyncio.sleep(0.05)
-            assert state["status"] == "succeeded" and state["resumed_from"] == run_id
-            await client.aclose()
-
-        asyncio.run(check())
-    finally:
-        restarted.stop()

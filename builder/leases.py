@@ -1,0 +1,164 @@
+"""Run leases: exactly one process runs a run at a time, and a run outlives its process.
+
+The contract (each clause has a test in tests/builder/test_leases.py):
+
+1. A process runs a run only while it holds the run's lease. ``claim`` takes it in one
+   UPDATE, for a run that is queued or running, not cancelled, and whose lease is free or
+   lapsed; of two processes racing for a run, one gets it and the other does nothing.
+2. The holder renews the leases of all its runs every ``WORKFLOW_LEASE_SECONDS / 3`` with one
+   UPDATE (the lease names the process, ``PROCESS``). A run whose renewal finds the lease gone
+   is stopped there, without recording more.
+3. A lease lapses ``WORKFLOW_LEASE_SECONDS`` after its last renewal; on the holder's own host,
+   at once when the holder's process is gone (or a zombie, which runs nothing).
+4. A running run whose lease lapsed is taken over by whoever claims it next: the same run
+   goes on from its stored steps. Succeeded steps and foreach items are reused, never run
+   again; the attempt that was running is recorded as failed ("interrupted") and its step
+   runs again as its next attempt; blocks that were running start again.
+5. Cancel is a flag on the run row (the database is the source of truth): a queued run is
+   cancelled at once and never starts; the holder of a running run sees the flag within
+   ``CANCEL_POLL`` seconds and stops it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from .models import Run, StepRun
+
+HOST = socket.gethostname()
+#: this process, as lease owner: host, pid and a token (a pid can be reused, a token not)
+PROCESS = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+CANCEL_POLL = 0.5  # seconds between the holder's looks at its runs' cancel flags
+BLOCKS = ("parallel", "foreach", "group")
+
+
+def lease_seconds() -> float:
+    return float(settings.WORKFLOW_LEASE_SECONDS)
+
+
+def _until() -> dt.datetime:
+    return timezone.now() + dt.timedelta(seconds=lease_seconds())
+
+
+def owner_gone(owner: str) -> bool:
+    """True when ``owner`` is a process of this host that is not running any more."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != HOST or not pid.isdigit() or owner == PROCESS:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    # a live process with that pid may be another one (pids are reused): then the lease lapses
+    # in its own time, never early
+    return state in ("Z", "X")
+
+
+def _free(now: dt.datetime) -> Q:
+    return Q(lease_owner="") | Q(lease_expires__lt=now)
+
+
+@transaction.atomic
+def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
+    """Take the run's lease: ``(run, taken_over)``, or None when someone else holds it or the
+    run has ended. ``taken_over``: the run was running in a process that is gone (clause 4)."""
+    now = timezone.now()
+    run = Run.objects.filter(pk=run_id).values("status", "lease_owner", "lease_expires", "cancel_requested").first()
+    if run is None or run["status"] not in Run.ACTIVE:
+        return None
+    if run["cancel_requested"]:
+        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.CANCELLED, error="cancelled", finished_at=now)
+        return None
+    free = _free(now)
+    if run["lease_owner"] and owner_gone(run["lease_owner"]):
+        free |= Q(lease_owner=run["lease_owner"])
+    taken = Run.objects.filter(free, pk=run_id, status__in=Run.ACTIVE, cancel_requested=False).update(
+        lease_owner=PROCESS, lease_expires=_until(), worker=worker)
+    if not taken:
+        return None
+    taken_over = run["status"] == Run.Status.RUNNING
+    if taken_over:
+        _take_over(run_id, now, run["lease_owner"])
+    return Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id), taken_over
+
+
+def _take_over(run_id: int, now, previous: str) -> None:
+    """Clause 4: the attempts left running end as interrupted; running blocks start again."""
+    note = f"interrupted: the process running it stopped ({previous or 'unknown'}); tried again"
+    running = StepRun.objects.filter(run_id=run_id, status="running")
+    running.filter(kind__in=BLOCKS).delete()
+    running.update(status="failed", error=note, finished_at=now)
+    Run.objects.filter(pk=run_id).update(takeovers=F("takeovers") + 1)
+
+
+def stored_state(run_id: int) -> dict:
+    """What a taken-over run goes on from: reusable outputs, attempts so far, the last seq."""
+    rows = StepRun.objects.filter(run_id=run_id)
+    completed = dict(rows.filter(status="succeeded", output_note="").values_list("path", "output"))
+    attempts = dict(rows.exclude(kind__in=BLOCKS).values("path").annotate(n=Max("attempt")).values_list("path", "n"))
+    stored = set(rows.values_list("path", "attempt"))
+    last_seq = Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).first() or 0
+    return {"completed": completed, "attempts": attempts, "stored": stored, "seq": last_seq}
+
+
+def renew(run_ids) -> set[int]:
+    """Clause 2: extend this process's leases; the ids whose lease is no longer ours."""
+    ids = set(run_ids)
+    if not ids:
+        return set()
+    Run.objects.filter(pk__in=ids, lease_owner=PROCESS).update(lease_expires=_until())
+    return ids - set(Run.objects.filter(pk__in=ids, lease_owner=PROCESS).values_list("pk", flat=True))
+
+
+def release(run_id: int) -> None:
+    """The run ended here: its lease is free (the row keeps who ran it in ``worker``)."""
+    Run.objects.filter(pk=run_id, lease_owner=PROCESS).update(lease_owner="", lease_expires=None)
+
+
+def cancel_flags(run_ids) -> set[int]:
+    """Clause 5: which of these runs someone asked to cancel."""
+    if not run_ids:
+        return set()
+    return set(Run.objects.filter(pk__in=list(run_ids), cancel_requested=True).values_list("pk", flat=True))
+
+
+def request_cancel(run_id: int) -> None:
+    """Clause 5: a queued run is cancelled at once; a running one is flagged for its holder."""
+    now = timezone.now()
+    Run.objects.filter(pk=run_id, status__in=[*Run.ACTIVE, Run.Status.INTERRUPTED]).update(cancel_requested=True)
+    Run.objects.filter(Q(status=Run.Status.INTERRUPTED) | Q(status=Run.Status.QUEUED, lease_owner=""),
+                       pk=run_id).update(status=Run.Status.CANCELLED, error="cancelled", finished_at=now)
+
+
+def lapsed(grace: float = 0.0) -> list[int]:
+    """Runs to take over (clause 3): running with a lapsed lease or a gone holder on this host,
+    and queued ones nobody took for a whole lease (their server stopped before starting them)."""
+    now = timezone.now()
+    rows = Run.objects.filter(status__in=Run.ACTIVE, cancel_requested=False).exclude(mode="cli")
+    found = list(rows.filter(status=Run.Status.RUNNING).filter(_free(now)).values_list("pk", flat=True))
+    queued = rows.filter(status=Run.Status.QUEUED, lease_owner="",
+                         created_at__lt=now - dt.timedelta(seconds=max(lease_seconds(), grace)))
+    found += list(queued.values_list("pk", flat=True))
+    for pk, owner in rows.exclude(lease_owner="").exclude(lease_owner=PROCESS).values_list("pk", "lease_owner"):
+        if owner_gone(owner) and pk not in found:
+            found.append(pk)
+    return sorted(found)
+
+
+def interrupt(run_id: int) -> bool:
+    """The ``WORKFLOW_RECOVERY=interrupt`` choice: mark a lapsed run interrupted (resumable)."""
+    now = timezone.now()
+    return bool(Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
+        status=Run.Status.INTERRUPTED, error="the process running it stopped; resume it to go on",
+        finished_at=now, lease_owner="", lease_expires=None))
