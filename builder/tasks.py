@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 
 from .celery import app
 
@@ -37,12 +37,16 @@ async def _execute(run_id: int) -> None:
 
     from . import execution
 
-    try:
-        await execution.execute(run_id)
-    finally:
-        # the ORM's calls from the loop share one thread, and its connection: dropped when it
-        # broke (a database restart) or grew old, as a web process does after each request
-        await sync_to_async(close_old_connections)()
+    # the ORM's calls from the loop share one thread, and its connection, kept between runs; a
+    # connection that broke meanwhile (a database restart) is replaced before the run starts
+    await sync_to_async(_drop_broken_connections)()
+    await execution.execute(run_id)
+
+
+def _drop_broken_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
 
 
 def worker_loop() -> asyncio.AbstractEventLoop:

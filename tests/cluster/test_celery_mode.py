@@ -189,3 +189,29 @@ def test_a_run_that_cannot_be_enqueued_fails_at_once_saying_why(cluster_env, clu
         web.stop()
     assert run["status"] == "failed" and "could not reach the queue of runs (REDIS_URL)" in run["error"]
     assert cluster_db("select count(*) from builder_steprun where run_id = %s", run["id"]) == [(0,)]
+
+
+def test_runs_go_on_after_the_database_dropped_the_workers_connection(cluster, cluster_db):
+    """A worker keeps its database connection between runs; one the server closed meanwhile
+    (a PostgreSQL restart, an idle timeout) is replaced, not used by the next run."""
+    worker, web_a, _ = cluster
+    dbname = cluster_db("select current_database()")[0][0]
+
+    async def one_run(label: str):
+        client = await login(web_a.base, "ann", "ann-password")
+        run_id = await _start(client, web_a.base, RELAY.replace("relay", label).replace("seconds: 0.4", "seconds: 0"),
+                              {"n": 1})
+        for _ in range(200):
+            run = (await client.get(f"/api/runs/{run_id}")).json()
+            if run["status"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.05)
+        await client.aclose()
+        return run
+
+    assert asyncio.run(one_run("before"))["status"] == "succeeded"
+    dropped = cluster_db("select pg_terminate_backend(pid) from pg_stat_activity "
+                         "where datname = %s and pid <> pg_backend_pid()", dbname)
+    assert dropped  # the worker's connection, at least
+    run = asyncio.run(one_run("after"))
+    assert run["status"] == "succeeded" and run["outputs"] == {"total": 12}, run
