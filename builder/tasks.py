@@ -19,6 +19,8 @@ import threading
 
 from django.db import connections, transaction
 
+from celery.signals import worker_ready
+
 from .celery import app
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,22 @@ def worker_loop() -> asyncio.AbstractEventLoop:
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="wf-runs-loop", daemon=True).start()
             _loop = loop
+            # every worker takes over runs whose process stopped (builder/leases.py), so a dead
+            # worker's run goes on even when no web process is up
+            asyncio.run_coroutine_threadsafe(_recovery(), loop)
         return _loop
+
+
+async def _recovery() -> None:
+    from . import execution
+
+    await execution.recovery_loop()
+
+
+@worker_ready.connect
+def _start_loop(**_) -> None:
+    """The worker's loop (and its recovery) runs from the start, not from its first run."""
+    worker_loop()
 
 
 def enqueue(run_id: int) -> None:
