@@ -32,6 +32,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from .models import Run, StepRun
+from .recorder import record_status
 
 HOST = socket.gethostname()
 #: this process, as lease owner: host, pid and a token (a pid can be reused, a token not)
@@ -94,12 +95,15 @@ def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
 
 
 def _take_over(run_id: int, now, previous: str) -> None:
-    """Clause 4: the attempts left running end as interrupted; running blocks start again."""
+    """Clause 4: the attempts left running end as interrupted; running blocks start again;
+    watchers see ``interrupted`` until the run's events go on."""
     note = f"interrupted: the process running it stopped ({previous or 'unknown'}); tried again"
     running = StepRun.objects.filter(run_id=run_id, status="running")
     running.filter(kind__in=BLOCKS).delete()
     running.update(status="failed", error=note, finished_at=now)
     Run.objects.filter(pk=run_id).update(takeovers=F("takeovers") + 1)
+    record_status(run_id, Run.Status.INTERRUPTED, "the process running it stopped; taken over by another",
+                  final=False)
 
 
 def stored_state(run_id: int) -> dict:
@@ -137,8 +141,9 @@ def request_cancel(run_id: int) -> None:
     """Clause 5: a queued run is cancelled at once; a running one is flagged for its holder."""
     now = timezone.now()
     Run.objects.filter(pk=run_id, status__in=[*Run.ACTIVE, Run.Status.INTERRUPTED]).update(cancel_requested=True)
-    Run.objects.filter(Q(status=Run.Status.INTERRUPTED) | Q(status=Run.Status.QUEUED, lease_owner=""),
-                       pk=run_id).update(status=Run.Status.CANCELLED, error="cancelled", finished_at=now)
+    if Run.objects.filter(Q(status=Run.Status.INTERRUPTED) | Q(status=Run.Status.QUEUED, lease_owner=""),
+                          pk=run_id).update(status=Run.Status.CANCELLED, error="cancelled", finished_at=now):
+        record_status(run_id, Run.Status.CANCELLED, "cancelled")
 
 
 def lapsed(grace: float = 0.0) -> list[int]:
@@ -159,6 +164,11 @@ def lapsed(grace: float = 0.0) -> list[int]:
 def interrupt(run_id: int) -> bool:
     """The ``WORKFLOW_RECOVERY=interrupt`` choice: mark a lapsed run interrupted (resumable)."""
     now = timezone.now()
-    return bool(Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
-        status=Run.Status.INTERRUPTED, error="the process running it stopped; resume it to go on",
-        finished_at=now, lease_owner="", lease_expires=None))
+    error = "the process running it stopped; resume it to go on"
+    done = Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
+        status=Run.Status.INTERRUPTED, error=error, finished_at=now, lease_owner="", lease_expires=None)
+    if done:
+        StepRun.objects.filter(run_id=run_id, status="running").update(
+            status="failed", error="interrupted: the process running it stopped", finished_at=now)
+        record_status(run_id, Run.Status.INTERRUPTED, error)
+    return bool(done)

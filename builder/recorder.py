@@ -413,3 +413,28 @@ def _mark_failed(run_id: int, message: str) -> None:
 
     Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
         status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+def record_status(run_id: int, status: str, error: str = "", final: bool = True) -> None:
+    """A change of a run's status made outside a running run (taken over, interrupted, or a
+    cancel of a run nobody runs): stored as a ``run.status`` event after the run's last event,
+    then sent to its watchers, so an open monitor follows it live. Sync; not in a loop's thread."""
+    import time
+
+    from asgiref.sync import async_to_sync
+
+    with transaction.atomic():
+        seq = (Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).first() or 0) + 1
+        data = {"type": "run.status", "seq": seq, "ts": time.time(), "run_id": str(run_id),
+                "status": status, "error": error, "final": final}
+        RunEvent.objects.create(run_id=run_id, seq=seq, type="run.status", data=data)
+        Run.objects.filter(pk=run_id).update(last_seq=seq)
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for first, last, text in frames([data]):
+            async_to_sync(layer.group_send)(group_name(run_id), {
+                "type": "run.events", "first": first, "last": last, "text": text})
+    except Exception as exc:  # noqa: BLE001 - it is stored: a monitor catches up on reconnect
+        log.warning("run %s: could not send its status: %s", run_id, exc)

@@ -53,6 +53,16 @@ export class RunState {
       this.runDirty = true;
       return;
     }
+    if (t === "run.status") {  // changed outside a running run: taken over, interrupted, cancelled
+      this.run.status = e.status;
+      this.run.error = e.error || "";
+      if (e.final) {
+        this.run.finished_at = e.ts;
+        this.settleSteps(e.status === "cancelled" ? "cancelled" : "failed", e.ts);
+      }
+      this.runDirty = true;
+      return;
+    }
     if (t === "run.finished") {
       Object.assign(this.run, {status: e.status, error: e.error || "", duration_ms: e.duration_ms,
         summary: e.summary, outputs: e.outputs, finished_at: e.ts});
@@ -99,6 +109,19 @@ export class RunState {
       step.error = e.error || e.reason || "";
     }
     this.dirty.add(e.path);
+  }
+
+  /** Steps still shown running when the run ended without events of theirs (interrupted, cancelled). */
+  settleSteps(status, ts) {
+    for (const [path, step] of this.steps) {
+      if (step.status !== "running") continue;
+      step.status = status;
+      step.finished = ts;
+      this.dirty.add(path);
+    }
+    for (const [path, before] of [...this.itemStatus]) {
+      if (before === "running") this.countItem({path, ts}, status);
+    }
   }
 
   countItem(e, status) {

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from builder import execution, leases
-from builder.models import Run, StepRun
+from builder.models import Run, RunEvent, StepRun
 from builder.services import create_run, save_workflow
 from tests.builder.helpers import finished
 
@@ -132,3 +132,26 @@ async def test_5_a_cancel_flag_set_by_another_process_stops_the_run_within_a_sec
     assert took < 1.0, f"stopped {took:.2f} s after the flag"
     b = await StepRun.objects.aget(run=run, path="b")
     assert b.status == "cancelled", "no step is left running"
+
+
+async def test_watchers_see_a_cancel_or_an_interruption_made_outside_a_running_run(run):
+    """Clause 5 and the recovery choice 'interrupt' change only the row: the monitor is told."""
+    from tests.builder.test_consumers import connect, events_from
+
+    ws = await connect(run.workflow.owner, run.pk)
+    assert (await ws.receive_json_from())["type"] == "snapshot"
+    await sync_to_async(leases.request_cancel)(run.pk)
+    [event] = await events_from(ws)
+    assert event["type"] == "run.status" and event["status"] == "cancelled" and event["final"]
+    await ws.disconnect()
+    stored = [e.data async for e in RunEvent.objects.filter(run=run)]
+    assert stored == [event], "stored too: a monitor opened later replays it"
+
+    other = await sync_to_async(create_run)(run.workflow, run.workflow.owner, {})
+    await sync_to_async(another_process)(other.pk, expires_in=-1)
+    ws = await connect(run.workflow.owner, other.pk)
+    await ws.receive_json_from()
+    assert await sync_to_async(leases.interrupt)(other.pk)
+    [event] = await events_from(ws)
+    assert event["status"] == "interrupted" and event["final"] and "resume" in event["error"]
+    await ws.disconnect()
