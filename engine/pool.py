@@ -15,7 +15,10 @@ is validated (a run is likely to follow) or at the first call. Its workers are f
 fork server that imported the engine once: they start in milliseconds and do not inherit the
 server's memory (secrets, sockets, database connections). They die with the server: on exit,
 on SIGTERM (a handler kills them, then hands the signal on to the handler that was there),
-and, should the server be killed outright, through the kernel (``PR_SET_PDEATHSIG``).
+and, should the server be killed outright, at once: a thread in each worker waits for the
+server's end (a pidfd). ``PR_SET_PDEATHSIG`` alone does not do it: a worker's parent is the
+fork server, which outlives a killed server as long as a worker does (each holds its "alive"
+pipe), so a call went on to its end, side effects and all, while its run was taken over.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import atexit
 import multiprocessing
 import os
 import queue
+import select
 import signal
 import threading
+import time
 from concurrent.futures import Executor, Future
 
 from pebble import ProcessPool
@@ -144,7 +149,8 @@ def _pool(size: int):
         if _processes is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["engine.actions.python"])  # the workers' start-up import
-            _processes = ProcessPool(max_workers=size, initializer=_worker_setup, context=context)
+            _processes = ProcessPool(max_workers=size, initializer=_worker_setup, initargs=(os.getpid(),),
+                                     context=context)
             _processes_size = size
             _processes_ready = Future()
             threading.Thread(target=_start, args=(_processes, _processes_ready), name="wf-pool-start",
@@ -165,10 +171,12 @@ def _start(pool: ProcessPool, ready: Future) -> None:
         ready.set_result(True)
 
 
-def _worker_setup() -> None:
-    """In each worker: die with the parent, and die at once on SIGTERM (pebble's handler runs
-    Python code, which a call stuck in C would delay; the default action does not wait)."""
+def _worker_setup(server: int) -> None:
+    """In each worker: die with the server (and the fork server, its parent), and die at once on
+    SIGTERM (pebble's handler runs Python code, which a call stuck in C would delay; the
+    default action does not wait)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_die_with, args=(server,), name="wf-die-with-server", daemon=True).start()
     try:
         import ctypes
 
@@ -177,6 +185,28 @@ def _worker_setup() -> None:
         pass
     if os.getppid() == 1:  # the parent died before the line above
         os._exit(1)
+
+
+def _die_with(server: int) -> None:
+    """Kill this worker once the process ``server`` has ended (killed outright, too)."""
+    try:
+        select.select([os.pidfd_open(server)], [], [])  # readable once it ends
+    except ProcessLookupError:  # it ended already
+        pass
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): look every half second
+        while _exists(server):
+            time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's
+        pass
+    return True
 
 
 def stop() -> None:
