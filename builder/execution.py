@@ -105,7 +105,7 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
         runner = Runner(actions, engine_settings(), secrets=secret_values,
                         services={"workflows": saved_workflows(run.workflow.owner_id)})
         recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
-                               on_fatal=lambda: runner.cancel(str(run_id)), stored=state["stored"],
+                               on_fatal=lambda: runner.cancel(str(run_id)), stored_rows=state["stored"],
                                resumed=state["taken_over"])
         await recorder.start()
         ACTIVE[run_id] = runner

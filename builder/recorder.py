@@ -100,11 +100,11 @@ class RunRecorder:
 
     def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True,
                  owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None,
-                 stored: set | None = None, resumed: bool = False):
+                 stored_rows: set | None = None, resumed: bool = False):
         self.run_id = run_id
         # a run taken over from a stopped process: the (path, attempt) rows it has already, and
         # its first start time stays
-        self.stored = stored or set()
+        self.stored_rows = stored_rows or set()
         self.resumed = resumed
         self.on_fatal = on_fatal  # called once when a batch cannot be stored: stop the run
         self.fatal: str | None = None
@@ -311,7 +311,7 @@ class RunRecorder:
         elif key in self.open_rows:
             row = updates[key] = _row("", "", "", "running", None, None)
             self.open_rows.discard(key)
-        elif key in self.stored:  # reused after a takeover: its row is stored already
+        elif key in self.stored_rows:  # reused after a takeover: its row is stored already
             return
         else:  # ended without a start event of its own: reused, skipped, or failed before starting
             row = creates[key] = _row(path.rsplit(".", 1)[-1], "action", "", "running", None, event.ts)
