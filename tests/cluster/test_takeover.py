@@ -412,7 +412,7 @@ def test_a_worker_killed_mid_foreach_another_finishes_the_run_and_no_stored_item
     late = [i for i, found in effects.items() for pids, at in found if pids[0] in family and at > killed_at]
     print(f"\ntakeover: kill -9 at {len(stored)} of {items} items stored, {len(running)} running; another worker "
           f"took the run over {takeover:.2f} s after the kill (lease {LEASE_SECONDS} s, passes every "
-          f"{LEASE_SECONDS / 3:.0f} s) and ended it {ended:.2f} s after the kill; items with two side effects: "
-          f"{len(twice)} ({len(twice_running)} of the {len(running)} stored as running, {len(twice - twice_running)} "
-          f"with no row at the kill: their result was not stored yet); side effects by the killed worker's "
+          f"{LEASE_SECONDS / 3:.0f} s) and ended it {ended:.2f} s after the kill; items run twice (two side "
+          f"effects, the first in the killed worker, its success not stored): {len(twice)} ({len(twice_running)} "
+          f"stored as running, {len(twice - twice_running)} without a row); side effects by the killed worker's "
           f"processes after the kill: {len(late)}")
