@@ -217,9 +217,10 @@ WORKFLOW_MAX_STEP_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_STEP_OUTPUT_BY
 WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
 #: who besides staff may read the server's WORKFLOW_SECRET_* secrets: usernames, group:NAME, or *
 WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")
-#: a run's lease: its process renews it every third of this; a run whose process stopped is
-#: taken over by another within this many seconds (at once on the same host)
-WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
+#: a run's lease: its process renews it every third of this, and the recovery loops look every
+#: third of it; a run whose process stopped is taken over within 4/3 of this (20 s: ~27 s), on
+#: the same host at the next look (at most a third of it)
+WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "20"))
 #: what happens to such a run: "resume" (go on from its stored steps) or "interrupt" (mark it
 #: interrupted, for a person to resume)
 WORKFLOW_RECOVERY = os.environ.get("WORKFLOW_RECOVERY", "resume")
