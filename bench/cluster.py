@@ -441,7 +441,8 @@ async def bench(args, env: dict, db, tmp: str) -> None:
 
 
 def interrupted(*_) -> None:
-    """SIGTERM stops the bench as Ctrl+C does."""
+    """Ctrl+C and SIGTERM stop the bench wherever it is (asyncio's own SIGINT handler would only
+    cancel the main task, which a library waiting on a socket may swallow)."""
     raise KeyboardInterrupt
 
 
@@ -450,6 +451,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 runs, 10 latency runs, one kill per setting")
     parser.add_argument("--runs", type=int, default=1000, help="runs for the throughput figure (default 1000)")
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     name = prefix = f"wf_bench_{os.getpid()}"
     tmp = tempfile.mkdtemp(prefix="wf-bench-")
