@@ -139,8 +139,11 @@ WORKFLOW_REDIS_PREFIX = os.environ.get("WORKFLOW_REDIS_PREFIX", "")
 # Events reach every web process through Redis when there is one (several daphne processes,
 # or workers); one process alone keeps them in memory.
 if REDIS_URL:
+    # socket_timeout above channels_redis's blocking read (BZPOPMIN, 5 s): at redis-py's default
+    # (5 s too) every consumer that waits 5 s without a message dies of a read timeout (1011)
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL], "prefix": WORKFLOW_REDIS_PREFIX + "asgi"}}}
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                                             "prefix": WORKFLOW_REDIS_PREFIX + "asgi"}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

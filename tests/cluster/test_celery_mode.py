@@ -215,3 +215,29 @@ def test_runs_go_on_after_the_database_dropped_the_workers_connection(cluster, c
     assert dropped  # the worker's connection, at least
     run = asyncio.run(one_run("after"))
     assert run["status"] == "succeeded" and run["outputs"] == {"total": 12}, run
+
+
+QUIET = """name: quiet
+steps:
+  - {id: pause, uses: wait, with: {seconds: 6.5, value: 1}}
+"""
+
+
+def test_a_monitor_stays_connected_through_a_step_longer_than_five_quiet_seconds(cluster, cluster_db):
+    """channels_redis waits 5 s per blocking read: the Redis client's socket timeout must be longer,
+    or every consumer that hears nothing for 5 s dies (1011) and the monitor has to reconnect."""
+    worker, web_a, web_b = cluster
+
+    async def scenario():
+        client = await login(web_b.base, "ann", "ann-password")
+        run_id = await _start(client, web_b.base, QUIET, {})
+        async with websockets.connect(f"ws://127.0.0.1:{web_b.port}/ws/runs/{run_id}/",
+                                      additional_headers=ws_headers(client, web_b.base)) as ws:
+            frames = []
+            while not any(e.get("type") == "run.finished" for f in frames for e in f.get("events", [])):
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
+        await client.aclose()
+        return frames
+
+    frames = asyncio.run(scenario())  # a socket closed by the server raises ConnectionClosedError here
+    assert frames[-1]["events"][-1]["status"] == "succeeded"
