@@ -13,7 +13,8 @@ The contract (each clause has a test in tests/builder/test_leases.py):
 4. A running run whose lease lapsed is taken over by whoever claims it next: the same run
    goes on from its stored steps. Succeeded steps and foreach items are reused, never run
    again; the attempt that was running is recorded as failed ("interrupted") and its step
-   runs again as its next attempt; blocks that were running start again.
+   runs again as its next attempt; blocks that were running start again; its events go on
+   ``SEQ_GAP`` past the last stored one.
 5. Cancel is a flag on the run row (the database is the source of truth): a queued run is
    cancelled at once and never starts; the holder of a running run sees the flag within
    ``CANCEL_POLL`` seconds and stops it.
@@ -39,6 +40,9 @@ HOST = socket.gethostname()
 PROCESS = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 CANCEL_POLL = 0.5  # seconds between the holder's looks at its runs' cancel flags
 BLOCKS = ("parallel", "foreach", "group")
+#: a taken-over run's events go on this far past its last stored one: the stopped process may
+#: have streamed events it never stored, and watchers that saw them would drop reused numbers
+SEQ_GAP = 100_000
 
 
 def lease_seconds() -> float:
@@ -103,7 +107,7 @@ def _take_over(run_id: int, now, previous: str) -> None:
     running.update(status="failed", error=note, finished_at=now)
     Run.objects.filter(pk=run_id).update(takeovers=F("takeovers") + 1)
     record_status(run_id, Run.Status.INTERRUPTED, "the process running it stopped; taken over by another",
-                  final=False)
+                  final=False, gap=SEQ_GAP)
 
 
 def stored_state(run_id: int) -> dict:

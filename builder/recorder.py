@@ -415,16 +415,19 @@ def _mark_failed(run_id: int, message: str) -> None:
         status=Run.Status.FAILED, error=message, finished_at=timezone.now())
 
 
-def record_status(run_id: int, status: str, error: str = "", final: bool = True) -> None:
+def record_status(run_id: int, status: str, error: str = "", final: bool = True, gap: int = 1) -> None:
     """A change of a run's status made outside a running run (taken over, interrupted, or a
     cancel of a run nobody runs): stored as a ``run.status`` event after the run's last event,
-    then sent to its watchers, so an open monitor follows it live. Sync; not in a loop's thread."""
+    then sent to its watchers, so an open monitor follows it live. Sync; not in a loop's thread.
+
+    ``gap``: its seq is that far past the last stored one (a takeover leaves room for events the
+    stopped process streamed but never stored, which watchers have seen already)."""
     import time
 
     from asgiref.sync import async_to_sync
 
     with transaction.atomic():
-        seq = (Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).first() or 0) + 1
+        seq = (Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).first() or 0) + gap
         data = {"type": "run.status", "seq": seq, "ts": time.time(), "run_id": str(run_id),
                 "status": status, "error": error, "final": final}
         RunEvent.objects.create(run_id=run_id, seq=seq, type="run.status", data=data)

@@ -105,7 +105,10 @@ async def test_4_the_taken_over_run_goes_on_from_its_stored_steps(alice):
     rows = [(r.path, r.attempt, r.status) async for r in StepRun.objects.filter(run=run).order_by("path", "attempt")]
     assert rows == [("a", 1, "succeeded"), ("b", 1, "failed"), ("b", 2, "succeeded")]
     assert done.started_at < timezone.now() - dt.timedelta(seconds=2), "the first start time stays"
-    assert done.last_seq > 7 and done.lease_owner == ""
+    assert done.lease_owner == ""
+    seqs = [s async for s in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)]
+    assert seqs[0] == 7 + leases.SEQ_GAP, "past anything the stopped process may have streamed"
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and done.last_seq == seqs[-1]
 
 
 def test_5_a_queued_run_cancelled_before_anyone_takes_it_never_starts(run):
