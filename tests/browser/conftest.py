@@ -109,9 +109,13 @@ def drag(page, source, target, *, where: str = "end") -> None:  # where: "end" o
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 8, y + 8, steps=4)
-    for attempt in range(40):
+    for attempt in range(80):
         t = target.bounding_box()
         ty = t["y"] + (t["height"] - 4 if where == "end" else 4) if t["height"] > 14 else t["y"] + t["height"] / 2
+        if attempt >= 20 and t["height"] > 14:
+            # the list grows when the ghost enters it, and can move out from under the pointer:
+            # aim at other heights in it too, nearer its middle each round
+            ty = t["y"] + t["height"] * (0.5, 0.75, 0.25)[attempt % 3]
         tx = t["x"] + t["width"] / 2 + (attempt % 3 - 1) * 4
         page.mouse.move(tx, ty, steps=6)
         page.wait_for_timeout(60)
