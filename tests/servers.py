@@ -83,3 +83,16 @@ class Daphne:
             self.stop()
             raise RuntimeError("daphne did not start:\n" + "".join(self.output[-30:]))
         return self
+
+
+async def until_ended(client, run_id: int, seconds: float = 15) -> dict:
+    """Poll ``GET /api/runs/<id>`` (an httpx client logged in) until the run has ended; its JSON."""
+    import asyncio
+
+    state = {}
+    for _ in range(int(seconds / 0.05)):
+        state = (await client.get(f"/api/runs/{run_id}")).json()
+        if state["status"] not in ("queued", "running"):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end in {seconds} s: {state.get('status')}")

@@ -12,6 +12,7 @@ import pytest
 import websockets
 
 from tests.builder.test_server import Server, login, manage, ws_headers
+from tests.servers import until_ended
 
 
 @pytest.fixture(scope="module")
@@ -35,27 +36,18 @@ def _dead_run(env) -> int:
     return int(manage(env, "shell", "-v", "0", "-c", code).stdout.strip().splitlines()[-1])
 
 
-async def _until_ended(client, run_id, seconds=15):
-    for _ in range(int(seconds / 0.05)):
-        state = (await client.get(f"/api/runs/{run_id}")).json()
-        if state["status"] not in ("queued", "running"):
-            return state
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not end: {state['status']}")
-
-
 def test_with_recovery_interrupt_a_dead_process_run_is_marked_interrupted_and_resumable(env):
     run_id = _dead_run(env)
     restarted = Server({**env, "WORKFLOW_RECOVERY": "interrupt"})
     try:
         async def check():
             client = await login(restarted.base, "ann", "ann-password")
-            run = await _until_ended(client, run_id)
+            run = await until_ended(client, run_id)
             assert run["status"] == "interrupted" and "resume" in run["error"]
             headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": restarted.base}
             resumed = await client.post(f"/api/runs/{run_id}/resume", json={}, headers=headers)
             assert resumed.status_code == 201
-            state = await _until_ended(client, resumed.json()["id"])
+            state = await until_ended(client, resumed.json()["id"])
             assert state["status"] == "succeeded" and state["resumed_from"] == run_id
             await client.aclose()
 
@@ -71,7 +63,7 @@ def test_a_run_whose_process_is_gone_is_taken_over_by_itself(env):
     try:
         async def check():
             client = await login(restarted.base, "ann", "ann-password")
-            state = await _until_ended(client, run_id)
+            state = await until_ended(client, run_id)
             assert state["status"] == "succeeded", state
             await client.aclose()
 

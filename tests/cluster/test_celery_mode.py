@@ -16,7 +16,7 @@ import websockets
 
 from tests.builder.test_server import login, ws_headers
 from tests.cluster.conftest import Worker
-from tests.servers import ROOT, Daphne, deployment_env
+from tests.servers import ROOT, Daphne, deployment_env, until_ended
 
 RELAY = """name: relay
 inputs:
@@ -201,11 +201,7 @@ def test_runs_go_on_after_the_database_dropped_the_workers_connection(cluster, c
         client = await login(web_a.base, "ann", "ann-password")
         run_id = await _start(client, web_a.base, RELAY.replace("relay", label).replace("seconds: 0.4", "seconds: 0"),
                               {"n": 1})
-        for _ in range(200):
-            run = (await client.get(f"/api/runs/{run_id}")).json()
-            if run["status"] not in ("queued", "running"):
-                break
-            await asyncio.sleep(0.05)
+        run = await until_ended(client, run_id, 10)
         await client.aclose()
         return run
 

@@ -13,7 +13,7 @@ import sys
 import time
 
 from tests.builder.test_server import login
-from tests.servers import ROOT
+from tests.servers import ROOT, until_ended
 
 SMALL = """name: small
 steps:
@@ -70,11 +70,7 @@ def test_runcluster_serves_runs_on_its_workers_and_ctrl_c_stops_every_process(cl
             headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
             wf = (await client.post("/api/workflows/", json={"yaml": SMALL}, headers=headers)).json()["id"]
             run_id = (await client.post(f"/api/workflows/{wf}/runs", json={}, headers=headers)).json()["id"]
-            for _ in range(200):
-                run = (await client.get(f"/api/runs/{run_id}")).json()
-                if run["status"] not in ("queued", "running"):
-                    break
-                await asyncio.sleep(0.05)
+            run = await until_ended(client, run_id, 10)
             await client.aclose()
             return run
 
