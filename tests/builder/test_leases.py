@@ -35,6 +35,14 @@ def another_process(run_id, *, expires_in: float = 60, pid: int | None = None, h
         lease_expires=timezone.now() + dt.timedelta(seconds=expires_in))
 
 
+def left_by_a_stopped_process(run, now):
+    """The rows a process that died mid-run leaves: step a succeeded, step b running."""
+    StepRun.objects.create(run=run, path="a", step_id="a", kind="action", uses="wait", attempt=1,
+                           status="succeeded", output=1, started_at=now, finished_at=now)
+    StepRun.objects.create(run=run, path="b", step_id="b", kind="action", uses="wait", attempt=1,
+                           status="running", started_at=now)
+
+
 def test_1_a_leased_run_is_not_claimed_again_and_only_one_claim_wins(run):
     assert leases.claim(run.pk, "w1") is not None
     assert leases.claim(run.pk, "w2") is None, "the holder's lease stands"
@@ -69,10 +77,7 @@ def test_3_a_lease_lapses_in_time_or_at_once_when_its_process_is_gone(run, alice
 def test_4_a_taken_over_run_marks_the_running_attempt_interrupted_and_restarts_running_blocks(run):
     another_process(run.pk, expires_in=-1)
     now = timezone.now()
-    StepRun.objects.create(run=run, path="a", step_id="a", kind="action", uses="wait", attempt=1,
-                           status="succeeded", output=1, started_at=now, finished_at=now)
-    StepRun.objects.create(run=run, path="b", step_id="b", kind="action", uses="wait", attempt=1,
-                           status="running", started_at=now)
+    left_by_a_stopped_process(run, now)
     StepRun.objects.create(run=run, path="blk", step_id="blk", kind="parallel", attempt=1,
                            status="running", started_at=now)
     claimed, taken_over = leases.claim(run.pk, "w")
@@ -92,10 +97,7 @@ async def test_4_the_taken_over_run_goes_on_from_its_stored_steps(alice):
         run = create_run(save_workflow(alice, b_fast), alice, {})
         another_process(run.pk, expires_in=-1)
         now = timezone.now()
-        StepRun.objects.create(run=run, path="a", step_id="a", kind="action", uses="wait", attempt=1,
-                               status="succeeded", output=1, started_at=now, finished_at=now)
-        StepRun.objects.create(run=run, path="b", step_id="b", kind="action", uses="wait", attempt=1,
-                               status="running", started_at=now)
+        left_by_a_stopped_process(run, now)
         Run.objects.filter(pk=run.pk).update(last_seq=7, started_at=now - dt.timedelta(seconds=3))
         return run
     run = await sync_to_async(prepare)()
