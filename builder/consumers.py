@@ -20,7 +20,7 @@ from django.db import transaction
 
 from . import execution
 from .models import Run, RunEvent, StepRun
-from .recorder import LIVE, STAFF_GROUP, dumps, group_name, owner_group
+from .recorder import STAFF_GROUP, dumps, group_name, owner_group
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
@@ -124,10 +124,9 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_YOURS)
             return
         self.group = group_name(self.run_id)
-        # Join first, then read what is in flight, then the database: nothing falls between.
+        # Join first, then read the database: a run's events are sent only once written, so
+        # nothing falls between (what both hold is sent once, by seq)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        recorder = LIVE.get(self.run_id)
-        in_flight = recorder.unwritten_after(0) if recorder is not None else []
         after = _after(self.scope)
         if after is None:
             snapshot = await _snapshot(self.run_id)
@@ -137,8 +136,7 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
         else:
             self.last_seq = after
             stored = await _events_after(self.run_id, after)
-        merged = {e["seq"]: e for e in stored + in_flight}
-        await self._send_events([merged[seq] for seq in sorted(merged)])
+        await self._send_events(stored)
 
     async def disconnect(self, code):
         if self.group:

@@ -1,10 +1,11 @@
 """The builder's event sink: writes events and step rows in batches, then streams them.
 
-The engine calls ``emit`` on the loop; every ``interval`` seconds the pending events become a
-batch: one transaction for the RunEvent rows, the StepRun rows and
-the run's own state, and one channel-layer message (a frame of at most ``FRAME_BYTES``) for
-the run's group. So a run sends about 1/interval messages a second however many items it
-has; inside a batch superseded events are dropped (see ``coalesce``), terminal states never.
+The engine calls ``emit`` on the loop; the pending events become a batch every ``interval``
+seconds, or sooner when a step waits for them to be stored (``RunRecorder.stored``): one
+transaction for the RunEvent rows, the StepRun rows and the run's own state. What was written
+goes out as one channel-layer message (a frame of at most ``FRAME_BYTES``) an interval for the
+run's group. So a run sends about 1/interval messages a second however many items it has;
+inside a batch superseded events are dropped (see ``coalesce``), terminal states never.
 
 No batch is dropped silently: a write that fails is tried again (``WRITE_TRIES`` times, with
 a pause between); one that still fails stops the run (``on_fatal``), and the run ends
@@ -84,21 +85,19 @@ def event_data(event) -> dict:
     return data
 
 
-LIVE: dict[int, "RunRecorder"] = {}  # run id -> its recorder, in the process that executes it
-
-
 class RunRecorder:
-    """A sink for one run: streams each batch to the run's group, and writes it to the database.
+    """A sink for one run: writes each batch to the database, then streams it to the run's group.
 
-    With ``stream_first`` (the server, where the run's websocket consumers live in the same
-    process) a batch is sent at once and written behind it; a consumer that connects meanwhile
-    reads ``unwritten_after`` before the database, so nothing falls between the two. Without
-    it (the CLI, a worker) a batch is written first, then sent. ``run.finished`` itself is sent
-    only once it and every batch before it are written: whoever sees it and asks the API reads
-    the finished run.
+    Events are written before they are sent, so whoever sees an event and asks the API or a
+    snapshot reads it. Two things write: the stream, every ``interval`` seconds, and the engine's
+    barrier (``stored``), which a step awaits before its action runs, so a step's start and every
+    result before it are in the database before its side effect begins (what a takeover goes on
+    from: a step that started is retried as its next attempt, one that ended never runs again).
+    Concurrent barriers share one write (a group commit); sending stays one frame an interval,
+    with exactly the events written since the last one.
     """
 
-    def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True, stream_first: bool = True,
+    def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True,
                  owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None,
                  stored_rows: set | None = None, resumed: bool = False):
         self.run_id = run_id
@@ -111,52 +110,48 @@ class RunRecorder:
         self.owner_id, self.workflow_id = owner_id, workflow_id  # for the live workflow list
         self.interval = interval
         self.layer = get_channel_layer() if send else None
-        self.stream_first = stream_first and send
-        self.pending: list = []
-        self.unwritten: list[tuple] = []  # (batch, kept, data) sent but not yet committed
+        self.pending: list = []  # emitted, not yet written
+        self.outbox: list[tuple] = []  # (event, its data) written, not yet sent
+        self.emitted_seq = 0
+        self.stored_seq = 0
+        self.lock = asyncio.Lock()  # one write at a time, in seq order
         self.wake = asyncio.Event()
-        self.write_wake = asyncio.Event()
-        self.drained = asyncio.Event()  # set while nothing streamed waits to be written
-        self.drained.set()
         self.closed = False
         self.task: asyncio.Task | None = None
-        self.writer: asyncio.Task | None = None
         self.open_rows: set[tuple[str, int]] = set()  # (path, attempt) of saved rows still running
         self.attempts: dict[str, int] = {}  # path -> its latest attempt
         self.rows_written = 0
+        self.writes = 0
 
     # -- the sink ------------------------------------------------------------------------------
     def emit(self, event) -> None:
         if self.fatal is not None and event.type == "run.finished":
             event = dataclasses.replace(event, status="failed", error=self.fatal)
         self.pending.append(event)
+        self.emitted_seq = event.seq
         if event.type == "run.finished":
             self.wake.set()
 
+    async def stored(self) -> None:
+        """Return once every event emitted so far is in the database (or storing it failed)."""
+        target = self.emitted_seq
+        if self.stored_seq >= target:
+            return
+        async with self.lock:
+            if self.stored_seq < target:
+                await self._write_pending()
+
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.task = loop.create_task(self._loop())
-        self.writer = loop.create_task(self._write_loop())
-        LIVE[self.run_id] = self
+        self.task = asyncio.get_running_loop().create_task(self._loop())
 
     async def close(self) -> None:
-        """Send and write what is left, then stop."""
+        """Write and send what is left, then stop."""
         self.closed = True
         self.wake.set()
         if self.task is not None:
             await self.task
-        self.write_wake.set()
-        if self.writer is not None:
-            await self.writer
-        LIVE.pop(self.run_id, None)
-
-    def unwritten_after(self, seq: int) -> list[dict]:
-        """Events already streamed but maybe not yet in the database, after ``seq``.
-
-        ``run.finished`` is left out: it is sent only once written (a consumer gets it then).
-        """
-        return [d for _, _, data in list(self.unwritten) for d in data
-                if d["seq"] > seq and d["type"] != "run.finished"]
+        else:
+            await self.flush()
 
     async def _loop(self) -> None:
         while True:
@@ -173,23 +168,32 @@ class RunRecorder:
                 return
 
     async def flush(self) -> None:
+        """Write what is pending, then send everything written since the last send."""
+        if self.pending:
+            async with self.lock:
+                await self._write_pending()
+        if self.outbox:
+            written, self.outbox = self.outbox, []
+            await self._send([data for _, data in written])
+
+    async def _write_pending(self) -> None:
+        """Under ``lock``: the pending events as one batch, written (then queued to be sent).
+
+        Coalesced with what is written but not yet sent: an unsent event the batch supersedes is
+        deleted in the same transaction, so what is stored is exactly what is sent."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        kept = coalesce(batch)
-        item = (batch, kept, [event_data(e) for e in kept])
-        if not self.stream_first:
-            await sync_to_async(self._write)(*item)
-            await self._send(item[2])
-            return
-        self.unwritten.append(item)  # before sending: see the class docstring
-        self.drained.clear()
-        ending = item[2][-1]["type"] == "run.finished"
-        await self._send(item[2][:-1] if ending else item[2])
-        self.write_wake.set()
-        if ending:  # the run's end goes out once it is in the database, with all before it
-            await self.drained.wait()
-            await self._send(item[2][-1:])
+        kept = coalesce([event for event, _ in self.outbox] + batch)
+        alive = set(map(id, kept))
+        dropped = [event.seq for event, _ in self.outbox if id(event) not in alive]
+        if dropped:
+            self.outbox = [item for item in self.outbox if id(item[0]) in alive]
+        kept = [event for event in batch if id(event) in alive]
+        data = [event_data(e) for e in kept]
+        await self._write_tried(batch, kept, data, dropped)
+        self.stored_seq = batch[-1].seq
+        self.outbox.extend(zip(kept, data))
 
     async def _send(self, data: list[dict]) -> None:
         if self.layer is None:
@@ -212,27 +216,12 @@ class RunRecorder:
         for group in (owner_group(self.owner_id), STAFF_GROUP):
             await self.layer.group_send(group, status)
 
-    async def _write_loop(self) -> None:
-        while True:
-            await self.write_wake.wait()
-            self.write_wake.clear()
-            while self.unwritten:
-                items = list(self.unwritten)
-                batch = [e for item in items for e in item[0]]
-                kept = [e for item in items for e in item[1]]
-                data = [d for item in items for d in item[2]]
-                await self._write_tried(batch, kept, data)
-                del self.unwritten[:len(items)]
-            self.drained.set()
-            if self.closed and (self.task is None or self.task.done()):
-                return
-
-    async def _write_tried(self, batch, kept, data) -> None:
+    async def _write_tried(self, batch, kept, data, dropped=()) -> None:
         """Write a batch, trying again after a pause; give up by ending the run ``failed``."""
         pause = WRITE_PAUSE
         for attempt in range(1, WRITE_TRIES + 1):
             try:
-                await sync_to_async(self._write)(batch, kept, data)
+                await sync_to_async(self._write)(batch, kept, data, dropped)
                 return
             except Exception as exc:  # noqa: BLE001 - any database error: try again, then fail the run
                 if attempt < WRITE_TRIES:
@@ -253,7 +242,7 @@ class RunRecorder:
 
     # -- the database, in one transaction a batch ---------------------------------------------
     # Plain executemany: the ORM's bulk_create costs ~60 µs a row, this a few.
-    def _write(self, batch, kept, data) -> None:
+    def _write(self, batch, kept, data, dropped=()) -> None:
         creates: dict[tuple[str, int], dict] = {}
         updates: dict[tuple[str, int], dict] = {}
         finished = None
@@ -265,6 +254,8 @@ class RunRecorder:
         db = _Db()
         with transaction.atomic():
             with connection.cursor() as cursor:
+                if dropped:  # written, never sent, and superseded by this batch
+                    RunEvent.objects.filter(run_id=self.run_id, seq__in=dropped).delete()
                 cursor.executemany(
                     f"INSERT INTO {RunEvent._meta.db_table} (run_id, seq, type, data) VALUES (%s, %s, %s, %s)",
                     [(self.run_id, d["seq"], d["type"], db.json(d)) for d in data])
@@ -296,6 +287,7 @@ class RunRecorder:
             if row["status"] == "running":
                 self.open_rows.add(key)
         self.rows_written += len(data) + len(creates) + len(updates)
+        self.writes += 1
 
     def _step(self, event, creates: dict, updates: dict) -> None:
         path, kind = event.path, event.type

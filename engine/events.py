@@ -128,7 +128,12 @@ TERMINAL_STEP_TYPES = frozenset({"step.succeeded", "step.failed", "step.skipped"
 
 
 class Sink(Protocol):
-    """Receives every event of a run, in ``seq`` order."""
+    """Receives every event of a run, in ``seq`` order.
+
+    A sink that stores events may also have ``async def stored()``, returning once every event
+    emitted so far is stored: the runner awaits it before each action step's call, so a takeover
+    never runs a stored step again and counts an interrupted one as its next attempt.
+    """
 
     def emit(self, event: Event) -> None: ...
 
@@ -158,6 +163,12 @@ class FanoutSink:
 
     def __init__(self, *sinks: Sink):
         self.sinks = [s for s in sinks if s is not None]
+        barriers = [s.stored for s in self.sinks if getattr(s, "stored", None) is not None]
+        if barriers:
+            async def stored() -> None:
+                for barrier in barriers:
+                    await barrier()
+            self.stored = stored
 
     def emit(self, event: Event) -> None:
         for sink in self.sinks:

@@ -136,9 +136,10 @@ class _Execution:
         self.body: asyncio.Task | None = None
         self.loop_thread = threading.get_ident()
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
+        self.stored = getattr(sink, "stored", None)  # the sink's barrier (events.Sink), if it stores
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
-                         "forward": self.forward, "budget": self.budget,
+                         "forward": self.forward, "budget": self.budget, "stored": self.stored,
                          # the run's secret values, for actions that must not send them on (http redirects)
                          "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
@@ -315,9 +316,11 @@ class _Execution:
                 if slot is not _NO_SLOT:
                     await slot.acquire()
                 try:
-                    started = perf()
                     self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt,
                               self.clean(lenient(_dump(params)) if node.params is None else node.shown))
+                    if self.stored is not None:  # its start and all before it stored before its effect
+                        await self.stored()
+                    started = perf()
                     action = node.action
                     ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
                     if step.timeout is None:  # the common case, kept free of extra frames

@@ -65,7 +65,7 @@ class SubWorkflow(Action):
                        {**parent.services, "chain": chain + [params.name], "budget": budget})
         child._executor = parent.executor
         forward = services["forward"]
-        sink = _Forward(forward, ctx.path + ".")
+        sink = _Forward(forward, ctx.path + ".", services.get("stored"))
         try:
             result = await child.run(planner.plan(workflow, registry), params.inputs, sink)
         except InputsInvalid as exc:
@@ -80,9 +80,10 @@ class SubWorkflow(Action):
 class _Forward:
     """Re-emits a sub-run's step and log events in the parent run, under the step's path."""
 
-    def __init__(self, forward, prefix: str):
+    def __init__(self, forward, prefix: str, stored=None):
         self.forward = forward
         self.prefix = prefix
+        self.stored = stored  # the parent run's barrier (engine.events.Sink), or None
 
     def emit(self, event) -> None:
         if hasattr(event, "path"):

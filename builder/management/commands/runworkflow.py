@@ -134,7 +134,7 @@ class Command(BaseCommand):
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
-        recorder = RunRecorder(record.pk, stream_first=False, on_fatal=lambda: runner.cancel(str(record.pk))) \
+        recorder = RunRecorder(record.pk, on_fatal=lambda: runner.cancel(str(record.pk))) \
             if record is not None else None
         if recorder is not None:
             await recorder.start()
