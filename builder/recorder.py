@@ -283,6 +283,7 @@ class RunRecorder:
                               summary=finished.summary, duration_ms=finished.duration_ms,
                               finished_at=_when(finished.ts))
             Run.objects.filter(pk=self.run_id).update(**fields)
+        self.open_rows.difference_update(updates)
         for key, row in creates.items():
             if row["status"] == "running":
                 self.open_rows.add(key)
@@ -300,9 +301,10 @@ class RunRecorder:
         key = (path, attempt)
         if key in creates:
             row = creates[key]
-        elif key in self.open_rows:
+        elif key in updates:
+            row = updates[key]
+        elif key in self.open_rows:  # (open_rows changes only once the batch is stored: a retry sees it as was)
             row = updates[key] = _row("", "", "", "running", None, None)
-            self.open_rows.discard(key)
         elif key in self.stored_rows:  # reused after a takeover: its row is stored already
             return
         else:  # ended without a start event of its own: reused, skipped, or failed before starting
