@@ -17,6 +17,7 @@ import socket
 import weakref
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -41,8 +42,6 @@ def worker_name() -> str:
 def schedule(run_id: int) -> asyncio.Task | None:
     """Start a queued run: embedded, in the current event loop (its task is returned); in the
     celery mode, enqueued for a worker once the current transaction commits (None)."""
-    from django.conf import settings
-
     if settings.WORKFLOW_EXECUTION == "celery":
         from .tasks import enqueue
 
@@ -82,8 +81,6 @@ async def execute(run_id: int, *, send: bool = True) -> Run | None:
 
 
 def _user_slot(owner_id: int) -> asyncio.Semaphore:
-    from django.conf import settings
-
     slots = _USER_SLOTS.setdefault(asyncio.get_running_loop(), {})
     slot = slots.get(owner_id)
     if slot is None:
@@ -102,8 +99,12 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
         except WorkflowInvalid as exc:  # a skill changed since the version was saved
             await sync_to_async(_fail)(run_id, str(exc))
             return None
-        runner = Runner(actions, engine_settings(), secrets=secret_values,
-                        services={"workflows": saved_workflows(run.workflow.owner_id)})
+        services = {"workflows": saved_workflows(run.workflow.owner_id)}
+        if settings.WORKFLOW_EXECUTION == "celery":  # a foreach may spread its items over the workers
+            from .distribute import Distributor
+
+            services["distribute"] = Distributor(run_id)
+        runner = Runner(actions, engine_settings(), secrets=secret_values, services=services)
         recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
                                on_fatal=lambda: runner.cancel(str(run_id)), stored_rows=state["stored"],
                                resumed=state["taken_over"])
@@ -191,8 +192,6 @@ async def recover() -> list[int]:
     """Take over (or, with ``WORKFLOW_RECOVERY=interrupt``, mark interrupted) the runs whose
     lease lapsed: their process stopped (leases clause 3). Runs of live processes are never
     touched. Returns the runs taken up."""
-    from django.conf import settings
-
     try:
         found = await sync_to_async(leases.lapsed)()
     except DatabaseError:  # not migrated yet

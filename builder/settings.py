@@ -153,6 +153,14 @@ else:
 WORKFLOW_WORKER_CONCURRENCY = int(os.environ.get("WORKFLOW_WORKER_CONCURRENCY", "8"))
 #: seconds Redis keeps a received, unacknowledged run from other workers (see below)
 WORKFLOW_VISIBILITY_TIMEOUT = int(os.environ.get("WORKFLOW_VISIBILITY_TIMEOUT", str(12 * 3600)))
+#: a foreach of this many items or more is spread over the workers (0: only blocks that say
+#: ``distribute: true``; ``distribute: false`` keeps a block in its run's process)
+WORKFLOW_DISTRIBUTE_ITEMS = int(os.environ.get("WORKFLOW_DISTRIBUTE_ITEMS", "0"))
+#: items per chunk (one Celery task) of a spread foreach
+WORKFLOW_DISTRIBUTE_CHUNK = int(os.environ.get("WORKFLOW_DISTRIBUTE_CHUNK", "25"))
+#: chunks of one spread foreach out at once; its concurrency is shared between them (each runs
+#: concurrency // spread items at once, at least one), so the cap holds across every worker
+WORKFLOW_DISTRIBUTE_SPREAD = int(os.environ.get("WORKFLOW_DISTRIBUTE_SPREAD", "4"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "runs"

@@ -34,6 +34,14 @@ def execute_run(run_id: int) -> None:
     asyncio.run_coroutine_threadsafe(_execute(run_id), worker_loop()).result()
 
 
+@app.task(name="builder.run_chunk")
+def run_chunk(key: str, number: int) -> None:
+    """Run a chunk of a spread foreach's items (builder/distribute.py) unless another process has it."""
+    from .distribute import run_chunk as run
+
+    asyncio.run_coroutine_threadsafe(run(key, number), worker_loop()).result()
+
+
 async def _execute(run_id: int) -> None:
     from asgiref.sync import sync_to_async
 

@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from . import events as ev
+from .distributed import item_scope, run_remote
 from .errors import BudgetExceeded, ExpressionError, StepFailed, StepTimeout
 from .expressions import render
 from .stats import BlockStat
@@ -195,6 +196,13 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
     policy = _Policy(step, total, "items")
     name = step.as_
     body, dag = node.children, node.dag
+    distributor = ex.services.get("distribute")
+    if distributor is not None and total and distributor.wants(step, total):
+        lost = await run_remote(ex, node, scope, path, items, policy, results, frames, distributor)
+        message = policy.lost() if lost else policy.verdict()
+        if message:
+            raise StepFailed(path, message)
+        return results
     source = iter(enumerate(items))
     running = 0
     progress = ev.ForeachProgress
@@ -202,8 +210,7 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
     async def worker() -> None:
         nonlocal running
         for index, item in source:
-            child = scope.child({name: item, "loop": {"index": index, "first": index == 0,
-                                                      "last": index == total - 1, "length": total}})
+            child = item_scope(scope, name, item, index, total)
             running += 1
             try:
                 results[index] = await ex.run_list(body, dag, child, f"{path}[{index}].", frames)

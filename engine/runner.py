@@ -95,6 +95,29 @@ class Runner:
         finally:
             self._runs.pop(execution.run_id, None)
 
+    async def run_items(self, plan: Plan, path: str, values: dict, pairs: list, total: int, sink: ev.Sink, *,
+                        run_id: str, lanes: int = 1, attempts: dict | None = None, on_item) -> None:
+        """Run part of a distributed foreach (engine/distributed.py): the body of the foreach at
+        ``path`` for ``pairs`` (index, item) of its ``total`` items, ``lanes`` at a time, seeing
+        ``values`` outside the body. Events go to ``sink`` (no run events); ``on_item(index,
+        output, error)`` follows each item's last. ``cancel(run_id)`` stops it."""
+        from .distributed import find, run_part
+
+        node = find(plan.nodes, path)
+        if node is None or node.kind != "foreach":
+            raise ValueError(f"{path} is not a foreach of this workflow")
+        execution = _Execution(self, plan, values.get("inputs") or {}, sink, run_id, {})
+        execution.prior_attempts = attempts or {}
+        root = Scope({**values, "secrets": Secrets(self.secrets)}, known=plan.step_ids)
+        self._runs[run_id] = execution
+        execution.loop = asyncio.get_running_loop()
+        execution.body = asyncio.ensure_future(run_part(execution, node, path, root, pairs, total, lanes, on_item))
+        try:
+            await execution.body
+        finally:
+            self._runs.pop(run_id, None)
+            await execution.close_resources()
+
     def cancel(self, run_id: str) -> bool:
         """Ask a running run to stop; True when it was running here."""
         execution = self._runs.get(run_id)

@@ -141,6 +141,9 @@ class ForeachStep(_BlockPolicy):
     foreach: str | list[Any]
     as_: str = Field(default="item", alias="as", pattern=ID_PATTERN)
     concurrency: int | None = Field(default=8, ge=1)
+    #: spread the items over the workers (celery mode; elsewhere they run here): true, false,
+    #: or unset for the installation's choice (WORKFLOW_DISTRIBUTE_ITEMS). Never changes results.
+    distribute: bool | None = None
     steps: list[Step] = Field(min_length=1)
 
 

@@ -37,3 +37,23 @@ def _ancestry() -> list[int]:
         except (OSError, IndexError, ValueError):
             break
     return pids
+
+
+#: the table ``span`` writes to (the test creates it)
+SPANS = "test_spans"
+
+
+def span(tag: str, item: int, delay: float = 0.0, fail: int = -1) -> int:
+    """Like ``record``, with when the call began and ended (``start``, ``stop``, epoch seconds),
+    so a test can count how many calls ran at once. Item ``fail`` raises instead. Returns
+    ``item * 3``."""
+    import psycopg
+
+    start = time.time()
+    if int(item) == int(fail):
+        raise ValueError(f"item {item} refuses")
+    time.sleep(delay)
+    with psycopg.connect(os.environ[DSN_VARIABLE], autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f"INSERT INTO {SPANS} (tag, item, pids, start, stop) VALUES (%s, %s, %s, %s, %s)",
+                           (tag, int(item), _ancestry(), start, time.time()))
+    return int(item) * 3
