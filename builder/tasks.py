@@ -81,8 +81,14 @@ async def _recovery() -> None:
 
 @worker_ready.connect
 def _start_loop(**_) -> None:
-    """The worker's loop (and its recovery) runs from the start, not from its first run."""
+    """The worker's loop (and its recovery) runs from the start, not from its first run; so does
+    its pool for ``python`` steps (the web processes of the celery mode never start one)."""
+    from django.conf import settings
+
+    from engine import pool
+
     worker_loop()
+    pool.warm(settings.WORKFLOW_PYTHON_WORKERS)
 
 
 def enqueue(run_id: int) -> None:

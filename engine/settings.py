@@ -20,6 +20,9 @@ class EngineSettings:
     #: worker processes for ``python`` steps' plain functions (one pool shared by every run;
     #: a timeout or cancel kills the call's process); default: one per core
     python_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: start the ``python`` pool as soon as a workflow that calls it is validated (a run is likely
+    #: to follow); off where runs never execute (the celery mode's web processes)
+    warm_pool: bool = True
     #: how deep ``workflow`` steps may nest
     workflow_depth: int = 5
     #: what one run may spend (steps, foreach items, output bytes, sub-runs)

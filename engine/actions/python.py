@@ -205,7 +205,7 @@ class Python(Action):
             except Refused as exc:
                 problems.append((("function",), str(exc)))
             else:
-                if not inspect.iscoroutinefunction(func):
+                if settings.warm_pool and not inspect.iscoroutinefunction(func):
                     pool.warm(settings.python_workers)  # a run is likely to follow: start the workers
         return problems
 

@@ -218,6 +218,17 @@ def _pid(worker_column: str) -> int:
     return int(worker_column.split(":")[1])
 
 
+def test_web_processes_validate_python_steps_but_never_start_a_python_pool(env, web, workers):
+    """In the celery mode runs execute on workers: a web process that validated workflows with
+    ``python`` steps has no pool processes of its own; the workers have theirs from the start."""
+    api = Api(web.base)
+    made = api.post("/api/workflows/", {"yaml": ITEMS.replace("NAME", "validated-only")})
+    assert made.status_code == 201, made.text
+    time.sleep(1)
+    assert descendants(web.proc.pid) == set(), "the web process started processes"
+    assert all(descendants(w.proc.pid) for w in workers), "a worker has no python pool"
+
+
 # -- cancel ----------------------------------------------------------------------------------
 def test_a_queued_run_cancelled_before_a_worker_picks_it_up_never_starts(env, web, workers, cluster_db):
     """Every worker busy (stopped, here): the run waits in the queue; cancelled through the API
