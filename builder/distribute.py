@@ -40,6 +40,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from engine import events as ev
+from engine.errors import BudgetExceeded, StepFailed
 
 from .recorder import dumps
 
@@ -77,6 +78,12 @@ class Distributor:
             await block.open()
             async for result in block.results():
                 yield result
+        except (StepFailed, BudgetExceeded):
+            raise
+        except Exception as exc:  # noqa: BLE001 - Redis or the queue failed: the block fails, saying so
+            log.exception("run %s: spreading the items of %s failed", self.run_id, path)
+            raise StepFailed(path, f"spreading the items over the workers failed: {type(exc).__name__}: {exc}") \
+                from None
         finally:
             await block.close()
 

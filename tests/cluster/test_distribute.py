@@ -9,6 +9,7 @@ tests/cluster/functions.py), so the tests see what really happened, not only the
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -226,3 +227,17 @@ def test_a_chunk_worker_killed_mid_run_its_items_go_on_elsewhere_and_no_finished
     assert not late, f"items recorded by the killed worker after its kill: {late}"
     print(f"\nspread foreach, a chunk worker killed: {len(interrupted)} item steps interrupted and run again as "
           f"attempt 2; {len(twice)} items ran twice")
+
+
+async def test_without_redis_a_spread_foreach_fails_saying_why_and_the_run_ends(settings):
+    """No Redis to spread the items through: the block fails with the reason, the run ends."""
+    import engine
+    from builder.distribute import Distributor
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    text = ("name: no-redis\nsteps:\n  - id: each\n    foreach: [1, 2, 3]\n    distribute: true\n"
+            "    steps:\n      - {id: w, uses: wait, with: {seconds: 0}}\n")
+    runner = engine.Runner(services={"distribute": Distributor(1)})
+    result = await asyncio.wait_for(runner.run(engine.plan(engine.load(text), runner.registry), {}), 20)
+    assert result.status == "failed"
+    assert result.error.startswith("each: spreading the items over the workers failed: ConnectionError"), result.error
