@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import execution
 from .models import Run, RunEvent, StepRun
@@ -44,10 +44,22 @@ def _find_run(user, run_id: int) -> Run | None:
 def _snapshot(run_id: int) -> dict:
     # one read transaction: the rows and ``last_seq`` must come from the same committed batch, or
     # events the rows already count would be replayed after the snapshot and counted twice
-    # (on SQLite the settings make it IMMEDIATE: writes wait the few ms it takes; PostgreSQL
-    # would need REPEATABLE READ)
+    # (on SQLite the settings make it IMMEDIATE: writes wait the few ms it takes; on PostgreSQL
+    # READ COMMITTED sees each statement's own moment, so the transaction is REPEATABLE READ: one
+    # moment for all its reads, and writers never wait)
     with transaction.atomic():
+        _repeatable_read()
         return _snapshot_now(run_id)
+
+
+def _repeatable_read() -> None:
+    """Make the transaction just begun read one snapshot of the database (PostgreSQL; SQLite's
+    transactions already do). It must come before the transaction's first query, so an atomic
+    block inside another transaction (a test's) leaves that transaction as it is."""
+    if connection.vendor != "postgresql" or len(connection.atomic_blocks) != 1:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def _snapshot_now(run_id: int) -> dict:
