@@ -24,6 +24,47 @@ def deployment_env(**extra: str) -> dict:
     return {k: v for k, v in env.items() if v is not None}
 
 
+def postgres_admin():
+    """A connection (autocommit) to the maintenance database of the tests' PostgreSQL server."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    from tests.settings import postgres_server
+
+    url = urlparse(postgres_server())
+    return psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
+                           dbname="postgres", connect_timeout=3, autocommit=True)
+
+
+_DATABASES: list[str] = []  # made by database_env on PostgreSQL, dropped by drop_databases
+
+
+def database_env(directory: Path) -> dict:
+    """The environment that gives a server or command a new, empty database of its own: an
+    SQLite file in ``directory``, or on the PostgreSQL pass (tests/settings.py) a PostgreSQL
+    database named after the session's (``drop_databases`` drops it)."""
+    from tests.settings import TEST_DATABASE, postgres_server
+
+    if TEST_DATABASE != "postgres":
+        return {"SQLITE_PATH": str(Path(directory) / "db.sqlite3")}
+    name = f"test_{os.environ['WORKFLOW_TEST_DATABASE_NAME']}_{len(_DATABASES) + 1}"
+    with postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    _DATABASES.append(name)
+    # a command started with tests.settings names its database after WORKFLOW_TEST_DATABASE_NAME
+    return {"DATABASE_URL": f"{postgres_server()}/{name}", "WORKFLOW_TEST_DATABASE_NAME": name}
+
+
+def drop_databases() -> None:
+    """Drop the databases ``database_env`` made (their servers' connections too)."""
+    if not _DATABASES:
+        return
+    with postgres_admin() as admin:
+        while _DATABASES:
+            admin.execute(f'DROP DATABASE IF EXISTS "{_DATABASES.pop()}" WITH (FORCE)')
+
+
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)

@@ -110,8 +110,8 @@ def test_validateworkflow_reports_every_file(tmp_path):
                                    "message": "unknown reference 'nope'"}
 
 
-def test_runworkflow_records_the_run_for_the_browser(tmp_path):
-    env = {**ENV, "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+def test_runworkflow_records_the_run_for_the_browser(tmp_path, new_database):
+    env = {**ENV, **new_database(tmp_path)}
 
     def run(*args):
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,

@@ -16,9 +16,8 @@ from tests.servers import until_ended
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    db = tmp_path_factory.mktemp("recovery") / "db.sqlite3"
-    env = {**os.environ, "SQLITE_PATH": str(db), "DJANGO_DEBUG": "0"}
+def env(tmp_path_factory, new_database):
+    env = {**os.environ, **new_database(tmp_path_factory.mktemp("recovery")), "DJANGO_DEBUG": "0"}
     manage(env, "migrate", "-v0")
     manage(env, "loaddemo", "--username", "ann", "--password", "ann-password")
     return env

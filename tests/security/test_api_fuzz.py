@@ -174,8 +174,8 @@ async def test_a_runs_items_come_a_page_at_a_time_with_their_count(async_alice, 
 
 # -- schemathesis against a real server ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory):
-    env = deployment_env(SQLITE_PATH=str(tmp_path_factory.mktemp("fuzz") / "db.sqlite3"))
+def api_server(tmp_path_factory, new_database):
+    env = deployment_env(**new_database(tmp_path_factory.mktemp("fuzz")))
     server = Daphne(migrated(env, {"dana": "dana-password"}))
     assert server.started, "".join(server.output)
     yield server

@@ -46,9 +46,8 @@ def workflow_yaml() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("exprserver") / "db.sqlite3"
-    env = {**os.environ, "SQLITE_PATH": str(db), "DJANGO_DEBUG": "0",
+def server(tmp_path_factory, new_database):
+    env = {**os.environ, **new_database(tmp_path_factory.mktemp("exprserver")), "DJANGO_DEBUG": "0",
            "DJANGO_SECRET_KEY": "test-" + "k" * 60, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
     manage(env, "migrate", "-v0")
     manage(env, "shell", "-c", "from django.contrib.auth.models import User; "

@@ -18,8 +18,8 @@ F = "tests.security.python_functions"
 
 
 @pytest.fixture
-def env(tmp_path):
-    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3"), "DJANGO_DEBUG": "0",
+def env(tmp_path, new_database):
+    env = {**os.environ, **new_database(tmp_path), "DJANGO_DEBUG": "0",
            "WORKFLOW_PYTHON_ALLOWED": f"engine.functions.*,{F}:*", "WORKFLOW_PYTHON_WORKERS": "2"}
     manage(env, "migrate", "-v0")
     manage(env, "shell", "-c", "from django.contrib.auth.models import User; "

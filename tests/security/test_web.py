@@ -74,8 +74,13 @@ def test_check_deploy_is_clean_with_https_and_a_real_key():
 @pytest.fixture(scope="module")
 def broken_server(tmp_path_factory):
     """A server left at its defaults (no DJANGO_DEBUG) whose database cannot be opened."""
-    missing = tmp_path_factory.mktemp("web") / "no-such-dir" / "db.sqlite3"
-    server = Daphne(deployment_env(SQLITE_PATH=str(missing)))
+    from tests.settings import TEST_DATABASE, postgres_server
+
+    if TEST_DATABASE == "postgres":
+        database = {"DATABASE_URL": f"{postgres_server()}/no_such_database_{secrets.token_hex(4)}"}
+    else:
+        database = {"SQLITE_PATH": str(tmp_path_factory.mktemp("web") / "no-such-dir" / "db.sqlite3")}
+    server = Daphne(deployment_env(**database))
     assert server.started, "".join(server.output)
     yield server
     server.stop()
@@ -88,14 +93,15 @@ def test_debug_is_off_by_default_so_a_500_shows_no_traceback(broken_server):
     assert page.status_code == 500 and "Something went wrong" in page.text
     assert api.status_code == 500 and api.json() == {"detail": "internal server error"}
     for text in (page.text, api.text):
-        assert "Traceback" not in text and "OperationalError" not in text and "sqlite" not in text.lower()
+        assert "Traceback" not in text and "OperationalError" not in text
+        assert "sqlite" not in text.lower() and "postgres" not in text.lower() and "psycopg" not in text.lower()
         assert "DJANGO_SECRET_KEY" not in text and "settings" not in text
 
 
 @pytest.fixture(scope="module")
-def https_server(tmp_path_factory):
+def https_server(tmp_path_factory, new_database):
     """Behind a TLS-terminating proxy (it sets X-Forwarded-Proto), with a user."""
-    env = deployment_env(SQLITE_PATH=str(tmp_path_factory.mktemp("web") / "db.sqlite3"), DJANGO_HTTPS="1",
+    env = deployment_env(**new_database(tmp_path_factory.mktemp("web")), DJANGO_HTTPS="1",
                          DJANGO_BEHIND_PROXY="1", DJANGO_CSRF_TRUSTED_ORIGINS="https://127.0.0.1")
     server = Daphne(migrated(env, {"carol": "carol-password"}))
     assert server.started, "".join(server.output)
