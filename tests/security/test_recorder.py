@@ -1,7 +1,7 @@
 """The recorder never drops a batch silently and no run stays running because of its data.
 
-Database failures are real: a SQLite trigger on the step table refuses rows (always, or
-only the first time), as a full disk or a refused value would.
+Database failures are real: a trigger on the step table (SQLite's or PostgreSQL's) refuses
+rows (always, or only the first time), as a full disk or a refused value would.
 """
 
 import json
@@ -85,15 +85,43 @@ async def test_nan_in_a_run_ends_it_failed_with_strict_json_stored_and_streamed(
 
 def _refuse_rows():
     """Every insert of step b's row fails, as on a full disk."""
+    _refuse("NEW.path = 'b'", "database or disk is full")
+
+
+def _refuse(condition: str, message: str):
+    """A trigger that refuses the insert of a step row while ``condition`` holds."""
+    table = StepRun._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"""CREATE TRIGGER test_refuse BEFORE INSERT ON {StepRun._meta.db_table}
-                           WHEN NEW.path = 'b' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"""CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                               BEGIN IF {condition} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$""")
+            cursor.execute(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                           "EXECUTE FUNCTION test_refuse()")
+        else:
+            cursor.execute(f"""CREATE TRIGGER test_refuse BEFORE INSERT ON {table}
+                               WHEN {condition} BEGIN SELECT RAISE(ABORT, '{message}'); END""")
 
 
 def _drop_triggers():
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS test_refuse")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER IF EXISTS test_refuse ON {StepRun._meta.db_table}")
+            cursor.execute("DROP FUNCTION IF EXISTS test_refuse()")
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS test_refuse")
         cursor.execute("DROP TABLE IF EXISTS test_refusals")
+
+
+def _other_connection():
+    """A new connection to the test database, outside Django (usable from the event loop)."""
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        return lambda: psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
+                                       port=settings["PORT"] or 5432, password=settings["PASSWORD"] or None,
+                                       autocommit=True)
+    return lambda: sqlite3.connect(settings["NAME"])
 
 
 @pytest.fixture
@@ -131,29 +159,29 @@ async def test_a_batch_that_cannot_be_stored_ends_the_run_failed_not_running(ali
 class _ClearOnRetry(logging.Handler):
     """When the recorder says it will try again, the database stops refusing (a passing fault)."""
 
-    def __init__(self, path):
+    def __init__(self, connect):
         super().__init__()
-        self.path = path
+        self.connect = connect
         self.retries = 0
 
     def emit(self, record):
         if "trying again" in record.getMessage():
             self.retries += 1
-            with sqlite3.connect(self.path) as db:
-                db.execute("DELETE FROM test_refusals")
+            db = self.connect()
+            try:
+                with db:
+                    db.execute("DELETE FROM test_refusals")
+            finally:
+                db.close()
 
 
 async def test_a_write_that_fails_once_is_tried_again_and_nothing_is_lost(alice):
-    table = StepRun._meta.db_table
-
     def arm():
         with connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS test_refusals (n INTEGER)")
             cursor.execute("INSERT INTO test_refusals VALUES (1)")
-            cursor.execute(f"""CREATE TRIGGER test_refuse BEFORE INSERT ON {table}
-                               WHEN NEW.path = 'b' AND (SELECT COUNT(*) FROM test_refusals) > 0
-                               BEGIN SELECT RAISE(ABORT, 'database is locked'); END""")
-        return connection.settings_dict["NAME"]
+        _refuse("NEW.path = 'b' AND (SELECT COUNT(*) FROM test_refusals) > 0", "database is locked")
+        return _other_connection()
     handler = _ClearOnRetry(await sync_to_async(arm)())
     logger = logging.getLogger("builder.recorder")
     logger.addHandler(handler)
