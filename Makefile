@@ -43,9 +43,13 @@ run-cluster: install
 	@echo "Serving on http://$(HOST):$(PORT)/ (celery mode: $(DATABASE_URL), $(REDIS_URL))"
 	$(BIN)/python manage.py runcluster --host $(HOST) --port $(PORT) --workers 2
 
+# every test on SQLite, then the tests that use the database once more on PostgreSQL (a database
+# of the session's own on the local server: tests/settings.py; skipped when it is not reachable,
+# except with REQUIRE_SERVICES=1 as in CI)
 test: install
 	mkdir -p var
 	$(BIN)/python -m pytest
+	WORKFLOW_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/builder tests/security
 
 bench: install
 	$(BIN)/python bench/engine.py
