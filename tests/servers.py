@@ -81,12 +81,12 @@ def migrated(env: dict, users: dict[str, str]) -> dict:
 
 
 class Daphne:
-    """``daphne builder.asgi:application`` on a free port; ``started`` is False when it exited
-    before listening (``output`` says why)."""
+    """``daphne builder.asgi:application`` on a free port (or ``port``); ``started`` is False when it
+    exited before listening (``output`` says why)."""
 
-    def __init__(self, env: dict, timeout: float = 60):
+    def __init__(self, env: dict, timeout: float = 60, port: int = 0):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-e", "tcp:0:interface=127.0.0.1", "builder.asgi:application"],
+            [sys.executable, "-m", "daphne", "-e", f"tcp:{port}:interface=127.0.0.1", "builder.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
         self.port = None
