@@ -104,6 +104,7 @@ class RunRecorder:
         # a run taken over from a stopped process: the (path, attempt) rows it has already, and
         # its first start time stays
         self.stored_rows = stored_rows or set()
+        self.stored_paths = {path for path, _ in self.stored_rows}
         self.resumed = resumed
         self.on_fatal = on_fatal  # called once when a batch cannot be stored: stop the run
         self.fatal: str | None = None
@@ -127,6 +128,8 @@ class RunRecorder:
     def emit(self, event) -> None:
         if self.fatal is not None and event.type == "run.finished":
             event = dataclasses.replace(event, status="failed", error=self.fatal)
+        elif event.type == "step.succeeded" and event.path in self.stored_paths and event.reused:
+            return  # a takeover reusing a stored step: its row and events are there already
         self.pending.append(event)
         self.emitted_seq = event.seq
         if event.type == "run.finished":
@@ -257,9 +260,6 @@ class RunRecorder:
                 if dropped:  # written, never sent, and superseded by this batch
                     RunEvent.objects.filter(run_id=self.run_id, seq__in=dropped).delete()
                 cursor.executemany(
-                    f"INSERT INTO {RunEvent._meta.db_table} (run_id, seq, type, data) VALUES (%s, %s, %s, %s)",
-                    [(self.run_id, d["seq"], d["type"], db.json(d)) for d in data])
-                cursor.executemany(
                     f"INSERT INTO {StepRun._meta.db_table} (run_id, path, step_id, kind, uses, attempt, status, "
                     "inputs, output, output_note, error, started_at, finished_at, duration_ms) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -271,6 +271,15 @@ class RunRecorder:
                     "finished_at = %s, duration_ms = %s WHERE run_id = %s AND path = %s AND attempt = %s",
                     [(r["status"], db.json(r["output"]), r["output_note"], r["error"], db.when(r["finished_at"]),
                       r["duration_ms"], self.run_id, path, attempt) for (path, attempt), r in updates.items()])
+                if finished is not None and self.resumed:  # the figures of the whole run, not of this part
+                    whole = self._whole_run(finished)
+                    finished = dataclasses.replace(finished, **whole)
+                    for d in data:
+                        if d["type"] == "run.finished":
+                            d.update(whole)
+                cursor.executemany(
+                    f"INSERT INTO {RunEvent._meta.db_table} (run_id, seq, type, data) VALUES (%s, %s, %s, %s)",
+                    [(self.run_id, d["seq"], d["type"], db.json(d)) for d in data])
             fields = {"last_seq": batch[-1].seq}
             if batch[0].type == "run.started":
                 fields.update(status=Run.Status.RUNNING)
@@ -289,6 +298,22 @@ class RunRecorder:
                 self.open_rows.add(key)
         self.rows_written += len(data) + len(creates) + len(updates)
         self.writes += 1
+
+    def _whole_run(self, finished) -> dict:
+        """A taken-over run's duration and summary from its first start and every process's
+        stored action steps (in ``_write``'s transaction, after this batch's rows)."""
+        from django.db.models import Count, Sum
+
+        started = Run.objects.filter(pk=self.run_id).values_list("started_at", flat=True).first()
+        wall = max(finished.ts - started.timestamp(), 0.0) if started else finished.duration_ms / 1000
+        steps = StepRun.objects.filter(run_id=self.run_id, kind="action", status__in=("succeeded", "failed"))
+        totals = steps.aggregate(work=Sum("duration_ms"), count=Count("path", distinct=True))
+        work = (totals["work"] or 0.0) / 1000
+        summary = {**(finished.summary or {}), "wall_ms": round(wall * 1000, 3), "work_ms": round(work * 1000, 3),
+                   "speedup": round(work / wall, 2) if wall > 0 else None,
+                   "saved_ms": round(max(work - wall, 0) * 1000, 3), "action_steps": totals["count"],
+                   "taken_over": True}
+        return {"duration_ms": round(wall * 1000, 3), "summary": summary}
 
     def _step(self, event, creates: dict, updates: dict) -> None:
         path, kind = event.path, event.type

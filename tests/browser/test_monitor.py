@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from builder.models import Run
+from builder.models import Run, StepRun
 from builder.services import create_run, save_workflow
 
 from .conftest import login_as
@@ -254,3 +254,83 @@ def test_the_workflow_list_shows_run_statuses_live(page, server, alice):
     expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "running", timeout=10000)
     expect(row.locator("[data-testid=last-run] .status")).to_have_attribute("data-status", "succeeded", timeout=15000)
     expect(row.locator("[data-testid=last-duration]")).to_contain_text(" s")
+
+
+RESTARTED = """version: 1
+name: restarted
+steps:
+  - {id: first, uses: wait, with: {seconds: 0, value: 1}}
+  - id: each
+    foreach: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    concurrency: 2
+    steps:
+      - {id: w, uses: wait, with: {seconds: 0.4, value: "${item}"}}
+  - {id: last, uses: wait, with: {seconds: 0, value: done}}
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_open_monitor_follows_its_run_through_a_server_killed_and_restarted(page, server, alice, shot):
+    """Embedded mode: the monitor stays open while its server is killed with kill -9 and started
+    again on the same address; it reconnects by itself and follows the run, taken over by the
+    new server, to its end: no step left shown running, no finished item run again."""
+    from tests.servers import Daphne
+
+    env = {**server_env(), "WORKFLOW_RECOVER_ON_START": "1", "WORKFLOW_LEASE_SECONDS": "6"}
+    port = _free_port()
+    first = Daphne(env, port=port).require_started()
+    try:
+        workflow = save_workflow(alice, RESTARTED)
+        login_as(page, first, alice)
+        page.goto(f"{first.url}/workflows/{workflow.pk}/")
+        expect(page.locator("body[data-ready=true]")).to_be_attached()
+        run_id = start_run_in_page(page, workflow)["id"]
+        page.goto(f"{first.url}/runs/{run_id}/")
+        expect(page.locator("[data-testid=connection]")).to_have_attribute("data-state", "live")
+        deadline = time.monotonic() + 20
+        while StepRun.objects.filter(run_id=run_id, path__startswith="each[", status="succeeded").count() < 3:
+            assert time.monotonic() < deadline, "three items never finished"
+            time.sleep(0.05)
+        first.proc.kill()  # SIGKILL: nothing is cleaned up
+        first.proc.wait(5)
+    finally:
+        first.stop()
+    done_before = set(StepRun.objects.filter(run_id=run_id, status="succeeded").values_list("path", flat=True))
+    expect(page.locator("[data-testid=connection]")).to_have_attribute("data-state", "reconnecting", timeout=5000)
+    shot("reconnecting")
+
+    second = Daphne(env, port=port).require_started()
+    try:
+        expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded",
+                                                                             timeout=30000)
+        expect(page.locator("[data-testid=connection]")).to_have_attribute("data-state", "live")
+        expect(page.locator(".card[data-id=last]")).to_have_attribute("data-status", "succeeded")
+        expect(page.locator(".card[data-id=each]")).to_have_attribute("data-status", "succeeded")
+        assert page.locator(".card[data-status=running]").count() == 0, "a step is still shown running"
+        shot()
+    finally:
+        second.stop()
+    run = Run.objects.get(pk=run_id)
+    assert run.status == "succeeded" and run.takeovers == 1
+    for path in done_before:  # finished before the kill: never started again
+        assert list(StepRun.objects.filter(run_id=run_id, path=path).values_list("attempt", "status")) == \
+            [(1, "succeeded")], path
+
+
+def server_env() -> dict:
+    """The environment of the session's server (tests/browser/conftest.py), for more servers."""
+    import os
+
+    from django.conf import settings
+
+    env = {**os.environ, "SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]), "DJANGO_DEBUG": "0"}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env

@@ -110,7 +110,15 @@ async def test_4_the_taken_over_run_goes_on_from_its_stored_steps(alice):
     assert done.lease_owner == ""
     seqs = [s async for s in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)]
     assert seqs[0] == 7 + leases.SEQ_GAP, "past anything the stopped process may have streamed"
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and done.last_seq == seqs[-1]
+    assert seqs == sorted(set(seqs)) and done.last_seq == seqs[-1]
+    # a stored step is reused quietly: watchers saw it end already, and its row is there
+    kinds = [(e.type, e.data.get("path")) async for e in RunEvent.objects.filter(run=run).order_by("seq")]
+    assert ("step.succeeded", "a") not in kinds and ("step.started", "a") not in kinds
+    # the run's figures are the whole run's, from its first start, not the last process's part
+    assert done.duration_ms >= 3000 and done.summary["wall_ms"] == done.duration_ms
+    assert done.summary["taken_over"] is True and done.summary["action_steps"] == 2
+    finished = [e.data async for e in RunEvent.objects.filter(run=run, type="run.finished")]
+    assert finished[0]["duration_ms"] == done.duration_ms and finished[0]["summary"] == done.summary
 
 
 def test_5_a_queued_run_cancelled_before_anyone_takes_it_never_starts(run):
