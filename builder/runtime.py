@@ -130,6 +130,26 @@ def load_workflow(text, filename: str = "workflow.yaml", actions: ActionRegistry
                 secrets=secret_names)
 
 
+def nul_place(value, place: str) -> str | None:
+    """Where ``value`` holds text with the NUL character (``inputs.files[2]``), or None.
+    PostgreSQL's text and JSON columns refuse it; SQLite's take it, but the product refuses it
+    on both."""
+    if isinstance(value, str):
+        return place if "\x00" in value else None
+    found = None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = nul_place(key, place) or nul_place(item, f"{place}.{key}")
+            if found:
+                break
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            found = nul_place(item, f"{place}[{n}]")
+            if found:
+                break
+    return found
+
+
 def skill_problems(skill) -> dict[str, list[str]]:
     """Field → problems for a Skill about to be saved ({} when it is fine)."""
     base = default_registry()
@@ -156,4 +176,8 @@ def skill_problems(skill) -> dict[str, list[str]]:
         found = config_problems(spec_of(skill), action, engine_settings())
         if found:
             problems["config"] = found
+    for field in ("config", "input_schema", "output_schema"):
+        place = nul_place(getattr(skill, field), field)
+        if place:
+            problems.setdefault(field, []).append(f"{place}: text may not contain the NUL character")
     return problems

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.db import transaction
 
 from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
+from engine.source import path_str
+from engine.spec import walk_steps
 
 from .models import Run, StepRun, Workflow, WorkflowVersion
-from .runtime import load_workflow, secret_names_for
+from .runtime import load_workflow, nul_place, secret_names_for
 
 MAX_YAML_BYTES = 1 << 20
 
@@ -55,6 +57,9 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
     ``base_version``, refuse (Stale) when the workflow has moved past that version."""
     owner = workflow.owner if workflow else user
     parsed = check_yaml(text, owner=owner)
+    unstorable = _unstorable(parsed, text)
+    if unstorable:
+        raise Invalid(unstorable)
     clash = Workflow.objects.filter(owner=owner, name=parsed.name)
     if workflow is not None:
         clash = clash.exclude(pk=workflow.pk)
@@ -72,9 +77,30 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
     workflow.yaml = text
     workflow.version += 1
     workflow.save()
+    # the commands' and the import's notes name a path or file: cut to what the column holds
+    message = message.replace("\x00", "")[:WorkflowVersion._meta.get_field("message").max_length]
     WorkflowVersion.objects.create(workflow=workflow, number=workflow.version, yaml=text, author=user,
                                    message=message)
     return workflow
+
+
+def _unstorable(parsed, text: str) -> list[Issue]:
+    """What valid YAML may hold but the database's columns cannot: PostgreSQL enforces their
+    lengths and refuses the NUL character (YAML's "\\0"). SQLite would store it all, but the
+    product is the same on both."""
+    issues = []
+    title, limit = parsed.title or "", Workflow._meta.get_field("title").max_length
+    line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("title:")), 1)
+    if len(title) > limit:
+        issues.append(Issue(line, 1, "title", f"the title is longer than {limit} characters"))
+    if nul_place(title, "title"):
+        issues.append(Issue(line, 1, "title", "the title may not contain the NUL character"))
+    limit = StepRun._meta.get_field("step_id").max_length
+    for step, _ in walk_steps(parsed.steps):
+        if len(step.id) > limit:
+            issues.append(Issue(*step.position, path_str(step.yaml_path + ("id",)),
+                                f"a step id is at most {limit} characters"))
+    return issues
 
 
 def create_run(workflow: Workflow, user, inputs: dict | None, *, version: WorkflowVersion | None = None,
@@ -87,6 +113,9 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
         values = normalize(values, "inputs")
     except UnstorableValue as exc:
         raise InputsInvalid([str(exc)]) from None
+    place = nul_place(values, "inputs")  # a default's YAML "\0": PostgreSQL's JSON refuses it
+    if place:
+        raise InputsInvalid([f"{place}: text may not contain the NUL character"])
     return Run.objects.create(workflow=workflow, version=version, started_by=user, inputs=values,
                               mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
 

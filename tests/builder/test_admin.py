@@ -39,6 +39,8 @@ def test_staff_create_a_valid_skill(staff_client):
     ({"config": '{"function": "${secrets.X}"}'}, "config", "may refer only to"),
     ({"input_schema": '{"type": "nonsense"}'}, "input_schema", "is not valid"),
     ({"output_schema": '{"type": 5}'}, "output_schema", "is not valid"),
+    ({"config": '{"function": "engine.functions.text:upper", "args": ["a\\u0000b"]}'}, "config",
+     "config.args[0]: text may not contain the NUL character"),  # PostgreSQL's JSON cannot hold it
 ])
 def test_invalid_skills_are_refused_with_the_reason(staff_client, changes, field, message):
     response = post(staff_client, **changes)

@@ -55,6 +55,29 @@ def test_bodies_are_validated_with_field_paths(alice_client):
     assert response.status_code == 400 and response.json()["detail"].startswith("Cannot parse request body")
 
 
+def test_what_no_database_column_holds_is_refused_before_the_database_sees_it(alice_client):
+    """Valid YAML that PostgreSQL's columns refuse (too long for its varchar, or YAML's "\\0",
+    the NUL character): a 422 naming the place, never a 500; the same on SQLite."""
+    step = "steps:\n  - {id: a, uses: wait, with: {seconds: 0}}\n"
+    for title, message in [("x" * 201, "the title is longer than 200 characters"),
+                           ('"x\\0y"', "the title may not contain the NUL character")]:
+        refused = send(alice_client, "post", "/api/workflows/", {"yaml": f"name: t\ntitle: {title}\n{step}"})
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [{"line": 2, "column": 1, "path": "title", "message": message}]
+    nested = f"name: t\nsteps:\n  - id: a\n    steps:\n      - {{id: {'b' * 101}, uses: fail, with: {{message: x}}}}\n"
+    long_id = send(alice_client, "post", "/api/workflows/", {"yaml": nested})
+    assert long_id.status_code == 422
+    assert long_id.json()["errors"] == [{"line": 5, "column": 9, "path": "steps[0].steps[0].id",
+                                         "message": "a step id is at most 100 characters"}]
+    made = send(alice_client, "post", "/api/workflows/",
+                {"yaml": f"name: d\ntitle: {'x' * 200}\ninputs:\n  s: {{type: string, default: \"a\\0b\"}}\n{step}"})
+    assert made.status_code == 201
+    started = send(alice_client, "post", f"/api/workflows/{made.json()['id']}/runs", {})
+    assert started.status_code == 422
+    assert started.json()["errors"][0]["message"] == "inputs.s: text may not contain the NUL character"
+    assert not Run.objects.exists() and list(Workflow.objects.values_list("name", flat=True)) == ["d"]
+
+
 def test_yaml_over_one_mebibyte_is_413(alice_client):
     big = SIMPLE + "# " + "x" * (1 << 20) + "\n"
     assert send(alice_client, "post", "/api/workflows/", {"yaml": big}).status_code == 413
