@@ -56,6 +56,19 @@ def database_env(directory: Path) -> dict:
     return {"DATABASE_URL": f"{postgres_server()}/{name}", "WORKFLOW_TEST_DATABASE_NAME": name}
 
 
+def session_database_env() -> dict:
+    """The environment that points a server or command at this session's test database (once
+    pytest-django has made it: ask for ``django_db_setup``), SQLite's or PostgreSQL's."""
+    from django.conf import settings
+
+    from tests.settings import TEST_DATABASE, postgres_server
+
+    name = settings.DATABASES["default"]["NAME"]
+    if TEST_DATABASE != "postgres":
+        return {"SQLITE_PATH": str(name)}
+    return {"DATABASE_URL": f"{postgres_server()}/{name}", "WORKFLOW_TEST_DATABASE_NAME": name}
+
+
 def drop_databases() -> None:
     """Drop the databases ``database_env`` made (their servers' connections too)."""
     if not _DATABASES:
