@@ -74,9 +74,17 @@ def cap(value, limit: int = OUTPUT_CAP):
     return {"preview": text[:limit]}, f"output cut: {len(text)} characters, the first {limit} kept"
 
 
+def plain(text):
+    """Text as every database stores it: the NUL character (PostgreSQL refuses it) as U+FFFD."""
+    return text.replace("\x00", "\ufffd") if isinstance(text, str) and "\x00" in text else text
+
+
 def event_data(event) -> dict:
     """An event as JSON-safe data, big outputs cut."""
     data = event.as_dict()
+    for key in ("error", "message", "reason"):  # outputs and inputs are normalised by the engine
+        if key in data:
+            data[key] = plain(data[key])
     for key in ("output", "outputs", "inputs"):
         if data.get(key) is not None and not isinstance(data[key], (int, float, bool)):
             data[key], note = cap(data[key], 16 * 1024)
@@ -288,7 +296,7 @@ class RunRecorder:
             if finished is not None:
                 outputs, _ = cap(finished.outputs, 256 * 1024)
                 fields.update(status=finished.status if self.fatal is None else Run.Status.FAILED,
-                              outputs=outputs, error=self.fatal or finished.error or "",
+                              outputs=outputs, error=self.fatal or plain(finished.error) or "",
                               summary=finished.summary, duration_ms=finished.duration_ms,
                               finished_at=_when(finished.ts))
             Run.objects.filter(pk=self.run_id).update(**fields)
@@ -335,15 +343,15 @@ class RunRecorder:
         else:  # ended without a start event of its own: reused, skipped, or failed before starting
             row = creates[key] = _row(path.rsplit(".", 1)[-1], "action", "", "running", None, event.ts)
         if kind == "step.retrying":
-            row.update(status="failed", error=event.error, finished_at=event.ts)
+            row.update(status="failed", error=plain(event.error), finished_at=event.ts)
         elif kind == "step.succeeded":
             output, note = cap(event.output)
             row.update(status="succeeded", finished_at=event.ts, duration_ms=event.duration_ms, output=output,
                        output_note=note)
         elif kind == "step.failed":
-            row.update(status="failed", error=event.error, finished_at=event.ts, duration_ms=event.duration_ms)
+            row.update(status="failed", error=plain(event.error), finished_at=event.ts, duration_ms=event.duration_ms)
         elif kind == "step.skipped":
-            row.update(status="skipped", error=event.reason, finished_at=event.ts)
+            row.update(status="skipped", error=plain(event.reason), finished_at=event.ts)
         elif kind == "step.cancelled":
             row.update(status="cancelled", finished_at=event.ts, duration_ms=event.duration_ms)
 

@@ -177,7 +177,8 @@ def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_key=None
         elif err["type"] == "missing":
             message = f"missing required key '{loc[-1]}'"
         elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
-            message = f"invalid id {_shown(err.get('input'))}: use letters, digits and _, not starting with a digit"
+            message = (f"invalid id {_shown(err.get('input'))}: use letters, digits and _, not starting with a digit, "
+                       "at most 100 characters")
         elif err["type"] == "string_pattern_mismatch" and loc == ("name",):
             message = f"invalid name {_shown(err.get('input'))}: use a slug of a-z, 0-9, - and _"
         else:

@@ -9,6 +9,7 @@ from .actions import Action, ActionRegistry, default_registry
 from .expressions import condition_source, has_expression
 from .source import path_str
 from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, walk_steps
+from .values import lenient
 
 
 @dataclass(slots=True, eq=False)
@@ -51,7 +52,7 @@ class Plan:
             if node.children:
                 data["children"] = [one(c) for c in node.children]
             return data
-        return [one(n) for n in self.nodes]
+        return lenient([one(n) for n in self.nodes])  # names are the author's text: stored as is
 
 
 def plan(workflow: Workflow, registry: ActionRegistry | None = None) -> Plan:
@@ -88,7 +89,7 @@ def _plan_step(step, registry: ActionRegistry) -> Node:
         if not has_expression(step.with_):
             node.params = node.action.parse(step.with_)
             dump = getattr(node.params, "model_dump", None)
-            node.shown = dump(mode="json") if dump else node.params
+            node.shown = lenient(dump(mode="json") if dump else node.params)  # stored as is: JSON-safe
     elif isinstance(step, ParallelStep):
         node.children = [_plan_step(branch, registry) for branch in step.parallel]
     elif isinstance(step, (ForeachStep, GroupStep)):

@@ -208,7 +208,7 @@ class _Execution:
         try:
             async with asyncio.timeout(workflow.limits.timeout) as deadline:
                 await self.run_list(self.plan.nodes, self.plan.dag, root, "", ())
-            outputs = self.clean(self.outputs(root))
+            outputs = self.clean(lenient(self.outputs(root)))  # literal text of the template too
         except StepFailed as exc:
             status, error = "failed", str(exc)
         except BudgetExceeded as exc:

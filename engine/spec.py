@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
-ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"  # at most 100 characters: a step path is stored
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -7,7 +7,7 @@ each of them somewhere else, later. So outputs are normalised once, where they e
 - converted where a clear convention exists: tuples and sets → lists (sets sorted when they
   can be), ``datetime``/``date``/``time`` → ISO 8601 text, ``Decimal`` → a number, ``UUID``
   and ``Enum`` → their value, ``bytes`` holding UTF-8 → text, integer/float/bool/null mapping
-  keys → text (as ``json.dumps`` does), lone surrogates in text → U+FFFD;
+  keys → text (as ``json.dumps`` does), lone surrogates and NUL characters in text → U+FFFD;
 - refused otherwise, naming the value's place (``output.rows[3].total``): NaN and ±Infinity
   (JSON has neither), integers beyond 64 bits (databases and browsers cannot hold them),
   bytes that are not text, other objects, nesting deeper than ``MAX_DEPTH``.
@@ -105,7 +105,7 @@ def _walk(value, depth: int, size: list):
         index = 0
         for key, item in value.items():
             try:
-                new_key = key if type(key) is str else _key(key)
+                new_key = _text(key) if type(key) is str else _key(key)
                 size[0] += len(new_key)
                 new = _walk(item, depth + 1, size)
             except _Refused as exc:
@@ -192,6 +192,8 @@ def _key(key) -> str:
 
 
 def _text(text: str) -> str:
+    if "\x00" in text:  # the NUL character: PostgreSQL's text and JSON refuse it
+        text = text.replace("\x00", "\ufffd")
     if text.isascii():
         return text
     try:

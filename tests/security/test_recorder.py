@@ -198,3 +198,33 @@ async def test_a_write_that_fails_once_is_tried_again_and_nothing_is_lost(alice)
     assert paths == {"a", "b", "c", "d"}
     seqs = [s async for s in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)]
     assert seqs == list(range(1, seqs[-1] + 1)), "every event stored, none twice"
+
+
+NUL = r'''name: nul
+outputs: {a: "${a}", note: "x\0y"}
+steps:
+  - {id: a, name: "the\0name", uses: wait, with: {seconds: 0, value: {"k\0ey": "a\0b"}}}
+  - {id: b, uses: fail, with: {message: "bad\0thing"}}
+'''
+
+NUL_OK = NUL.replace("  - {id: b, uses: fail, with: {message: \"bad\\0thing\"}}\n", "").replace("name: nul", "name: nul_ok")
+
+
+async def test_the_nul_character_in_step_data_is_stored_on_every_database(alice):
+    """PostgreSQL's text and JSON refuse NUL: it becomes U+FFFD in outputs, keys and errors,
+    and the run ends as it should (failed at b), not with "events could not be stored"."""
+    run = await start(alice, NUL)
+    await execution.execute(run.pk)
+    done = await finished(run.pk, timeout=20)
+    assert done.status == "failed" and "bad\ufffdthing" in done.error and "could not be stored" not in done.error
+    a = await StepRun.objects.aget(run=run, path="a")
+    assert a.output == {"k\ufffdey": "a\ufffdb"}
+    b = await StepRun.objects.aget(run=run, path="b")
+    assert b.status == "failed" and "bad\ufffdthing" in b.error
+    stored = [e.data async for e in RunEvent.objects.filter(run=run).order_by("seq")]
+    assert "\x00" not in json.dumps(stored, ensure_ascii=False)
+    ok = await start(alice, NUL_OK)
+    await execution.execute(ok.pk)
+    done = await finished(ok.pk, timeout=20)
+    assert done.status == "succeeded", done.error
+    assert done.outputs == {"a": {"k\ufffdey": "a\ufffdb"}, "note": "x\ufffdy"}
