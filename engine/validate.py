@@ -36,6 +36,7 @@ _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean"
           "object": (dict,), "array": (list,)}
 #: candidate names did-you-mean may compare in one workflow (difflib is slow on thousands)
 HINT_BUDGET = 200_000
+MAX_PATH = 400  # characters of a step's run-time path (``a.b[12].c``): what every store keeps
 _MANY = 10**18  # counts stop growing here (nested literal lists could multiply without end)
 
 
@@ -119,7 +120,14 @@ class _Checker:
                 self.add(("inputs", name), f"'{name}' is reserved")
 
     def check_ids(self) -> None:
+        lengths: dict[str, int] = {}  # step id -> the length of its run-time path (foreach indexes counted large)
         for step, parent in walk_steps(self.wf.steps):
+            above = lengths.get(parent.id, 0) if parent is not None else 0
+            length = lengths[step.id] = (above + 1 + (12 if isinstance(parent, ForeachStep) else 0)
+                                         if parent is not None else 0) + len(step.id)
+            if length > MAX_PATH >= above:  # said once, where it first happens
+                self.add(step.yaml_path + ("id",), f"this step's path would be about {length} characters, more than "
+                                                   f"{MAX_PATH}: use shorter ids or nest less deeply")
             if step.id in self.steps:
                 first = self.steps[step.id]
                 self.add(step.yaml_path + ("id",),

@@ -202,3 +202,15 @@ def test_ancestor_sets_keep_sequences_as_a_prefix():
     assert list(members(union(gappy, adding(NONE, 1)))) == [0, 1, 3]
     assert union(gappy, (3, 0)) == (4, 0)
     assert has(gappy, 3) and not has(gappy, 2) and not has(gappy, 40)
+
+
+def test_a_step_path_too_long_to_store_is_refused_once_where_it_begins():
+    text, level = "name: deep\nsteps:\n", ""
+    for i in range(6):
+        text += f"{level}  - id: g{i}_{'a' * 80}\n{level}    steps:\n"
+        level += "    "
+    text += f"{level}  - {{id: leaf, uses: wait, with: {{seconds: 0}}}}\n"
+    with pytest.raises(engine.WorkflowInvalid) as caught:
+        engine.load(text)
+    issues = [i for i in caught.value.issues if "path would be" in i.message]
+    assert len(issues) == 1 and issues[0].path.endswith("steps[0].steps[0].id") and "more than 400" in issues[0].message
