@@ -52,6 +52,7 @@ LAPSE = 4.0  # seconds without a heartbeat: the process is gone
 CLAIM_GRACE = 3.0  # seconds a chunk may wait for a worker before the run's process runs it
 FLUSH = 0.1  # seconds a chunk buffers its events at most
 DRAIN = 10.0  # seconds the run's process waits for stopped chunks' last events
+POP = 1000  # chunk messages taken at once
 
 
 def client():
@@ -89,10 +90,12 @@ class Distributor:
 
 
 class _Chunk:
-    def __init__(self, number: int, pairs: list, attempts: dict):
+    def __init__(self, number: int, pairs: list, attempts: dict, completed: dict | None = None):
         self.number = number
         self.pairs = pairs
         self.attempts = attempts
+        self.completed = completed or {}  # path -> output of steps an earlier chunk finished
+        self.ended_steps: dict[int, dict[str, object]] = {}  # item -> its steps that succeeded here
         self.sent = 0.0
         self.claimed = False
         self.ended = False
@@ -123,8 +126,8 @@ class _Block:
         self.redis = client()
         self.head = path + "["
 
-    def _chunk(self, pairs, attempts) -> _Chunk:
-        chunk = _Chunk(len(self.chunks), pairs, attempts)
+    def _chunk(self, pairs, attempts, completed=None) -> _Chunk:
+        chunk = _Chunk(len(self.chunks), pairs, attempts, completed)
         self.chunks[chunk.number] = chunk
         return chunk
 
@@ -142,18 +145,20 @@ class _Block:
         while self.queue or self.active():
             while self.queue and len(self.active()) < self.slots:
                 await self._send(self.queue.popleft())
-            for message in await self._pop(0.2):
+            messages = await self._pop(0.2)
+            for message in messages:
                 for result in self._handle(message):
                     yield result
             if loop.time() - beat >= HEARTBEAT:
                 beat = loop.time()
                 await self.redis.set(self.key + ":alive", "1", px=int(LAPSE * 1000))
-                await self._check()
+                if len(messages) < POP:  # every message a dead chunk sent is in: now it may be judged
+                    await self._check()
 
     async def _send(self, chunk: _Chunk) -> None:
         from .tasks import run_chunk as chunk_task
 
-        spec = {"pairs": chunk.pairs, "lanes": self.lanes, "attempts": chunk.attempts}
+        spec = {"pairs": chunk.pairs, "lanes": self.lanes, "attempts": chunk.attempts, "completed": chunk.completed}
         await self.redis.set(f"{self.key}:spec:{chunk.number}", dumps(spec), ex=TTL)
         chunk.sent = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(
@@ -163,7 +168,7 @@ class _Block:
         first = await self.redis.blpop([self.key + ":events"], timeout=timeout)
         if first is None:
             return []
-        more = await self.redis.lpop(self.key + ":events", 1000) or []
+        more = await self.redis.lpop(self.key + ":events", POP - 1) or []
         return [json.loads(text) for text in [first[1], *more]]
 
     def _handle(self, message: dict) -> list[tuple]:
@@ -178,6 +183,12 @@ class _Block:
             data = message["e"]
             event = ev.EVENT_TYPES[data.pop("type")](**data)
             path = event.path
+            if event.type == "step.succeeded" and event.reused:
+                return []  # an earlier chunk's step, stored and sent when it ended there
+            if event.type == "step.succeeded":
+                index = self._index(path)
+                if index is not None:
+                    chunk.ended_steps.setdefault(index, {})[path] = event.output
             if event.type == "step.started" and event.kind == "action":
                 self.ex.budget.step()  # the run's own budget counts every worker's steps
                 chunk.open[path] = event.attempt
@@ -190,6 +201,7 @@ class _Block:
         elif kind == "item":
             index = message["i"]
             chunk.done.add(index)
+            chunk.ended_steps.pop(index, None)
             self.running.discard(index)
             error = tuple(message["err"]) if message.get("err") else None
             return [(index, message.get("out"), error, len(self.running))]
@@ -234,10 +246,12 @@ class _Block:
             self.ex.emit(ev.StepFailed, path, "interrupted: the worker running it stopped", attempt, 0.0, False)
             attempts[path] = attempt
         rest = [(i, item) for i, item in chunk.pairs if i not in chunk.done]
+        completed = dict(chunk.completed)  # the steps of unfinished items that did finish: never run again
         for index, _ in rest:
             self.running.discard(index)
+            completed.update(chunk.ended_steps.get(index, {}))
         if rest:
-            self.queue.appendleft(self._chunk(rest, attempts))
+            self.queue.appendleft(self._chunk(rest, attempts, completed))
 
     async def close(self) -> None:
         """Stop the chunks still out, forward their last events, and drop every key."""
@@ -251,9 +265,11 @@ class _Block:
                 waiting = [c for c in self.active() if c.claimed]
                 if not waiting:
                     break
-                for message in await self._pop(0.2):
+                messages = await self._pop(0.2)
+                for message in messages:
                     self._handle(message)
-                await self._check()
+                if len(messages) < POP:
+                    await self._check()
             for chunk in self.chunks.values():
                 if chunk.local is not None and not chunk.local.done():
                     chunk.local.cancel()
@@ -370,7 +386,8 @@ async def _run(redis, key: str, number: int, context: dict, spec: dict) -> None:
     try:
         task = loop.create_task(runner.run_items(
             workflow_plan, context["path"], context["values"], spec["pairs"], context["total"], sink,
-            run_id=name, lanes=spec["lanes"], attempts=spec["attempts"], on_item=sink.item))
+            run_id=name, lanes=spec["lanes"], attempts=spec["attempts"], completed=spec.get("completed"),
+            on_item=sink.item))
         await asyncio.sleep(0)
         execution = runner._runs.get(name)
         try:

@@ -96,17 +96,19 @@ class Runner:
             self._runs.pop(execution.run_id, None)
 
     async def run_items(self, plan: Plan, path: str, values: dict, pairs: list, total: int, sink: ev.Sink, *,
-                        run_id: str, lanes: int = 1, attempts: dict | None = None, on_item) -> None:
+                        run_id: str, lanes: int = 1, attempts: dict | None = None, completed: dict | None = None,
+                        on_item) -> None:
         """Run part of a distributed foreach (engine/distributed.py): the body of the foreach at
         ``path`` for ``pairs`` (index, item) of its ``total`` items, ``lanes`` at a time, seeing
         ``values`` outside the body. Events go to ``sink`` (no run events); ``on_item(index,
-        output, error)`` follows each item's last. ``cancel(run_id)`` stops it."""
+        output, error)`` follows each item's last. ``completed`` and ``attempts`` are as in
+        ``run`` (steps a worker that stopped finished, or had under way). ``cancel(run_id)`` stops it."""
         from .distributed import find, run_part
 
         node = find(plan.nodes, path)
         if node is None or node.kind != "foreach":
             raise ValueError(f"{path} is not a foreach of this workflow")
-        execution = _Execution(self, plan, values.get("inputs") or {}, sink, run_id, {})
+        execution = _Execution(self, plan, values.get("inputs") or {}, sink, run_id, completed or {})
         execution.prior_attempts = attempts or {}
         root = Scope({**values, "secrets": Secrets(self.secrets)}, known=plan.step_ids)
         self._runs[run_id] = execution

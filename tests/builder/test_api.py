@@ -67,8 +67,8 @@ def test_what_no_database_column_holds_is_refused_before_the_database_sees_it(al
     nested = f"name: t\nsteps:\n  - id: a\n    steps:\n      - {{id: {'b' * 101}, uses: fail, with: {{message: x}}}}\n"
     long_id = send(alice_client, "post", "/api/workflows/", {"yaml": nested})
     assert long_id.status_code == 422
-    assert long_id.json()["errors"] == [{"line": 5, "column": 9, "path": "steps[0].steps[0].id",
-                                         "message": "a step id is at most 100 characters"}]
+    [error] = long_id.json()["errors"]
+    assert (error["line"], error["path"]) == (5, "steps[0].steps[0].id") and "at most 100 characters" in error["message"]
     made = send(alice_client, "post", "/api/workflows/",
                 {"yaml": f"name: d\ntitle: {'x' * 200}\ninputs:\n  s: {{type: string, default: \"a\\0b\"}}\n{step}"})
     assert made.status_code == 201

@@ -28,6 +28,7 @@ inputs:
   items: {type: array}
   delay: {type: number, default: 0.05}
   fail: {type: integer, default: -1}
+  pause: {type: number, default: 0}
 steps:
   - {id: base, uses: wait, with: {seconds: 0, value: 1000}}
   - id: each
@@ -40,7 +41,7 @@ steps:
       - id: rec
         uses: python
         with: {function: "tests.cluster.functions:span", args: ["${inputs.tag}", "${n}", "${inputs.delay}", "${inputs.fail}"]}
-      - {id: plus, uses: wait, with: {seconds: 0, value: "${rec + base + loop.index}"}}
+      - {id: plus, uses: wait, with: {seconds: "${inputs.pause}", value: "${rec + base + loop.index}"}}
 outputs:
   each: ${each}
 """
@@ -117,7 +118,7 @@ def _most_at_once(spans: dict) -> int:
     return most
 
 
-def _run(api, db, name: str, yaml: str, items, delay: float, fail: int = -1):
+def _run(api, db, name: str, yaml: str, items, delay: float, fail: int = -1, pause: float = 0):
     if name not in api.workflows:
         made = api.post("/api/workflows/", {"yaml": yaml})
         assert made.status_code == 201, made.text
@@ -126,7 +127,7 @@ def _run(api, db, name: str, yaml: str, items, delay: float, fail: int = -1):
 
     tag = uuid.uuid4().hex
     started = api.post(f"/api/workflows/{api.workflows[name]}/runs",
-                       {"inputs": {"tag": tag, "items": list(items), "delay": delay, "fail": fail}})
+                       {"inputs": {"tag": tag, "items": list(items), "delay": delay, "fail": fail, "pause": pause}})
     assert started.status_code == 201, started.text
     return started.json()["id"], tag
 
@@ -197,7 +198,8 @@ def test_a_chunk_worker_killed_mid_run_its_items_go_on_elsewhere_and_no_finished
     api = Api(web.base)
     items = 120
     name = "spread-killed"
-    run_id, tag = _run(api, cluster_db, name, _yaml(name, True), range(items), 0.1)
+    # half of each item in its second step: the kill leaves items whose first step ended
+    run_id, tag = _run(api, cluster_db, name, _yaml(name, True), range(items), 0.1, pause=0.1)
     [coordinator] = _until(lambda: [w for w in workers if (cluster_db(
         "SELECT lease_owner FROM builder_run WHERE id = %s", run_id)[0][0] or ":0:").split(":")[1] == str(w.proc.pid)],
         20, "a worker runs the run")
@@ -222,11 +224,18 @@ def test_a_chunk_worker_killed_mid_run_its_items_go_on_elsewhere_and_no_finished
         else:
             assert r == [(1, "succeeded", "")], (path, r)
     assert {f"each[{i}].rec" for i in twice} <= interrupted, "only an interrupted item may run twice"
+    # an item whose first step ended before the kill goes on from its second: rec is not run again
+    pluses = _rows(cluster_db, run_id, "each[%].plus")
+    assert len(pluses) == items
+    for path, r in pluses.items():
+        assert r == [(1, "succeeded", "")] or (r[0][:2] == (1, "failed") and r[1] == (2, "succeeded", "")), (path, r)
+    resumed_items = {p for p, r in pluses.items() if len(r) > 1}
     assert all(len(calls) <= 2 for calls in spans.values())
     late = [i for i, calls in spans.items() for pids, _, stop in calls if victim.proc.pid in pids and stop > killed]
     assert not late, f"items recorded by the killed worker after its kill: {late}"
-    print(f"\nspread foreach, a chunk worker killed: {len(interrupted)} item steps interrupted and run again as "
-          f"attempt 2; {len(twice)} items ran twice")
+    print(f"\nspread foreach, a chunk worker killed: {len(interrupted) + len(resumed_items)} item steps interrupted "
+          f"and run again as attempt 2 ({len(resumed_items)} of them second steps, their items' first step not run "
+          f"again); {len(twice)} items ran twice")
 
 
 async def test_without_redis_a_spread_foreach_fails_saying_why_and_the_run_ends(settings):
