@@ -123,6 +123,7 @@ class _Block:
             part = pending[start:start + size]
             self.queue.append(self._chunk(part, {p: a for i, _ in part for p, a in prior.get(i, {}).items()}))
         self.running: set[int] = set()
+        self.backlog: collections.deque = collections.deque()  # messages popped, not yet handled
         self.redis = client()
         self.head = path + "["
 
@@ -146,8 +147,9 @@ class _Block:
             while self.queue and len(self.active()) < self.slots:
                 await self._send(self.queue.popleft())
             messages = await self._pop(0.2)
-            for message in messages:
-                for result in self._handle(message):
+            self.backlog.extend(messages)
+            while self.backlog:  # popped is taken: what the block's end leaves, close() handles
+                for result in self._handle(self.backlog.popleft()):
                     yield result
             if loop.time() - beat >= HEARTBEAT:
                 beat = loop.time()
@@ -256,10 +258,13 @@ class _Block:
     async def close(self) -> None:
         """Stop the chunks still out, forward their last events, and drop every key."""
         try:
+            while self.backlog:  # taken from Redis before the block ended: their events go in too
+                self._handle(self.backlog.popleft())
             await self.redis.set(self.key + ":stop", "1", ex=TTL)
             for chunk in self.chunks.values():  # never sent, or sent and not yet taken: never run
                 if not chunk.ended and not chunk.claimed:
-                    await self.redis.set(f"{self.key}:claim:{chunk.number}", "void", nx=True, ex=TTL)
+                    if not await self.redis.set(f"{self.key}:claim:{chunk.number}", "void", nx=True, ex=TTL):
+                        chunk.claimed = chunk.sent > 0  # a worker has it: wait for its end
             deadline = time.monotonic() + DRAIN
             while time.monotonic() < deadline:
                 waiting = [c for c in self.active() if c.claimed]
@@ -314,6 +319,10 @@ class _Pusher:
     def say(self, kind: str, **data) -> None:
         self.buffer.append(dumps({"c": self.number, "t": kind, **data}))
 
+    async def said(self, kind: str, **data) -> None:
+        self.say(kind, **data)
+        await self.stored()
+
     async def stored(self) -> None:
         async with self.lock:
             if self.buffer:
@@ -333,6 +342,7 @@ async def run_chunk(key: str, number: int) -> None:
         context, spec = await redis.mget(key + ":ctx", f"{key}:spec:{number}")
         if context is None or spec is None or await redis.exists(key + ":stop") \
                 or not await redis.exists(key + ":alive"):
+            await _Pusher(redis, key, number).said("end")  # taken, and not run: the block may stop waiting
             return
         await _run(redis, key, number, json.loads(context), json.loads(spec))
     finally:
@@ -373,8 +383,8 @@ async def _run(redis, key: str, number: int, context: dict, spec: dict) -> None:
                 beaten = loop.time()
             if await redis.exists(key + ":stop", f"{key}:drop:{number}") or not await redis.exists(key + ":alive"):
                 stopping = True
-                runner.cancel(name)
-                return
+                if runner.cancel(name):  # (not yet started: the next look cancels it)
+                    return
 
     async def flush() -> None:
         while True:

@@ -66,6 +66,57 @@ class Worker:
                 self.proc.wait(5)
 
 
+def workers_side_by_side(env: dict, names: list[str], concurrency: int = 4):
+    """Start a worker per name at once (each takes seconds to be ready); yield them by name, and
+    stop every one at the end. A worker that did not start fails the fixture using this."""
+    started: list[Worker] = []
+    failures: list[Exception] = []
+
+    def start(name):
+        try:
+            started.append(Worker(env, name, concurrency=concurrency))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        if failures:
+            raise failures[0]
+        yield sorted(started, key=lambda w: w.name)
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def side_effects_env(cluster_env: dict, table: str, **settings: str) -> dict:
+    """The cluster's environment with ``table`` (``CREATE TABLE`` text) made in its database for
+    tests/cluster/functions.py to write to, those functions allowed, and ``settings``."""
+    import psycopg
+
+    from tests.cluster import functions
+
+    dsn = cluster_env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(table)
+    allowed = "engine.functions.*,examples.functions.*,tests.cluster.functions.*"
+    return {**cluster_env, "WORKFLOW_PYTHON_ALLOWED": allowed, functions.DSN_VARIABLE: dsn, **settings}
+
+
+def serving(env: dict):
+    """A daphne process of the cluster for as long as the fixture using this lasts."""
+    from tests.servers import Daphne
+
+    server = Daphne(env, timeout=30).require_started()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def cluster_env():
     """A migrated database ``wf_cluster_<pid>`` and a Redis prefix of this session, user ``ann``;

@@ -10,15 +10,13 @@ tests/cluster/functions.py), so the tests see what really happened, not only the
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 
 from tests.cluster import functions
-from tests.cluster.conftest import Worker
+from tests.cluster.conftest import serving, side_effects_env, workers_side_by_side
 from tests.cluster.test_takeover import Api, _ended, _pid, _rows, _until
-from tests.servers import Daphne
 
 CHUNK = 10
 
@@ -54,50 +52,20 @@ def _yaml(name: str, distribute: bool, on_error: str = "fail_fast") -> str:
 
 @pytest.fixture(scope="module")
 def env(cluster_env):
-    import psycopg
-
-    dsn = cluster_env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {functions.SPANS} (tag text, item int, pids int[], "
-                           "start double precision, stop double precision)")
-    allowed = "engine.functions.*,examples.functions.*,tests.cluster.functions.*"
-    return {**cluster_env, "WORKFLOW_PYTHON_ALLOWED": allowed, "WORKFLOW_PYTHON_WORKERS": "4",
-            "WORKFLOW_LEASE_SECONDS": "6", "WORKFLOW_DISTRIBUTE_CHUNK": str(CHUNK),
-            functions.DSN_VARIABLE: dsn}
+    return side_effects_env(cluster_env, f"CREATE TABLE IF NOT EXISTS {functions.SPANS} (tag text, item int, "
+                            "pids int[], start double precision, stop double precision)",
+                            WORKFLOW_PYTHON_WORKERS="4", WORKFLOW_LEASE_SECONDS="6",
+                            WORKFLOW_DISTRIBUTE_CHUNK=str(CHUNK))
 
 
 @pytest.fixture(scope="module")
 def web(env):
-    server = Daphne(env, timeout=30).require_started()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(env)
 
 
 @pytest.fixture(scope="module")
 def workers(env):
-    started: list[Worker] = []
-    failures: list[Exception] = []
-
-    def start(name):
-        try:
-            started.append(Worker(env, name, concurrency=4))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=start, args=(f"wf-spread-{n}",)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    try:
-        if failures:
-            raise failures[0]
-        yield sorted(started, key=lambda w: w.name)
-    finally:
-        for worker in started:
-            worker.stop()
+    yield from workers_side_by_side(env, [f"wf-spread-{n}" for n in (1, 2)])
 
 
 def _spans(db, tag: str) -> dict[int, list[tuple]]:

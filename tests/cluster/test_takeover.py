@@ -20,9 +20,8 @@ import httpx
 import pytest
 
 from tests.cluster import functions
-from tests.cluster.conftest import Worker
+from tests.cluster.conftest import Worker, serving, side_effects_env, workers_side_by_side
 from tests.procs import cpu_ticks, descendants
-from tests.servers import Daphne
 
 LEASE_SECONDS = 6  # takeover passes every 2 s; short for the test, long enough for 2 busy cores
 
@@ -101,50 +100,20 @@ class Api:
 @pytest.fixture(scope="module")
 def env(cluster_env):
     """The cluster's environment, with the side effects' table and its function allowed."""
-    import psycopg
-
-    dsn = cluster_env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {functions.TABLE} (tag text, item int, pids int[], "
-                           "at timestamptz DEFAULT clock_timestamp())")
-    allowed = "engine.functions.*,examples.functions.*,tests.cluster.functions.*"
-    return {**cluster_env, "WORKFLOW_PYTHON_ALLOWED": allowed, "WORKFLOW_PYTHON_WORKERS": "5",
-            "WORKFLOW_LEASE_SECONDS": str(LEASE_SECONDS), functions.DSN_VARIABLE: dsn}
+    return side_effects_env(cluster_env, f"CREATE TABLE IF NOT EXISTS {functions.TABLE} (tag text, item int, "
+                            "pids int[], at timestamptz DEFAULT clock_timestamp())",
+                            WORKFLOW_PYTHON_WORKERS="5", WORKFLOW_LEASE_SECONDS=str(LEASE_SECONDS))
 
 
 @pytest.fixture(scope="module")
 def web(env):
-    server = Daphne(env, timeout=30).require_started()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(env)
 
 
 @pytest.fixture(scope="module")
 def workers(env):
     """Two workers, started side by side; the kill test kills one of them."""
-    started: list[Worker] = []
-    failures: list[Exception] = []
-
-    def start(name):
-        try:
-            started.append(Worker(env, name, concurrency=4))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=start, args=(f"wf-takeover-{n}",)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    try:
-        if failures:
-            raise failures[0]
-        yield sorted(started, key=lambda w: w.name)
-    finally:
-        for worker in started:
-            worker.stop()
+    yield from workers_side_by_side(env, [f"wf-takeover-{n}" for n in (1, 2)])
 
 
 @pytest.fixture(scope="module")
