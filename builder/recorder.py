@@ -144,10 +144,16 @@ class RunRecorder:
             self.wake.set()
 
     async def stored(self) -> None:
-        """Return once every event emitted so far is in the database (or storing it failed)."""
+        """Return once every event emitted so far is in the database (or storing it failed).
+
+        The write is shielded: a step cancelled while it waits (fail_fast, a cancel) must not
+        cancel the write of a batch that holds other steps' events too."""
         target = self.emitted_seq
         if self.stored_seq >= target:
             return
+        await asyncio.shield(self._write_up_to(target))
+
+    async def _write_up_to(self, target: int) -> None:
         async with self.lock:
             if self.stored_seq < target:
                 await self._write_pending()

@@ -107,3 +107,31 @@ async def test_a_chain_of_steps_stores_each_start_but_sends_a_frame_an_interval(
     sent = [event["seq"] for frame in frames for event in json.loads(frame["text"])["events"]]
     stored = [seq async for seq in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)]
     assert sent == stored, "what was sent is exactly what was stored"
+
+
+async def test_a_step_cancelled_while_its_barrier_writes_never_loses_the_batch(alice):
+    """fail_fast cancels steps that wait in the barrier: their wait ends, but the write goes on,
+    for the batch holds other steps' events too (an end lost there left a row 'running')."""
+    import time
+
+    from engine import events as ev
+
+    workflow = await sync_to_async(save_workflow)(alice, "name: w\nsteps:\n  - {id: a, uses: wait, with: {seconds: 0}}\n")
+    run = await sync_to_async(create_run)(workflow, alice, {})
+    recorder = RunRecorder(run.pk, send=False)
+    await recorder.start()
+    busy = asyncio.ensure_future(sync_to_async(time.sleep)(0.3))  # the database thread is busy: the write queues
+    await asyncio.sleep(0.05)
+    now = time.time()
+    recorder.emit(ev.StepStarted(1, now, str(run.pk), "a", "a", "action", "wait", 1, None))
+    recorder.emit(ev.StepStarted(2, now, str(run.pk), "b", "b", "action", "wait", 1, None))
+    recorder.emit(ev.StepSucceeded(3, now, str(run.pk), "a", 1, 1, 1.0))
+    waiting = asyncio.ensure_future(recorder.stored())  # b's barrier
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # b is cancelled (fail_fast) while its barrier's write waits for the thread
+    await busy
+    await recorder.close()
+    rows = {path: status async for path, status in StepRun.objects.filter(run=run).values_list("path", "status")}
+    assert rows == {"a": "succeeded", "b": "running"}, rows
+    assert [seq async for seq in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)] \
+        == [1, 2, 3]

@@ -146,8 +146,8 @@ def test_fail_fast_stops_a_spread_foreach_with_the_error_of_one_process(web, wor
         spans = _spans(cluster_db, tag)
         errors[distribute] = error
         assert len(spans) < 150, f"{len(spans)} of 200 items ran: fail_fast did not stop the block"
-        assert cluster_db("SELECT count(*) FROM builder_steprun WHERE run_id = %s AND status = 'running'",
-                          run_id) == [(0,)]
+        left = cluster_db("SELECT path, attempt FROM builder_steprun WHERE run_id = %s AND status = 'running'", run_id)
+        assert left == [], (distribute, left)
     assert errors[True] == errors[False]
     assert "each[7].rec" in errors[True] and "item 7 refuses" in errors[True]
 
