@@ -238,6 +238,10 @@ class _Block:
                     await self._lose(chunk)
             elif chunk.local is None and now - chunk.sent > CLAIM_GRACE:
                 chunk.local = asyncio.get_running_loop().create_task(run_chunk(self.key, chunk.number))
+            elif chunk.local is not None and chunk.local.done():
+                # another process holds its claim but never said so (it died right after taking
+                # it): from now on its heartbeat judges it, so the chunk cannot wait forever
+                chunk.claimed = True
 
     async def _lose(self, chunk: _Chunk) -> None:
         chunk.lost = True
