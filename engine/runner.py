@@ -278,7 +278,8 @@ class _Execution:
         if node.skip or node.condition is not None:
             reason = self._skip_reason(node, scope, path)
             if reason:
-                self.emit(ev.StepSkipped, path, reason)
+                if reason is not _CONTINUED:
+                    self.emit(ev.StepSkipped, path, reason)
                 scope.values[node.id] = None
                 return None
         if node.action is not None:
@@ -296,8 +297,11 @@ class _Execution:
             return "if: false"
         try:
             value = self.evaluator.evaluate(node.condition, scope)
-        except ExpressionError as exc:
-            self.emit(ev.StepFailed, path, self.clean(f"if: {exc}"), 0, 0.0, False)
+        except ExpressionError as exc:  # the step's error, as one in its ``with`` would be
+            go_on = node.action is not None and node.step.on_error == "continue"
+            self.emit(ev.StepFailed, path, self.clean(f"if: {exc}"), 0, 0.0, go_on)
+            if go_on:
+                return _CONTINUED
             raise StepFailed(path, f"if: {exc}") from None
         return None if value else f"if: {node.condition.strip()} was false"
 
@@ -367,7 +371,11 @@ class _Execution:
                 if retry and attempt < retry.attempts and retryable(exc):
                     delay = max(retry.delay_before(attempt + 1), getattr(exc, "retry_after", 0) or 0)
                     self.emit(ev.StepRetrying, path, attempt, delay, self.clean(message))
-                    await asyncio.sleep(delay)
+                    try:
+                        await asyncio.sleep(delay)
+                    except asyncio.CancelledError:  # cancelled between attempts: the step ends cancelled
+                        self._on_cancel(path, None, frames)
+                        raise
                     continue
                 output = self._on_failure(node, scope, path, message, attempt, spent, exc)
             else:
@@ -462,6 +470,9 @@ class _Execution:
     def _on_cancel(self, path: str, started: float | None, frames: tuple) -> None:
         spent = self._account(started, frames)
         self.emit(ev.StepCancelled, path, round(spent * 1000, 3))
+
+
+_CONTINUED = "failed, and on_error: continue"  # _skip_reason: the step failed and the run goes on
 
 
 def _dump(params):

@@ -145,6 +145,12 @@ class _Checker:
         for step, _ in walk_steps(self.wf.steps):
             if isinstance(step, ForeachStep) and step.as_ in self.steps:
                 self.add(step.yaml_path + ("as",), f"'{step.as_}' is also a step id; choose another item name")
+            if isinstance(step, (ParallelStep, ForeachStep)) and step.min_success is not None \
+                    and step.on_error == "continue":
+                self.add(step.yaml_path + ("min_success",),
+                         "min_success cannot go with on_error: continue: min_success already lets the block "
+                         "succeed with failed children (it fails once fewer than min_success can succeed); "
+                         "keep one of them")
             if isinstance(step, ParallelStep) and step.min_success is not None and step.min_success > len(step.parallel):
                 self.add(step.yaml_path + ("min_success",),
                          f"min_success is {step.min_success} but there are only {len(step.parallel)} branches")
