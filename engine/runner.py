@@ -152,6 +152,8 @@ class _Execution:
         self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
         self.own_slots: dict[str, asyncio.Semaphore] = {}
+        # the limits of the runs that called this one (``workflow`` steps): they hold here too
+        self.outer_limits: tuple = runner.services.get("limits", ())
         self.node_slots: dict[Node, object] = {}
         self.stats: dict[str, BlockStat] = {}
         self.work = 0.0
@@ -165,6 +167,7 @@ class _Execution:
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
                          "forward": self.forward, "budget": self.budget, "stored": self.stored,
+                         "limits": self.outer_limits + ((self.slots, self.action_slots),),
                          # the run's secret values, for actions that must not send them on (http redirects)
                          "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
@@ -397,8 +400,14 @@ class _Execution:
         """The semaphores an action step must hold while it runs (cached per node)."""
         slot = self.node_slots.get(node)
         if slot is None:
-            sems = [s for s in (self.slots, self.action_slots.get(node.step.uses), self._own_slot(node))
-                    if s is not None]
+            uses = node.step.uses
+            if uses == "workflow":  # a container: its steps take the slots (holding one, it would wait on itself)
+                sems = [self.action_slots.get(uses), self._own_slot(node)]
+            else:  # this run's limits, then its callers' (outermost last: one order for every step)
+                sems = [self.slots, self.action_slots.get(uses), self._own_slot(node)]
+                for slots, actions in reversed(self.outer_limits):
+                    sems += [slots, actions.get(uses)]
+            sems = [s for s in sems if s is not None]
             slot = self.node_slots[node] = _Slots(sems) if sems else _NO_SLOT
         return slot
 

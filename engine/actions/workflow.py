@@ -62,7 +62,8 @@ class SubWorkflow(Action):
         if budget is not None:
             budget.sub_run()
         child = Runner(registry, ctx.settings, parent.secrets,
-                       {**parent.services, "chain": chain + [params.name], "budget": budget})
+                       {**parent.services, "chain": chain + [params.name], "budget": budget,
+                        "limits": services.get("limits", ())})  # the callers' limits hold inside too
         child._executor = parent.executor
         forward = services["forward"]
         sink = _Forward(forward, ctx.path + ".", services.get("stored"))

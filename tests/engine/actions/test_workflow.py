@@ -56,3 +56,34 @@ async def test_cycles_and_depth_are_refused():
 def test_a_workflow_calling_itself_is_a_validation_error():
     with pytest.raises(engine.WorkflowInvalid, match="'selfish' cannot call itself"):
         engine.load("name: selfish\nsteps:\n  - {id: s, uses: workflow, with: {name: selfish}}\n")
+
+
+FANOUT = ("name: fanout\nsteps:\n  - id: p\n    parallel:\n"
+          + "".join(f"      - {{id: w{i}, uses: wait, with: {{seconds: 0.2}}}}\n" for i in range(6)))
+SAVED["fanout"] = FANOUT
+SAVED["nested"] = "name: nested\nsteps:\n  - {id: inner, uses: workflow, with: {name: fanout}}\n"
+
+
+def _most_at_once(sink) -> int:
+    running = most = 0
+    for event in sink.events:
+        if event.type == "step.started" and getattr(event, "uses", None) == "wait":
+            running += 1
+        elif event.type in ("step.succeeded", "step.failed", "step.cancelled") and ".w" in event.path:
+            running -= 1
+        most = max(most, running)
+    return most
+
+
+@pytest.mark.parametrize("limits", ["{concurrency: 2}", "{actions: {wait: 2}}"])
+async def test_the_run_limits_hold_inside_its_sub_workflows_too(limits):
+    result, sink = await run(f"name: outer\nlimits: {limits}\nsteps:\n"
+                             "  - {id: call, uses: workflow, with: {name: nested}}\n")
+    assert result.status == "succeeded", result.error
+    assert _most_at_once(sink) == 2, "the sub-workflow's six branches ran under the caller's limit of 2"
+
+
+async def test_a_run_limit_of_one_never_deadlocks_its_workflow_steps():
+    result, _ = await run("name: outer\nlimits: {concurrency: 1, actions: {workflow: 1}}\nsteps:\n"
+                          "  - {id: call, uses: workflow, with: {name: nested}}\n")
+    assert result.status == "succeeded", result.error
