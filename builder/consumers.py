@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from . import execution
 from .models import Run, RunEvent, StepRun
-from .recorder import STAFF_GROUP, dumps, group_name, owner_group
+from .frames import STAFF_GROUP, dumps, group_name, owner_group
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
@@ -112,7 +112,7 @@ def _events_after(run_id: int, after: int) -> list[dict]:
 
 
 class _StrictJson:
-    """Every frame is strict JSON (browsers refuse a bare NaN): see ``recorder.dumps``."""
+    """Every frame is strict JSON (browsers refuse a bare NaN): see ``frames.dumps``."""
 
     @classmethod
     async def encode_json(cls, content):

@@ -42,7 +42,7 @@ from django.conf import settings
 from engine import events as ev
 from engine.errors import BudgetExceeded, StepFailed
 
-from .recorder import dumps
+from .frames import dumps
 
 log = logging.getLogger(__name__)
 TTL = 24 * 3600  # seconds any key lives at most

@@ -3,9 +3,9 @@
 The engine calls ``emit`` on the loop; the pending events become a batch every ``interval``
 seconds, or sooner when a step waits for them to be stored (``RunRecorder.stored``): one
 transaction for the RunEvent rows, the StepRun rows and the run's own state. What was written
-goes out as one channel-layer message (a frame of at most ``FRAME_BYTES``) an interval for the
+goes out as one channel-layer message (a frame of at most ``frames.FRAME_BYTES``) an interval for the
 run's group. So a run sends about 1/interval messages a second however many items it has;
-inside a batch superseded events are dropped (see ``coalesce``), terminal states never.
+inside a batch superseded events are dropped (see ``frames.coalesce``), terminal states never.
 
 No batch is dropped silently: a write that fails is tried again (``WRITE_TRIES`` times, with
 a pause between); one that still fails stops the run (``on_fatal``), and the run ends
@@ -28,69 +28,17 @@ from django.db import connection, transaction
 
 from engine.values import lenient
 
+from .frames import (STAFF_GROUP, StrictEncoder, cap, coalesce, dumps, event_data, frames, group_name, owner_group,
+                     plain)
 from .models import Run, RunEvent, StepRun
 
 log = logging.getLogger(__name__)
-OUTPUT_CAP = 64 * 1024
 WRITE_TRIES = 3
 WRITE_PAUSE = 0.2  # seconds before the second try; doubled before each later one
 
 
-def dumps(value) -> str:
-    """Strict JSON text of ``value``: what strict JSON cannot hold is made lenient first."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except (ValueError, TypeError, RecursionError):
-        return json.dumps(lenient(value), allow_nan=False, default=str)
-
-
-class _StrictEncoder(json.JSONEncoder):
-    def __init__(self, **kwargs):
-        kwargs["allow_nan"] = False
-        super().__init__(**kwargs)
-
-
-STAFF_GROUP = "workflows.staff"
-
-
-def owner_group(user_id: int) -> str:
-    """The channel-layer group of one user's workflow list pages."""
-    return f"workflows.{user_id}"
-
-
-def group_name(run_id: int) -> str:
-    return f"run.{run_id}"
-
-
 def _when(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
-
-
-def cap(value, limit: int = OUTPUT_CAP):
-    """``(value, note)``: the value, or a preview of it with a note when its JSON is too big."""
-    text = dumps(value)
-    if len(text) <= limit:
-        return value, ""
-    return {"preview": text[:limit]}, f"output cut: {len(text)} characters, the first {limit} kept"
-
-
-def plain(text):
-    """Text as every database stores it: the NUL character (PostgreSQL refuses it) as U+FFFD."""
-    return text.replace("\x00", "\ufffd") if isinstance(text, str) and "\x00" in text else text
-
-
-def event_data(event) -> dict:
-    """An event as JSON-safe data, big outputs cut."""
-    data = event.as_dict()
-    for key in ("error", "message", "reason"):  # outputs and inputs are normalised by the engine
-        if key in data:
-            data[key] = plain(data[key])
-    for key in ("output", "outputs", "inputs"):
-        if data.get(key) is not None and not isinstance(data[key], (int, float, bool)):
-            data[key], note = cap(data[key], 16 * 1024)
-            if note:
-                data[f"{key}_note"] = note
-    return data
 
 
 class RunRecorder:
@@ -378,7 +326,7 @@ class _Db:
         if value is None:
             return None
         try:
-            text = json.dumps(value, cls=_StrictEncoder)
+            text = json.dumps(value, cls=StrictEncoder)
         except (ValueError, TypeError, RecursionError):
             value = lenient(value)
         else:
@@ -389,55 +337,6 @@ class _Db:
     def when(self, ts: float | None):
         return None if ts is None else self.ops.adapt_datetimefield_value(_when(ts))
 
-
-FRAME_BYTES = 256 * 1024  # websocket servers refuse messages over 1 MiB
-
-
-def frames(data: list[dict]):
-    """``(first seq, last seq, JSON text)`` of ``{"type": "events", ...}`` frames of bounded size."""
-    parts: list[str] = []
-    size = 0
-    first = last = None
-    for event in data:
-        text = dumps(event)
-        if parts and size + len(text) > FRAME_BYTES:
-            yield first, last, _frame(last, parts)
-            parts, size = [], 0
-        if not parts:
-            first = event["seq"]
-        parts.append(text)
-        size += len(text) + 1
-        last = event["seq"]
-    if parts:
-        yield first, last, _frame(last, parts)
-
-
-def _frame(last: int, parts: list[str]) -> str:
-    return f'{{"type": "events", "seq": {last}, "events": [{",".join(parts)}]}}'
-
-
-def coalesce(batch: list) -> list:
-    """What a batch streams: every event but those a later one in the same batch supersedes.
-
-    Superseded are ``foreach.progress`` events (the latest per block counts) and the
-    ``step.started`` of a foreach item's step that also ended in the batch (its terminal
-    event carries the duration). Every terminal state is kept.
-    """
-    last_progress = {}
-    ended = set()
-    for index, event in enumerate(batch):
-        if event.type == "foreach.progress":
-            last_progress[event.path] = index
-        elif event.type in TERMINAL and "[" in event.path:
-            ended.add(event.path)
-    if not last_progress and not ended:
-        return batch
-    return [e for i, e in enumerate(batch)
-            if not (e.type == "foreach.progress" and last_progress[e.path] != i)
-            and not (e.type == "step.started" and e.path in ended)]
-
-
-TERMINAL = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
 
 
 def _mark_failed(run_id: int, message: str) -> None:

@@ -29,7 +29,7 @@ from .planner import Node, Plan
 from .redaction import Redactor
 from .scope import Scope, Secrets
 from .settings import EngineSettings
-from .slots import NO_SLOT as _NO_SLOT, Slots as _Slots
+from .slots import NO_SLOT as _NO_SLOT, RunSlots as _RunSlots
 from .stats import BlockStat
 from .values import lenient, measured, normalize
 
@@ -95,30 +95,12 @@ class Runner:
         finally:
             self._runs.pop(execution.run_id, None)
 
-    async def run_items(self, plan: Plan, path: str, values: dict, pairs: list, total: int, sink: ev.Sink, *,
-                        run_id: str, lanes: int = 1, attempts: dict | None = None, completed: dict | None = None,
-                        on_item) -> None:
-        """Run part of a distributed foreach (engine/distributed.py): the body of the foreach at
-        ``path`` for ``pairs`` (index, item) of its ``total`` items, ``lanes`` at a time, seeing
-        ``values`` outside the body. Events go to ``sink`` (no run events); ``on_item(index,
-        output, error)`` follows each item's last. ``completed`` and ``attempts`` are as in
-        ``run`` (steps a worker that stopped finished, or had under way). ``cancel(run_id)`` stops it."""
-        from .distributed import find, run_part
+    async def run_items(self, plan: Plan, path: str, values: dict, pairs: list, total: int, sink: ev.Sink,
+                        **options) -> None:
+        """Run part of a distributed foreach here: see ``engine.distributed.run_items``."""
+        from .distributed import run_items
 
-        node = find(plan.nodes, path)
-        if node is None or node.kind != "foreach":
-            raise ValueError(f"{path} is not a foreach of this workflow")
-        execution = _Execution(self, plan, values.get("inputs") or {}, sink, run_id, completed or {})
-        execution.prior_attempts = attempts or {}
-        root = Scope({**values, "secrets": Secrets(self.secrets)}, known=plan.step_ids)
-        self._runs[run_id] = execution
-        execution.loop = asyncio.get_running_loop()
-        execution.body = asyncio.ensure_future(run_part(execution, node, path, root, pairs, total, lanes, on_item))
-        try:
-            await execution.body
-        finally:
-            self._runs.pop(run_id, None)
-            await execution.close_resources()
+        await run_items(self, plan, path, values, pairs, total, sink, **options)
 
     def cancel(self, run_id: str) -> bool:
         """Ask a running run to stop; True when it was running here."""
@@ -148,13 +130,8 @@ class _Execution:
         self.redact = Redactor(runner.secrets)
         # shared with sub-workflow runs, which count against the run that started them
         self.budget = runner.services.get("budget") or RunBudget(runner.settings.budgets)
-        limits = plan.workflow.limits
-        self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
-        self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
-        self.own_slots: dict[str, asyncio.Semaphore] = {}
-        # the limits of the runs that called this one (``workflow`` steps): they hold here too
-        self.outer_limits: tuple = runner.services.get("limits", ())
-        self.node_slots: dict[Node, object] = {}
+        # the run's limits, and those of the runs that called it (``workflow`` steps)
+        self.run_slots = _RunSlots(plan.workflow.limits, runner.services.get("limits", ()))
         self.stats: dict[str, BlockStat] = {}
         self.work = 0.0
         self.action_steps = 0
@@ -167,7 +144,7 @@ class _Execution:
         self.services = {"executor": runner.executor, "runner": runner, "registry": runner.registry,
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
                          "forward": self.forward, "budget": self.budget, "stored": self.stored,
-                         "limits": self.outer_limits + ((self.slots, self.action_slots),),
+                         "limits": self.run_slots.chain(),
                          # the run's secret values, for actions that must not send them on (http redirects)
                          "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
@@ -344,7 +321,7 @@ class _Execution:
                 self.emit(ev.StepStarted, path, node.id, "action", step.uses, attempt, None)
                 self._on_over_budget(path, exc, attempt, 0.0)
             try:
-                slot = self._slot(node)
+                slot = self.run_slots.for_node(node)
                 if slot is not _NO_SLOT:
                     await slot.acquire()
                 try:
@@ -395,31 +372,6 @@ class _Execution:
             return node.action.parse(raw)
         except Exception as exc:  # pydantic ValidationError: the resolved values do not fit
             raise PrepareError(f"with: {validation_text(exc)}") from None
-
-    def _slot(self, node: Node):
-        """The semaphores an action step must hold while it runs (cached per node)."""
-        slot = self.node_slots.get(node)
-        if slot is None:
-            uses = node.step.uses
-            if uses == "workflow":  # a container: its steps take the slots (holding one, it would wait on itself)
-                sems = [self.action_slots.get(uses), self._own_slot(node)]
-            else:  # this run's limits, then its callers' (outermost last: one order for every step)
-                sems = [self.slots, self.action_slots.get(uses), self._own_slot(node)]
-                for slots, actions in reversed(self.outer_limits):
-                    sems += [slots, actions.get(uses)]
-            sems = [s for s in sems if s is not None]
-            slot = self.node_slots[node] = _Slots(sems) if sems else _NO_SLOT
-        return slot
-
-    def _own_slot(self, node: Node):
-        """A skill's own concurrency limit (``action.concurrency``), shared by its steps."""
-        limit = getattr(node.action, "concurrency", None)
-        if not limit:
-            return None
-        sem = self.own_slots.get(node.step.uses)
-        if sem is None:
-            sem = self.own_slots[node.step.uses] = asyncio.Semaphore(limit)
-        return sem
 
     async def _with_timeout(self, action, params, ctx, timeout: float):
         call = action.run(params, ctx) if action.is_async else \

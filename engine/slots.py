@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 
 class Slots:
     """Semaphores an action step holds while it runs (run-wide, per action, per skill)."""
@@ -28,3 +30,43 @@ class Slots:
 
 
 NO_SLOT = Slots([])
+
+
+class RunSlots:
+    """One run's limits (``limits.concurrency``, ``limits.actions``, skills' own ``concurrency``)
+    and those of the runs that called it, as the Slots each action step holds (cached per node)."""
+
+    def __init__(self, limits, outer: tuple = ()):
+        self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
+        self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
+        self.own_slots: dict[str, asyncio.Semaphore] = {}
+        self.outer = outer  # ((slots, action_slots), ...) of the calling runs, outermost first
+        self.by_node: dict = {}
+
+    def chain(self) -> tuple:
+        """What a sub-workflow started here gets as its ``outer``."""
+        return self.outer + ((self.slots, self.action_slots),)
+
+    def for_node(self, node) -> Slots:
+        slot = self.by_node.get(node)
+        if slot is None:
+            uses = node.step.uses
+            if uses == "workflow":  # a container: its steps take the slots (holding one, it would wait on itself)
+                sems = [self.action_slots.get(uses), self._own(node)]
+            else:  # this run's limits, then its callers' (outermost last: one order for every step)
+                sems = [self.slots, self.action_slots.get(uses), self._own(node)]
+                for slots, actions in reversed(self.outer):
+                    sems += [slots, actions.get(uses)]
+            sems = [s for s in sems if s is not None]
+            slot = self.by_node[node] = Slots(sems) if sems else NO_SLOT
+        return slot
+
+    def _own(self, node):
+        """A skill's own concurrency limit (``action.concurrency``), shared by its steps."""
+        limit = getattr(node.action, "concurrency", None)
+        if not limit:
+            return None
+        sem = self.own_slots.get(node.step.uses)
+        if sem is None:
+            sem = self.own_slots[node.step.uses] = asyncio.Semaphore(limit)
+        return sem
