@@ -156,3 +156,13 @@ def test_distribute_is_a_foreach_key_only():
     with pytest.raises(WorkflowInvalid) as caught:
         engine.load(bad, settings=SETTINGS)
     assert "distribute" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["sometimes", "[1]", "{a: 1}", "${inputs.x}"])
+def test_distribute_takes_only_true_or_false_and_says_where(value):
+    text = ("name: x\nsteps:\n  - id: e\n    foreach: [1]\n    distribute: " + value
+            + "\n    steps:\n      - {id: a, uses: wait, with: {seconds: 0}}\n")
+    with pytest.raises(WorkflowInvalid) as caught:
+        engine.load(text, settings=SETTINGS)
+    [issue] = caught.value.issues
+    assert (issue.line, issue.path) == (5, "steps[0].distribute") and "boolean" in issue.message
