@@ -140,3 +140,22 @@ class BudgetExceeded(EngineError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Suspend(EngineError):
+    """Raised by an action that waits for a person (``approval``): the step becomes ``waiting``."""
+
+    retryable = False
+
+    def __init__(self, message: str, approvers: list, deadline: float | None):
+        super().__init__(message)
+        self.message, self.approvers, self.deadline = message, list(approvers), deadline
+
+
+class Waiting(EngineError):
+    """A step of this block or run waits for a person: it ends ``waiting`` once nothing else can
+    go on, and the run is continued from its stored state when someone decides."""
+
+    def __init__(self, paths: list[str]):
+        super().__init__(", ".join(paths))
+        self.paths = list(paths)

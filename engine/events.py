@@ -42,7 +42,7 @@ class RunStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):
-    status: str  # succeeded | failed | cancelled
+    status: str  # succeeded | failed | cancelled | waiting (an approval is pending: continued later)
     outputs: Any
     error: str | None
     duration_ms: float
@@ -122,8 +122,30 @@ class LogLine(Event):
     type: ClassVar[str] = "log"
 
 
+@dataclass(frozen=True, slots=True)
+class StepWaiting(Event):
+    """An ``approval`` step waits for a person: the run ends ``waiting`` once nothing else can
+    go on, and is continued from its stored state when someone decides (or the deadline passes)."""
+
+    path: str
+    message: str
+    approvers: list  # user names; [] means the run's owner
+    deadline: float | None  # epoch seconds after which the step fails; None: no timeout
+    type: ClassVar[str] = "step.waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class StepCompensated(Event):
+    """A succeeded step was undone by its ``compensate`` steps during a rollback."""
+
+    path: str
+    duration_ms: float
+    type: ClassVar[str] = "step.compensated"
+
+
 EVENT_TYPES = {cls.type: cls for cls in (RunStarted, RunFinished, StepStarted, StepRetrying, StepSucceeded,
-                                         StepFailed, StepSkipped, StepCancelled, ForeachProgress, LogLine)}
+                                         StepFailed, StepSkipped, StepCancelled, ForeachProgress, LogLine,
+                                         StepWaiting, StepCompensated)}
 TERMINAL_STEP_TYPES = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
 
 
@@ -196,6 +218,10 @@ class StepTable:
                 row["started_at"] = event.ts
         elif kind == "step.retrying":
             row.update(status="retrying", error=event.error)
+        elif kind == "step.waiting":
+            row["status"] = "waiting"
+        elif kind == "step.compensated":
+            row["status"] = "compensated"
         elif kind in ("step.succeeded", "step.failed", "step.cancelled", "step.skipped"):
             row["status"] = kind.split(".")[1]
             row["finished_at"] = event.ts

@@ -11,13 +11,13 @@ from . import source
 from .actions import ActionRegistry, default_registry
 from .errors import Issue, WorkflowInvalid
 from .settings import EngineSettings
-from .spec import STEP_CLASSES, Workflow, step_kind
+from .spec import STEP_CLASSES, STEP_LIST_KEYS, Workflow, step_kind
 from .validate import check_workflow
 
-_KIND_KEYS = ("uses", "parallel", "foreach", "steps")
+_KIND_KEYS = ("uses", "parallel", "foreach", "steps", "switch")
 _ALLOWED_KIND_KEYS = {"action": {"uses"}, "parallel": {"parallel"}, "foreach": {"foreach", "steps"},
-                      "group": {"steps"}}
-_CHILD_KEY = {"parallel": "parallel", "foreach": "steps", "group": "steps"}
+                      "group": {"steps"}, "switch": {"switch"}}
+_LIST_KEYS = STEP_LIST_KEYS + ("cases",)
 log = logging.getLogger(__name__)
 #: problems listed at most; one more issue says how many were left out
 MAX_ISSUES = 1000
@@ -80,17 +80,35 @@ def _build_workflow(doc: source.Document, issues: list[Issue], broken: set[str])
         issues.append(doc.issue((), "a workflow is a mapping with a name and steps"))
         return None
     raw = dict(raw)
-    steps_raw = raw.get("steps", [])
-    steps_failed = False
-    if isinstance(steps_raw, list):
-        built, steps_failed = _build_steps(steps_raw, ("steps",), doc, issues, broken)
-        raw["steps"] = built
+    failed = _build_lists(raw, (), doc, issues, broken)
     try:
         workflow = Workflow.model_validate(raw)
     except ValidationError as exc:
-        _report(exc, (), doc, issues, Workflow, skip_key="steps" if steps_failed else None)
+        _report(exc, (), doc, issues, Workflow, skip_keys=failed)
         return None
     return workflow
+
+
+def _build_lists(raw: dict, path: tuple, doc, issues, broken: set[str]) -> set[str]:
+    """Build every nested list of steps in ``raw`` in place; the keys where a step failed."""
+    failed = set()
+    for key in STEP_LIST_KEYS:
+        if isinstance(raw.get(key), list):
+            raw[key], bad = _build_steps(raw[key], path + (key,), doc, issues, broken)
+            if bad:
+                failed.add(key)
+    cases = raw.get("cases")
+    if isinstance(cases, dict):
+        built = {}
+        for name, case in cases.items():
+            if isinstance(case, list):
+                built[name], bad = _build_steps(case, path + ("cases", name), doc, issues, broken)
+                if bad:
+                    failed.add("cases")
+            else:
+                built[name] = case
+        raw["cases"] = built
+    return failed
 
 
 def _build_steps(items: list, path: tuple, doc, issues, broken: set[str]) -> tuple[list, bool]:
@@ -136,34 +154,38 @@ def _build_step(raw, path: tuple, doc: source.Document, issues: list[Issue], bro
                                       f"found {', '.join(present)}"))
         return None
     raw = dict(raw)
-    failed = False
-    child_key = _CHILD_KEY.get(kind)
-    if child_key and isinstance(raw.get(child_key), list):
-        raw[child_key], failed = _build_steps(raw[child_key], path + (child_key,), doc, issues, broken)
+    failed = _build_lists(raw, path, doc, issues, broken)
     cls = STEP_CLASSES[kind]
     try:
         step = cls.model_validate(raw)
     except ValidationError as exc:
-        _report(exc, path, doc, issues, cls, skip_key=child_key if failed else None)
+        _report(exc, path, doc, issues, cls, skip_keys=failed)
         return None
     except Exception as exc:  # noqa: BLE001 - one step's surprise is that step's issue
         log.exception("building the step at %s failed", source.path_str(path))
         issues.append(doc.issue(path, f"this step could not be checked ({type(exc).__name__})"))
         return None
-    if failed and not getattr(step, child_key):
+    if failed and not all(_kept(step, key) for key in failed):
         return None
     step._path = path
     step._pos = doc.position(path)
     return step
 
 
-def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_key=None) -> None:
+def _kept(step, key: str) -> bool:
+    """Is anything left of the list at ``key`` once its broken steps are dropped?"""
+    if key == "cases":
+        return all(step.cases.values())
+    return bool(getattr(step, "finally_" if key == "finally" else key, None))
+
+
+def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_keys=frozenset()) -> None:
     known = sorted(f.alias or name for name, f in model.model_fields.items() if not f.exclude)
     for err in exc.errors():
         loc = tuple(err["loc"])
-        if skip_key and loc and loc[0] == skip_key:
+        if loc and loc[0] in skip_keys:
             continue  # the nested steps reported their own errors
-        if len(loc) > 1 and loc[0] in ("steps", "parallel") and isinstance(loc[1], int) and err["type"] in (
+        if loc and loc[0] in _LIST_KEYS and any(isinstance(k, int) for k in loc[1:3]) and err["type"] in (
             "model_type", "union_tag_invalid", "model_attributes_type"
         ):
             continue

@@ -72,13 +72,14 @@ class Runner:
 
     async def run(self, plan: Plan, inputs: dict | None = None, sink: ev.Sink | None = None, *,
                   run_id: str | None = None, completed: dict | None = None, seq: int = 0,
-                  attempts: dict | None = None) -> RunResult:
+                  attempts: dict | None = None, approvals: dict | None = None) -> RunResult:
         """Run ``plan`` to its end; InputsInvalid is raised before anything starts.
 
         ``completed`` maps step paths to outputs of an earlier run: those steps are not run
         again (resume). A run taken over from a process that stopped goes on from its own
         stored state: its events continue after ``seq``, and a step that had ``attempts[path]``
-        attempts starts at the next one.
+        attempts starts at the next one. ``approvals`` (step path → decision, see
+        ``actions/approval.py``) makes ``approval`` steps possible: without it they fail.
         """
         values = coerce_inputs(plan.workflow, inputs)
         try:  # at the door: a run's inputs are stored and sent, so they must be JSON data
@@ -89,6 +90,8 @@ class Runner:
                                completed or {})
         execution.seq = seq
         execution.prior_attempts = attempts or {}
+        if approvals is not None:
+            execution.services["approvals"] = approvals
         self._runs[execution.run_id] = execution
         try:
             return await execution.execute()

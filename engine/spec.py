@@ -9,16 +9,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"  # at most 100 characters: a step path is stored
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 #: the longest duration: a year (longer ones overflow thread and timer waits, or are typos)
 MAX_DURATION = 365 * 24 * 3600.0
 
 
 def parse_duration(value: Any) -> float:
-    """A number of seconds, or ``250ms``/``10s``/``2m``/``1h``, as float seconds."""
+    """A number of seconds, or ``250ms``/``10s``/``2m``/``1h``/``2d``, as float seconds."""
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string like 10s, 250ms, 2m, 1h")
+        raise ValueError("a duration is a number of seconds or a string like 10s, 250ms, 2m, 1h, 2d")
     seconds = None
     if isinstance(value, (int, float)):
         if value < 0:
@@ -30,7 +30,7 @@ def parse_duration(value: Any) -> float:
             seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds is None:
         shown = repr(value) if len(repr(value)) < 60 else repr(value)[:50] + "…"
-        raise ValueError(f"invalid duration {shown}: use seconds or a string like 10s, 250ms, 2m, 1h")
+        raise ValueError(f"invalid duration {shown}: use seconds or a string like 10s, 250ms, 2m, 1h, 2d")
     if not seconds <= MAX_DURATION:  # also NaN
         raise ValueError(f"a duration is at most a year ({MAX_DURATION:g} s)")
     return seconds
@@ -88,6 +88,21 @@ class Retry(_Model):
             return self.max_delay
 
 
+class Repeat(_Model):
+    """A group run again until a condition holds (FORMAT.md, "Repeat")."""
+
+    until: str
+    max: int = Field(ge=1, le=10_000)
+    delay: Duration | None = None
+
+
+class Concurrency(_Model):
+    """How many runs of one workflow may be active at once, across every process."""
+
+    limit: int = Field(default=1, ge=1, le=1000)
+    when_busy: Literal["queue", "skip", "cancel_running"] = "queue"
+
+
 class StepBase(_Model):
     """Keys every step has."""
 
@@ -96,6 +111,8 @@ class StepBase(_Model):
     if_: bool | str | None = Field(default=None, alias="if")
     timeout: Duration | None = None
     needs: list[str] | None = None
+    #: how to undo this step once it has succeeded: run only on an enclosing rollback
+    compensate: list[Step] | None = None
     # factories, not defaults: pydantic deep-copies a default for every step built
     _path: tuple = PrivateAttr(default_factory=tuple)
     _pos: tuple = PrivateAttr(default_factory=lambda: (1, 1))
@@ -121,8 +138,18 @@ class ActionStep(StepBase):
     on_error: Literal["fail", "continue"] = "fail"
 
 
-class _BlockPolicy(StepBase):
-    on_error: Literal["fail_fast", "wait_all", "continue"] = "fail_fast"
+ListPolicy = Literal["fail_fast", "wait_all", "continue", "rollback"]
+
+
+class _Hooks(StepBase):
+    """Steps run when the block fails (``on_failure``) and whatever happened (``finally``)."""
+
+    on_failure: list[Step] | None = None
+    finally_: list[Step] | None = Field(default=None, alias="finally")
+
+
+class _BlockPolicy(_Hooks):
+    on_error: ListPolicy = "fail_fast"
     min_success: int | None = Field(default=None, ge=0)
     concurrency: int | None = Field(default=None, ge=1)
 
@@ -147,15 +174,28 @@ class ForeachStep(_BlockPolicy):
     steps: list[Step] = Field(min_length=1)
 
 
-class GroupStep(StepBase):
-    """A sequence of steps; its output is its last step's."""
+class GroupStep(_Hooks):
+    """A sequence of steps (a DAG with ``needs``); its output is its last step's. With
+    ``repeat``, the steps run again until ``repeat.until`` holds."""
 
     kind: Literal["group"] = Field(default="group", exclude=True)
     steps: list[Step] = Field(min_length=1)
+    on_error: ListPolicy = "fail_fast"
+    repeat: Repeat | None = None
 
 
-Step = Union[ActionStep, ParallelStep, ForeachStep, GroupStep]
-STEP_CLASSES = {"action": ActionStep, "parallel": ParallelStep, "foreach": ForeachStep, "group": GroupStep}
+class SwitchStep(StepBase):
+    """One of several cases runs, chosen by the value of ``switch`` as text."""
+
+    kind: Literal["switch"] = Field(default="switch", exclude=True)
+    switch: str | int | float | bool | None
+    cases: dict[str, list[Step]] = Field(min_length=1)
+    default: list[Step] | None = None
+
+
+Step = Union[ActionStep, ParallelStep, ForeachStep, GroupStep, SwitchStep]
+STEP_CLASSES = {"action": ActionStep, "parallel": ParallelStep, "foreach": ForeachStep, "group": GroupStep,
+                "switch": SwitchStep}
 
 
 class Workflow(_Model):
@@ -168,7 +208,11 @@ class Workflow(_Model):
     inputs: dict[str, Annotated[InputSpec, BeforeValidator(_input_shorthand)]] = Field(default_factory=dict)
     outputs: dict[str, Any] | None = None
     limits: Limits = Field(default_factory=Limits)
+    concurrency: Concurrency | None = None
     steps: list[Step] = Field(default_factory=list)
+    on_error: ListPolicy = "fail_fast"
+    on_failure: list[Step] | None = None
+    finally_: list[Step] | None = Field(default=None, alias="finally")
 
     @field_validator("inputs")
     @classmethod
@@ -179,12 +223,17 @@ class Workflow(_Model):
         return value
 
 
-for _cls in (ParallelStep, ForeachStep, GroupStep, Workflow):
+for _cls in (StepBase, ActionStep, ParallelStep, ForeachStep, GroupStep, SwitchStep, Workflow):
     _cls.model_rebuild()
+
+#: the keys of a step or workflow that hold a list of steps, in document order
+STEP_LIST_KEYS = ("parallel", "steps", "default", "compensate", "on_failure", "finally")
 
 
 def step_kind(raw: dict) -> str | None:
     """Which kind of step a raw mapping is, or None when its keys don't say."""
+    if "switch" in raw:
+        return "switch"
     if "foreach" in raw:
         return "foreach"
     if "parallel" in raw:
@@ -197,19 +246,45 @@ def step_kind(raw: dict) -> str | None:
 
 
 def walk_steps(steps, parent=None):
-    """Yield ``(step, parent block or None)`` depth-first over a step list (no recursion:
-    nested generators would cost the depth on every step)."""
+    """Yield ``(step, parent or None)`` depth-first over a step list and every list nested in
+    its steps (branches, bodies, cases, hooks, compensations). No recursion: nested generators
+    would cost the depth on every step."""
     todo = [(step, parent) for step in reversed(steps)]
     while todo:
         step, parent = todo.pop()
         yield step, parent
-        todo.extend((child, step) for child in reversed(children(step)))
+        todo.extend((child, step) for child in reversed(nested(step)))
 
 
 def children(step) -> list:
-    """The steps nested directly in a block (branches, body or group); [] for an action."""
+    """The steps a block runs as its own work (branches, body or group); [] for an action or
+    a switch (whose cases are separate lists: ``step_lists``)."""
     if isinstance(step, ParallelStep):
         return step.parallel
     if isinstance(step, (ForeachStep, GroupStep)):
         return step.steps
     return []
+
+
+def step_lists(step) -> list[tuple[tuple, list]]:
+    """Every list of steps held by ``step`` (or a Workflow) as ``(key path, steps)``:
+    ``(("steps",), [...])``, ``(("cases", "invoice"), [...])``, ``(("finally",), [...])``."""
+    out = []
+    if isinstance(step, ParallelStep):
+        out.append((("parallel",), step.parallel))
+    elif isinstance(step, (ForeachStep, GroupStep, Workflow)):
+        out.append((("steps",), step.steps))
+    elif isinstance(step, SwitchStep):
+        out.extend((("cases", name), case) for name, case in step.cases.items())
+        if step.default is not None:
+            out.append((("default",), step.default))
+    for key, attr in (("compensate", "compensate"), ("on_failure", "on_failure"), ("finally", "finally_")):
+        value = getattr(step, attr, None)
+        if value:
+            out.append(((key,), value))
+    return out
+
+
+def nested(step) -> list:
+    """Every step held directly by ``step``, in any of its lists."""
+    return [child for _, steps in step_lists(step) for child in steps]

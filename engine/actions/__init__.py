@@ -1,5 +1,6 @@
 """Built-in actions and the registry that finds them."""
 
+from .approval import Approval
 from .base import Action, ActionContext, Params
 from .fail import Fail
 from .http import Http
@@ -13,7 +14,7 @@ from .transform import Transform
 from .wait import Wait
 from .workflow import SubWorkflow
 
-BUILTINS = [Fail, Http, Llm, Merge, Python, Sql, SubWorkflow, Transform, Wait]
+BUILTINS = [Approval, Fail, Http, Llm, Merge, Python, Sql, SubWorkflow, Transform, Wait]
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]
