@@ -72,7 +72,7 @@ def test_allowlist_patterns():
 def test_registry_lists_every_action_with_its_json_schema():
     described = engine.default_registry().describe()
     names = [d["name"] for d in described]
-    assert names == ["fail", "http", "llm", "merge", "python", "sql", "transform", "wait", "workflow"]
+    assert names == ["approval", "fail", "http", "llm", "merge", "python", "sql", "transform", "wait", "workflow"]
     wait = next(d for d in described if d["name"] == "wait")
     assert wait["schema"]["required"] == ["seconds"] and "value" in wait["schema"]["properties"]
     merge = next(d for d in described if d["name"] == "merge")
