@@ -308,7 +308,7 @@ class _Execution:
         attempt = self.prior_attempts.get(path, 0) if self.prior_attempts else 0
         while True:
             attempt += 1
-            started = None
+            started = ctx = None
             params = node.params
             if params is None:
                 try:
@@ -348,7 +348,7 @@ class _Execution:
                 raise
             except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
                 message = describe(exc, step)
-                spent = self._account(started, frames)
+                spent = self._account(started, frames, ctx)
                 if isinstance(exc, BudgetExceeded):  # a sub-workflow's budget is this run's: it ends
                     self._on_over_budget(path, exc, attempt, spent)
                 if retry and attempt < retry.attempts and retryable(exc):
@@ -362,7 +362,7 @@ class _Execution:
                     continue
                 output = self._on_failure(node, scope, path, message, attempt, spent, exc)
             else:
-                output = self._on_returned(node, scope, path, output, attempt, self._account(started, frames))
+                output = self._on_returned(node, scope, path, output, attempt, self._account(started, frames, ctx))
             scope.values[node.id] = output
             return output
 
@@ -387,10 +387,11 @@ class _Execution:
                     raise
                 raise ActionError("the action raised a timeout of its own") from None
 
-    def _account(self, started: float | None, frames: tuple) -> float:
+    def _account(self, started: float | None, frames: tuple, ctx=None) -> float:
+        """Count an attempt's time as work: from its call to its end, less what it spent queued."""
         if started is None:
             return 0.0
-        spent = perf() - started
+        spent = max(perf() - started - (ctx.waited if ctx is not None else 0.0), 0.0)
         self.work += spent
         for frame in frames:
             frame.work += spent

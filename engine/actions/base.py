@@ -22,9 +22,11 @@ class ActionContext:
 
     ``log(message, level)`` sends a log line to the run's events (safe from a thread);
     ``services`` holds what the host provides (the thread pool, the runner, connections).
+    An action that waits its turn (a rate limiter, a global concurrency limit) reports the
+    time with ``queued(seconds)``: it is not counted as the step's work.
     """
 
-    __slots__ = ("run_id", "path", "attempt", "settings", "services", "_log")
+    __slots__ = ("run_id", "path", "attempt", "settings", "services", "_log", "waited")
 
     def __init__(self, run_id: str, path: str, attempt: int, settings: EngineSettings,
                  log: Callable[[str, str, str], None] | None = None, services: dict | None = None):
@@ -34,6 +36,11 @@ class ActionContext:
         self.settings = settings
         self.services = services if services is not None else {}
         self._log = log
+        self.waited = 0.0
+
+    def queued(self, seconds: float) -> None:
+        """Count ``seconds`` this attempt spent waiting its turn (not work)."""
+        self.waited += max(seconds, 0.0)
 
     def log(self, message: str, level: str = "info") -> None:
         if self._log is not None:
