@@ -1,7 +1,7 @@
 """A foreach whose items run in other processes: the engine's two halves of it.
 
 The run's own process keeps the block (``run_remote``): the items' order, the concurrency cap,
-the failure policy and the progress events stay ``blocks.run_foreach``'s. What changes is
+the failure policy and the progress events stay ``blocks.foreach.run_foreach``'s. What changes is
 where each item's body runs. A *distributor*, a service the builder gives in the celery mode
 (``services["distribute"]``), sends chunks of items to workers, forwards the item steps'
 events into the run (``ex.forward``) and yields each item's end as it arrives. A worker runs

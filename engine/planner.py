@@ -8,7 +8,7 @@ from typing import Any
 from .actions import Action, ActionRegistry, default_registry
 from .expressions import condition_source, has_expression
 from .source import path_str
-from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, walk_steps
+from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, SwitchStep, Workflow, walk_steps
 from .values import lenient
 
 
@@ -28,6 +28,14 @@ class Node:
     shown: Any = None  # those parameters as plain data, for the step.started event
     condition: str | None = None  # expression of ``if``
     skip: bool = False  # ``if: false`` literally
+    #: the other step lists a step may hold, as ``(nodes, dag)``: a switch's cases (and its
+    #: default under ``None``), a block's hooks, a step's compensation
+    cases: dict | None = None
+    on_failure: tuple | None = None
+    finally_: tuple | None = None
+    compensate: tuple | None = None
+    until: str | None = None  # expression of ``repeat.until``
+    policy: str = "fail_fast"  # how the step list of a group, parallel or foreach meets a failure
 
     @property
     def label(self) -> str:
@@ -42,25 +50,53 @@ class Plan:
     nodes: list[Node]
     dag: bool
     step_ids: frozenset
+    on_failure: tuple | None = None
+    finally_: tuple | None = None
 
     def describe(self) -> list[dict]:
-        """The step tree as plain data (id, kind, action, children) for displays."""
+        """The step tree as plain data (id, kind, action, children; a switch's cases, hooks and
+        compensations under their keys) for displays. The workflow's own hooks are the last
+        entries, marked ``"hook": "on_failure" | "finally"``."""
+        def many(lists: tuple) -> list[dict]:
+            return [one(c) for c in lists[0]]
+
         def one(node: Node) -> dict:
             data = {"id": node.id, "kind": node.kind, "name": node.step.name, "path": node.yaml_path}
             if node.action is not None:
                 data["uses"] = node.step.uses
             if node.children:
                 data["children"] = [one(c) for c in node.children]
+            if node.cases is not None:
+                data["cases"] = {("" if k is None else k): many(v) for k, v in node.cases.items() if k is not None}
+                if None in node.cases:
+                    data["default"] = many(node.cases[None])
+            if getattr(node.step, "repeat", None) is not None:
+                data["repeat"] = {"max": node.step.repeat.max}
+            for key, lists in (("on_failure", node.on_failure), ("finally", node.finally_),
+                               ("compensate", node.compensate)):
+                if lists is not None:
+                    data[key] = many(lists)
             return data
-        return lenient([one(n) for n in self.nodes])  # names are the author's text: stored as is
+        tree = [one(n) for n in self.nodes]
+        for hook, lists in (("on_failure", self.on_failure), ("finally", self.finally_)):
+            for entry in many(lists) if lists is not None else ():
+                entry["hook"] = hook
+                tree.append(entry)
+        return lenient(tree)  # names are the author's text: stored as is
 
 
 def plan(workflow: Workflow, registry: ActionRegistry | None = None) -> Plan:
     """Turn a validated workflow into a Plan; actions are resolved through ``registry``."""
     registry = registry or default_registry()
     nodes, dag = _plan_list(workflow.steps, registry)
-    ids = frozenset(step.id for step, _ in walk_steps(workflow.steps))
-    return Plan(workflow, nodes, dag, ids)
+    hooks = [*(workflow.on_failure or ()), *(workflow.finally_ or ())]
+    ids = frozenset(step.id for step, _ in walk_steps(workflow.steps + hooks))
+    return Plan(workflow, nodes, dag, ids, _optional(workflow.on_failure, registry),
+                _optional(workflow.finally_, registry))
+
+
+def _optional(steps: list | None, registry: ActionRegistry) -> tuple | None:
+    return None if not steps else _plan_list(steps, registry)
 
 
 def _plan_list(steps: list, registry: ActionRegistry) -> tuple[list[Node], bool]:
@@ -94,4 +130,15 @@ def _plan_step(step, registry: ActionRegistry) -> Node:
         node.children = [_plan_step(branch, registry) for branch in step.parallel]
     elif isinstance(step, (ForeachStep, GroupStep)):
         node.children, node.dag = _plan_list(step.steps, registry)
+    elif isinstance(step, SwitchStep):
+        node.cases = {name: _plan_list(case, registry) for name, case in step.cases.items()}
+        if step.default is not None:
+            node.cases[None] = _plan_list(step.default, registry)
+    if isinstance(step, GroupStep) and step.repeat is not None:
+        node.until = condition_source(step.repeat.until)
+    if isinstance(step, (ParallelStep, ForeachStep, GroupStep)):
+        node.policy = step.on_error
+        node.on_failure = _optional(step.on_failure, registry)
+        node.finally_ = _optional(step.finally_, registry)
+    node.compensate = _optional(step.compensate, registry)
     return node

@@ -21,7 +21,7 @@ from . import events as ev
 from .actions import ActionContext, ActionRegistry, default_registry
 from .budgets import RunBudget
 from .errors import (ActionError, BudgetExceeded, ExpressionError, InputsInvalid, StepFailed, StepTimeout,
-                     UnstorableValue)
+                     Suspend, UnstorableValue, Waiting)
 from .expressions import Evaluator, render
 from .failures import PrepareError, describe, retryable, validation_text
 from .inputs import coerce_inputs
@@ -42,7 +42,7 @@ class RunResult:
     """How a run ended."""
 
     run_id: str
-    status: str  # succeeded | failed | cancelled
+    status: str  # succeeded | failed | cancelled | waiting
     outputs: Any
     error: str | None
     duration_ms: float
@@ -175,6 +175,8 @@ class _Execution:
 
     # -- the run -----------------------------------------------------------------------------
     def cancel(self) -> None:
+        if self.cancel_requested:  # once: a second cancel would cut the ``finally`` steps short
+            return
         self.cancel_requested = True
         if self.body is not None:
             self.body.cancel()
@@ -189,20 +191,27 @@ class _Execution:
         self.emit(ev.RunStarted, workflow.name, self.clean(self.inputs), self.plan.describe())
         start = perf()
         root = Scope({"inputs": self.inputs, "secrets": Secrets(self.runner.secrets)}, known=self.plan.step_ids)
-        status, outputs, error = "succeeded", None, None
+        status, outputs, error, failure = "succeeded", None, None, None
+        ledger = blocks.Ledger(None) if workflow.on_error == "rollback" else None
+        if ledger is not None:
+            blocks.LEDGER.set(ledger)  # this task's own context: the run's steps inherit it
         try:
             async with asyncio.timeout(workflow.limits.timeout) as deadline:
-                await self.run_list(self.plan.nodes, self.plan.dag, root, "", ())
+                await self.run_list(self.plan.nodes, self.plan.dag, root, "", (), workflow.on_error)
             outputs = self.clean(lenient(self.outputs(root)))  # literal text of the template too
         except StepFailed as exc:
-            status, error = "failed", str(exc)
+            status, error, failure = "failed", str(exc) if exc.path else exc.message, exc
         except BudgetExceeded as exc:
             status, error = "failed", str(exc)
         except TimeoutError:
             if not deadline.expired():
                 raise
             status, error = "failed", f"the run timed out after {workflow.limits.timeout:g} s"
+        except Waiting:
+            status = "waiting"  # continued from its stored state once someone decides
         except asyncio.CancelledError:
+            await blocks.finally_after_cancel(self, self.plan.finally_, root, "")
+            await self.close_resources()
             result = self.finish("cancelled", None, "cancelled", start)
             if self.cancel_requested:
                 asyncio.current_task().uncancel()  # we asked for it: the run ends normally
@@ -210,9 +219,30 @@ class _Execution:
             raise
         except ExpressionError as exc:
             status, error = "failed", f"outputs: {exc}"
+        try:
+            if status in ("failed", "succeeded"):
+                status, error = await self._wind_up(ledger, root, status, error, failure)
         finally:
             await self.close_resources()
-        return self.finish(status, outputs, self.clean(error), start)
+        return self.finish(status, outputs if status == "succeeded" else None, self.clean(error), start)
+
+    async def _wind_up(self, ledger, root: Scope, status: str, error, failure):
+        """The run's rollback (on failure) and its hooks, bounded by the grace period once the
+        run's own time is up; a hook's failure is recorded and fails a run that had succeeded."""
+        plan = self.plan
+        if ledger is None and plan.on_failure is None and plan.finally_ is None:
+            return status, error
+        limit = self.plan.workflow.limits.timeout
+        grace = self.runner.settings.finally_grace if limit is not None else None
+        async with asyncio.timeout(grace):  # after a run timeout, the rest is bounded too
+            if status == "failed" and ledger is not None:
+                error += blocks.rollback_note(await blocks.rollback(self, ledger, ""))
+            hook = await blocks.run_hooks(self, plan.on_failure, plan.finally_, root, "", status,
+                                          blocks.origin(failure) if failure is not None else
+                                          {"step": None, "message": error} if error else None)
+        if hook is not None and status == "succeeded":
+            return "failed", f"finally: {hook}"
+        return status, error
 
     async def close_resources(self) -> None:
         for resource in list(self.resources.values()):
@@ -244,10 +274,14 @@ class _Execution:
         return RunResult(self.run_id, status, outputs, error, round(wall * 1000, 3), summary)
 
     # -- lists and nodes ---------------------------------------------------------------------
-    async def run_list(self, nodes: list[Node], dag: bool, scope: Scope, prefix: str, frames: tuple):
-        """Run a step list (a sequence, or a needs-DAG); its output is its last step's."""
+    async def run_list(self, nodes: list[Node], dag: bool, scope: Scope, prefix: str, frames: tuple,
+                       policy: str = "fail_fast"):
+        """Run a step list (a sequence, or a needs-DAG) under its failure policy; its output is
+        its last step's."""
         if dag:
-            return await blocks.run_dag(self, nodes, scope, prefix, frames)
+            return await blocks.run_dag(self, nodes, scope, prefix, frames, policy)
+        if policy in ("wait_all", "continue"):
+            return await blocks.run_sequence(self, nodes, scope, prefix, frames, policy)
         output = None
         for node in nodes:
             output = await self.run_node(node, scope, prefix, frames)
@@ -266,14 +300,18 @@ class _Execution:
                 scope.values[node.id] = None
                 return None
         if node.action is not None:
-            return await self.run_action(node, scope, path, frames)
-        output = await blocks.run_block(self, node, scope, path, frames)
-        scope.values[node.id] = output
+            output = await self.run_action(node, scope, path, frames)
+        else:
+            output = scope.values[node.id] = await blocks.run_block(self, node, scope, path, frames)
+        if node.compensate is not None:
+            blocks.remember(node, path, scope, output)
         return output
 
     def plain(self, node: Node) -> bool:
-        """True when ``node`` can go straight to ``run_action`` (no ``if``, no resume data)."""
-        return node.action is not None and node.condition is None and not node.skip and not self.completed
+        """True when ``node`` can go straight to ``run_action`` (no ``if``, no resume data, nothing
+        to undo)."""
+        return (node.action is not None and node.condition is None and not node.skip and not self.completed
+                and node.compensate is None)
 
     def _skip_reason(self, node: Node, scope: Scope, path: str) -> str | None:
         if node.skip:
@@ -293,6 +331,8 @@ class _Execution:
         output = self.completed[path]
         self.emit(ev.StepSucceeded, path, self.clean(output), 0, 0.0, True)
         scope.values[node.id] = output
+        if node.compensate is not None:
+            blocks.remember(node, path, scope, output)
         if node.kind in ("parallel", "group"):
             inner = f"{path}."
             for child in node.children:
@@ -344,7 +384,12 @@ class _Execution:
                     if slot is not _NO_SLOT:
                         slot.release()
             except asyncio.CancelledError:
-                self._on_cancel(path, started, frames)
+                self._on_cancel(path, started)
+                raise
+            except Suspend as exc:  # an approval: the step waits for a person
+                self.emit(ev.StepWaiting, path, self.clean(exc.message), exc.approvers, exc.deadline)
+                raise Waiting([path]) from None
+            except Waiting:  # a sub-workflow's step waits
                 raise
             except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
                 message = describe(exc, step)
@@ -357,7 +402,7 @@ class _Execution:
                     try:
                         await asyncio.sleep(delay)
                     except asyncio.CancelledError:  # cancelled between attempts: the step ends cancelled
-                        self._on_cancel(path, None, frames)
+                        self._on_cancel(path, None)
                         raise
                     continue
                 output = self._on_failure(node, scope, path, message, attempt, spent, exc)
@@ -432,8 +477,9 @@ class _Execution:
         cls = StepTimeout if isinstance(exc, TimeoutError) else StepFailed
         raise cls(path, message) from None
 
-    def _on_cancel(self, path: str, started: float | None, frames: tuple) -> None:
-        spent = self._account(started, frames)
+    def _on_cancel(self, path: str, started: float | None) -> None:
+        """A cancelled attempt: its time is shown on the step, never counted as work."""
+        spent = perf() - started if started is not None else 0.0
         self.emit(ev.StepCancelled, path, round(spent * 1000, 3))
 
 

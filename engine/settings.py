@@ -25,6 +25,8 @@ class EngineSettings:
     warm_pool: bool = True
     #: how deep ``workflow`` steps may nest
     workflow_depth: int = 5
+    #: seconds a cancelled (or timed-out) run or block still gets for its ``finally`` steps
+    finally_grace: float = 30.0
     #: what one run may spend (steps, foreach items, output bytes, sub-runs)
     budgets: Budgets = field(default_factory=Budgets)
     #: extra, action-specific configuration (connections, endpoints, ...)

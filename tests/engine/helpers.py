@@ -82,3 +82,16 @@ def statuses(sink) -> dict:
     for event in sink.events:
         table.emit(event)
     return {path: row["status"] for path, row in table.steps.items()}
+
+
+async def explode_later(seconds: float, message: str):
+    """Fails after ``seconds`` (branches that fail at nearly the same moment)."""
+    await asyncio.sleep(seconds)
+    raise ValueError(message)
+
+
+async def fail_on(value, bad):
+    """Returns ``value``, or fails when it equals ``bad``."""
+    if value == bad:
+        raise ValueError(f"{value} is bad")
+    return value

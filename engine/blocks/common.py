@@ -1,0 +1,113 @@
+"""What every block shares: the failure policy of its children, and stopping them cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ..errors import StepFailed, Waiting
+
+perf = time.perf_counter
+
+
+def ms(started: float) -> float:
+    return round((perf() - started) * 1000, 3)
+
+
+class Policy:
+    """Counts finished children and decides when a block has won or lost.
+
+    ``on_error``: fail_fast and rollback stop at the first failure; wait_all lets every child
+    finish and then fails; continue succeeds whatever failed; ``min_success`` fails once fewer
+    than that many children can still succeed. A child waiting for a person (``Waiting``) is
+    parked: neither won nor lost; the block ends ``waiting`` when everything else is done.
+    """
+
+    def __init__(self, on_error: str, min_success: int | None, total: int, noun: str):
+        self.on_error = on_error
+        self.min_success = min_success
+        self.total = total
+        self.noun = noun
+        self.ok = 0
+        self.failed = 0
+        self.first: StepFailed | None = None
+        self.waiting: list[str] = []  # paths of steps waiting for a person
+        self.parked = 0  # children that ended waiting
+
+    @classmethod
+    def of(cls, step, total: int, noun: str) -> Policy:
+        return cls(step.on_error, getattr(step, "min_success", None), total, noun)
+
+    def record(self, error: BaseException | None) -> bool:
+        """Count one finished child; True when the block must stop now (it has lost)."""
+        if error is None:
+            self.ok += 1
+            return False
+        if isinstance(error, Waiting):
+            self.parked += 1
+            self.waiting.extend(error.paths)
+            return False
+        self.failed += 1
+        self.first = self.first or error
+        if self.min_success is not None:
+            return self.total - self.failed < self.min_success  # out of reach
+        return self.on_error in ("fail_fast", "rollback")
+
+    def verdict(self) -> str | None:
+        """The failure message once all children have finished, or None (success or waiting)."""
+        if self.min_success is not None:
+            return self.lost() if self.ok + self.parked < self.min_success else None
+        if self.failed and self.on_error != "continue":
+            return self.lost()
+        return None
+
+    def failure(self, path: str) -> StepFailed:
+        """The block's StepFailed; ``origin`` keeps the step that failed first (``${error}``)."""
+        error = StepFailed(path, self.lost())
+        first = self.first
+        if first is not None:
+            error.origin = getattr(first, "origin", None) or (first.path, first.message)
+        return error
+
+    def outcome(self, path: str) -> None:
+        """What the block's end means: StepFailed when lost, Waiting while a child waits for a
+        person (the block runs again when the run is continued), else nothing (success)."""
+        if self.verdict():
+            raise self.failure(path)
+        if self.waiting:
+            raise Waiting(self.waiting)
+
+    def lost(self) -> str:
+        first = f": {self.first}" if self.first else ""
+        if self.min_success is not None:
+            return (f"{self.ok} of {self.total} {self.noun} succeeded, {self.min_success} needed "
+                    f"({self.failed} failed){first}")
+        if self.failed == 1 and self.first is not None:
+            return f"{self.first}"
+        return f"{self.failed} of {self.total} {self.noun} failed{first}"
+
+
+async def stop(tasks) -> None:
+    """Cancel what still runs and wait for it, so its events come before the block's own.
+
+    Every task's error is retrieved even when this wait is itself cancelled (a block around
+    this one stopping it): asyncio's logger must never print "Task exception was never
+    retrieved" for an error the block reports.
+    """
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    try:
+        if pending:
+            await asyncio.wait(pending)
+    finally:
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()
+            elif not task.done():
+                task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
