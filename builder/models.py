@@ -124,7 +124,10 @@ class Run(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
         INTERRUPTED = "interrupted"
+        WAITING = "waiting"  # an approval is pending: no process holds it (builder/approvals.py)
+        SKIPPED = "skipped"  # its workflow's concurrency limit was reached (builder/concurrency.py)
 
+    #: executing, or about to: what a lease is held for (a ``waiting`` run holds none)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
@@ -145,6 +148,8 @@ class Run(models.Model):
     lease_expires = models.DateTimeField(null=True, blank=True, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     takeovers = models.PositiveIntegerField(default=0, help_text="times another process took the run over")
+    # the workflow's ``concurrency.limit`` when the run was made (builder/concurrency.py); None: no limit
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -152,13 +157,15 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workflow", "status"])]
 
     def __str__(self) -> str:
         return f"run #{self.pk} of {self.workflow.name}"
 
     @property
     def finished(self) -> bool:
-        return self.status not in self.ACTIVE
+        """Ended for good: not queued, running or waiting for a person."""
+        return self.status not in (*self.ACTIVE, self.Status.WAITING)
 
 
 class StepRun(models.Model):
@@ -199,3 +206,39 @@ class RunEvent(models.Model):
     class Meta:
         ordering = ["seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_event_seq")]
+
+
+class Approval(models.Model):
+    """A step ``uses: approval`` of a run, waiting for (or given) a person's decision.
+
+    Made by the recorder from the step's ``step.waiting`` event, in the same transaction. The
+    approvers are the user names the step gave (none: the run's owner), linked to their users;
+    only they may decide, and while it is pending they may see the run (builder/approvals.py).
+    """
+
+    class Decision(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXPIRED = "expired"  # its deadline passed first: the step failed
+        CLOSED = "closed"  # the run ended otherwise (cancelled, failed) before a decision
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="approvals")
+    path = models.CharField(max_length=500)
+    message = models.TextField()
+    approver_names = models.JSONField(default=list, help_text="as the step named them ([]: the run's owner)")
+    approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approvals_asked")
+    deadline = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.PENDING, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="one_approval_per_step")]
+
+    def __str__(self) -> str:
+        return f"{self.path} of run #{self.run_id} ({self.decision})"
