@@ -143,30 +143,3 @@ async def run_part(ex, node, path: str, root, pairs: list, total: int, lanes: in
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-
-
-async def run_items(runner, plan, path: str, values: dict, pairs: list, total: int, sink, *, run_id: str,
-                    lanes: int = 1, attempts: dict | None = None, completed: dict | None = None, on_item) -> None:
-    """A worker's part of a distributed foreach, on ``runner``: the body of the foreach at
-    ``path`` for ``pairs`` (index, item) of its ``total`` items, ``lanes`` at a time, seeing
-    ``values`` outside the body. Events go to ``sink`` (no run events); ``on_item(index,
-    output, error)`` follows each item's last. ``completed`` and ``attempts`` are as in
-    ``Runner.run`` (steps a worker that stopped finished, or had under way).
-    ``runner.cancel(run_id)`` stops it."""
-    from .runner import _Execution
-    from .scope import Scope, Secrets
-
-    node = find(plan.nodes, path)
-    if node is None or node.kind != "foreach":
-        raise ValueError(f"{path} is not a foreach of this workflow")
-    execution = _Execution(runner, plan, values.get("inputs") or {}, sink, run_id, completed or {})
-    execution.prior_attempts = attempts or {}
-    root = Scope({**values, "secrets": Secrets(runner.secrets)}, known=plan.step_ids)
-    runner._runs[run_id] = execution
-    execution.loop = asyncio.get_running_loop()
-    execution.body = asyncio.ensure_future(run_part(execution, node, path, root, pairs, total, lanes, on_item))
-    try:
-        await execution.body
-    finally:
-        runner._runs.pop(run_id, None)
-        await execution.close_resources()

@@ -7,7 +7,7 @@ from .http import Http
 from .llm import Llm
 from .merge import Merge
 from .python import Python
-from .registry import ActionRegistry, default_registry
+from .registry import ActionRegistry
 from .skill import SkillAction, SkillSpec
 from .sql import Sql
 from .transform import Transform
@@ -15,6 +15,12 @@ from .wait import Wait
 from .workflow import SubWorkflow
 
 BUILTINS = [Approval, Fail, Http, Llm, Merge, Python, Sql, SubWorkflow, Transform, Wait]
+
+
+def default_registry() -> ActionRegistry:
+    """A registry holding every built-in action."""
+    return ActionRegistry([cls() for cls in BUILTINS])
+
 
 __all__ = ["Action", "ActionContext", "ActionRegistry", "BUILTINS", "Params", "SkillAction", "SkillSpec",
            "default_registry"]

@@ -61,10 +61,3 @@ class ActionRegistry:
     def describe(self) -> list[dict]:
         """Every built-in action with its JSON Schema, sorted by name."""
         return [self._actions[name].describe() for name in sorted(self._actions)]
-
-
-def default_registry() -> ActionRegistry:
-    """A registry holding every built-in action."""
-    from . import BUILTINS
-
-    return ActionRegistry([cls() for cls in BUILTINS])
