@@ -1,4 +1,7 @@
-"""Every YAML example in docs/format.md is a valid workflow that runs."""
+"""Every YAML example in docs/format.md is a valid workflow that runs.
+
+An example ends ``succeeded`` unless it says otherwise in a last comment line
+(``# expect: failed`` for a rollback, ``# expect: waiting`` for an approval)."""
 
 import pathlib
 import re
@@ -43,6 +46,7 @@ async def test_doc_example_validates_and_runs(text, servers):
     workflow = engine.load(text, "docs.md", settings=settings)
     runner = engine.Runner(settings=settings, services={"workflows": saved})
     inputs = {**INPUTS, "http-demo": {"base": local.base}}.get(workflow.name)
-    result = await runner.run(engine.plan(workflow), inputs, engine.NullSink())
+    result = await runner.run(engine.plan(workflow), inputs, engine.NullSink(), approvals={})
     runner.close()
-    assert result.status == "succeeded", result.error
+    expected = re.search(r"^# expect: (\w+)\s*$", text, re.M)
+    assert result.status == (expected.group(1) if expected else "succeeded"), result.error
