@@ -40,6 +40,13 @@ MAX_ITEMS = 100_000
 MAX_INT_BITS = 4_096
 #: work one evaluation (or one step's ``with``) may do: values visited, copied or compared
 MAX_WORK = 300_000
+#: numbers ``range()`` may make
+MAX_RANGE = 10_000
+#: how deeply the data ``from_json()`` reads may nest (as deeply as a step's output may)
+MAX_JSON_DEPTH = 100
+#: characters of the text ``format_date()`` reads, and of its format
+MAX_DATE_TEXT = 64
+MAX_DATE_FORMAT = 200
 #: characters per unit of work when strings are copied (copying text is cheap), and elements
 #: per unit when C code runs over an existing value (sum, max, ==, in): a unit is about one
 #: element visited by a Python loop

@@ -235,12 +235,6 @@ def _bounded(budget: Budget, value, convert) -> str:
 
 # ---- functions -----------------------------------------------------------------------------------
 
-def call(budget: Budget, name: str, args: list):
-    """Call an allowlisted function by name; ValueError/TypeError are the caller's to report."""
-    func = _FUNCTIONS[name]
-    return func(budget, *args)
-
-
 def _length(budget, value):
     if value is None:
         return 0
@@ -307,10 +301,9 @@ def _floor_ceil(func):
     return wrapper
 
 
-_FUNCTIONS = {
+#: the first functions of expressions (engine/expr_functions.py holds the whole table)
+BASIC_FUNCTIONS = {
     "len": _length, "str": _str, "int": _int, "float": _float, "bool": lambda budget, v=False: bool(v),
     "abs": lambda budget, v: abs(v), "round": _round, "min": _min, "max": _max, "sum": _sum,
     "sorted": _sorted, "floor": _floor_ceil(math.floor), "ceil": _floor_ceil(math.ceil),
 }
-#: the names expressions may call
-FUNCTION_NAMES = frozenset(_FUNCTIONS)

@@ -12,8 +12,9 @@ import ast
 from functools import lru_cache
 
 from .errors import ExpressionError
+from .expr_args import short
+from .expr_functions import call_problem
 from .expr_limits import MAX_EXPRESSION_LENGTH, MAX_INT_BITS, MAX_NESTING
-from .expr_ops import FUNCTION_NAMES
 
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
@@ -23,23 +24,6 @@ _ALLOWED_NODES = (
     ast.List, ast.Tuple, ast.Dict, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
 )
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
-
-
-def short(value) -> str:
-    """A value named in an error message: never more than ~60 characters of it."""
-    if isinstance(value, str):
-        return value if len(value) <= 60 else value[:57] + "..."
-    if isinstance(value, (int, float, bool, type(None), slice)) and not (
-            isinstance(value, int) and value.bit_length() > 128):
-        return repr(value)
-    return type_name(value)
-
-
-def type_name(value) -> str:
-    if value is None:
-        return "null"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", tuple: "a list",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 @lru_cache(maxsize=4096)
@@ -74,10 +58,10 @@ def compile_expression(source: str) -> ast.AST:
             raise ExpressionError(f"'{node.attr}' is not allowed", source)
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ExpressionError(f"unknown name '{node.id}'", source)
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTION_NAMES):
-            raise ExpressionError(
-                f"only these functions may be called: {', '.join(sorted(FUNCTION_NAMES))}", source
-            )
+        if isinstance(node, ast.Call):
+            problem = call_problem(node)
+            if problem:
+                raise ExpressionError(problem, source)
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, _CONSTANT_TYPES):
                 raise ExpressionError(f"{type(node.value).__name__} literals are not allowed", source)

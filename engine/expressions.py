@@ -20,18 +20,25 @@ from collections.abc import Mapping
 import simpleeval
 
 from .errors import ExpressionError
+from .expr_args import short as _short, type_name as _type_name
+from .expr_functions import FUNCTION_NAMES, call
 from .expr_limits import Budget
-from .expr_ops import FUNCTION_NAMES, binop, call, compare_cost, json_text, text as value_text
-from .expr_parse import CONSTANTS, compile_expression, short as _short, type_name as _type_name
+from .expr_ops import binop, compare_cost, json_text, text as value_text
+from .expr_parse import CONSTANTS, compile_expression
 from .scope import Secrets
 
 
 FUNCTIONS = FUNCTION_NAMES
-#: names a step id or item name may not take (function names may: calls never read steps)
-RESERVED = frozenset(CONSTANTS) | {"inputs", "secrets", "loop"}
+#: names a step id or item name may not take (function names may: calls never read steps);
+#: ``error`` and ``run`` are what on_failure and finally blocks read
+RESERVED = frozenset(CONSTANTS) | {"inputs", "secrets", "loop", "error", "run"}
 
 _SECRETS_WHOLE = ("secrets cannot be listed or used as a whole; read one secret by name: "
                   "secrets.NAME or secrets['NAME']")
+
+
+class _Missing(ExpressionError):
+    """Reading a key or an index that is not there (or reading through null): what default() catches."""
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
@@ -133,18 +140,32 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             try:
                 return base[key]
             except IndexError:
-                raise ExpressionError(f"index {key} is out of range (length {len(base)})", self.expr) from None
-        raise ExpressionError(f"cannot index {_type_name(base)} with {_short(key)}", self.expr)
+                raise _Missing(f"index {key} is out of range (length {len(base)})", self.expr) from None
+        error = _Missing if base is None else ExpressionError
+        raise error(f"cannot index {_type_name(base)} with {_short(key)}", self.expr)
 
     def _eval_call(self, node):
+        # compile_expression checked the name and the arity; this guards the evaluator on its own
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTION_NAMES:
-            raise ExpressionError(f"only these functions may be called: {', '.join(sorted(FUNCTION_NAMES))}",
-                                  self.expr)
+            raise ExpressionError("only the expression functions may be called, by name", self.expr)
+        if node.func.id == "default":
+            return self._default(*node.args)
         args = [self._eval(a) for a in node.args]
         try:
             return call(self.budget, node.func.id, args)
         except (TypeError, ValueError) as exc:
-            raise ExpressionError(f"{node.func.id}(): {exc}", self.expr) from None
+            raise ExpressionError(f"{node.func.id}(): {_short(str(exc))}", self.expr) from None
+
+    def _default(self, value_node, fallback_node):
+        """``default(x, fallback)``: x, unless it is null or reading it meets a missing key or index.
+
+        The fallback is evaluated only when it is used.
+        """
+        try:
+            value = self._eval(value_node)
+        except _Missing:
+            value = None
+        return self._eval(fallback_node) if value is None else value
 
     def _eval_name(self, node):
         if node.id.startswith("_"):
@@ -163,10 +184,11 @@ def _key(base, key, expr):
             return base[key]
         except KeyError:
             known = ", ".join(heapq.nsmallest(10, map(str, base))) or "none"
-            raise ExpressionError(f"no key '{_short(key)}' (keys: {known})", expr) from None
+            raise _Missing(f"no key '{_short(key)}' (keys: {known})", expr) from None
         except TypeError:
             raise ExpressionError(f"cannot use {_short(key)} as a key", expr) from None
-    raise ExpressionError(f"cannot read '{_short(key)}' of {_type_name(base)}", expr)
+    error = _Missing if base is None else ExpressionError
+    raise error(f"cannot read '{_short(key)}' of {_type_name(base)}", expr)
 
 
 def references(source: str) -> list[tuple[str, tuple]]:
