@@ -2,7 +2,8 @@
 
 Items are pulled by at most ``concurrency`` workers: never all tasks at once. With the
 installation's distributor (celery mode) the items may be spread over the workers instead
-(``engine/distributed.py``); a foreach that rolls back always runs here.
+(``engine/distributed.py``); a foreach that rolls back, compensates or waits for an approval
+always runs here.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
     results: list = [None] * total
     policy = Policy.of(step, total, "items")
     distributor = ex.services.get("distribute")
-    if distributor is not None and total and step.on_error != "rollback" and distributor.wants(step, total):
+    if distributor is not None and total and _may_spread(node) and distributor.wants(step, total):
         if await run_remote(ex, node, scope, path, items, policy, results, frames, distributor):
             raise policy.failure(path)
         policy.outcome(path)
@@ -71,6 +72,25 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
         raise policy.failure(path)
     policy.outcome(path)
     return results
+
+
+def _may_spread(node) -> bool:
+    """A foreach that rolls back, or whose body holds an approval or a compensation, runs here:
+    undoing and waiting need the items' state in this run."""
+    if node.step.on_error == "rollback":
+        return False
+    todo = list(node.children)
+    while todo:
+        one = todo.pop()
+        if one.compensate is not None or (one.action is not None and one.step.uses == "approval"):
+            return False
+        todo.extend(one.children)
+        for lists in (one.cases or {}).values():
+            todo.extend(lists[0])
+        for lists in (one.on_failure, one.finally_):
+            if lists is not None:
+                todo.extend(lists[0])
+    return True
 
 
 def _items(ex, step, scope, path: str) -> list:
