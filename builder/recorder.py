@@ -263,18 +263,31 @@ class RunRecorder:
 
     def _whole_run(self, finished) -> dict:
         """A taken-over run's duration and summary from its first start and every process's
-        stored action steps (in ``_write``'s transaction, after this batch's rows)."""
-        from django.db.models import Count, Sum
+        stored steps (in ``_write``'s transaction, after this batch's rows), by docs/format.md's
+        "Run figures": work is every ended action attempt's (a retried one's by its row's times),
+        never a cancelled or interrupted one's; the blocks' walls are the unions of their rows'
+        intervals. ``speedup`` is the plain ratio: the words call it a speed-up only above 1."""
+        from engine.stats import blocks_from_rows
 
         started = Run.objects.filter(pk=self.run_id).values_list("started_at", flat=True).first()
         wall = max(finished.ts - started.timestamp(), 0.0) if started else finished.duration_ms / 1000
-        steps = StepRun.objects.filter(run_id=self.run_id, kind="action", status__in=("succeeded", "failed"))
-        totals = steps.aggregate(work=Sum("duration_ms"), count=Count("path", distinct=True))
-        work = (totals["work"] or 0.0) / 1000
+        rows = StepRun.objects.filter(run_id=self.run_id)
+        attempts = []  # (path, seconds) of each counted attempt
+        ended_ok = ("succeeded", "failed", "compensated")  # an undone step's work was done all the same
+        for path, ms, begun, ended in rows.filter(kind="action", status__in=ended_ok).values_list(
+                "path", "duration_ms", "started_at", "finished_at").iterator():
+            if ms is None and begun is not None and ended is not None:  # retried: step.retrying has no duration
+                ms = max((ended - begun).total_seconds(), 0.0) * 1000
+            attempts.append((path, (ms or 0.0) / 1000))
+        work = sum(seconds for _, seconds in attempts)
+        blocks = [(path, kind, begun.timestamp(), ended.timestamp()) for path, kind, begun, ended in
+                  rows.filter(kind__in=("parallel", "foreach"), started_at__isnull=False, finished_at__isnull=False)
+                  .values_list("path", "kind", "started_at", "finished_at").iterator()]
         summary = {**(finished.summary or {}), "wall_ms": round(wall * 1000, 3), "work_ms": round(work * 1000, 3),
                    "speedup": round(work / wall, 2) if wall > 0 else None,
-                   "saved_ms": round(max(work - wall, 0) * 1000, 3), "action_steps": totals["count"],
-                   "taken_over": True}
+                   "saved_ms": round(max(work - wall, 0) * 1000, 3),
+                   "action_steps": len({path for path, _ in attempts}), "taken_over": True,
+                   "blocks": blocks_from_rows(blocks, attempts)}
         return {"duration_ms": round(wall * 1000, 3), "summary": summary}
 
     def _step(self, event, creates: dict, updates: dict) -> None:

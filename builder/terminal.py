@@ -11,6 +11,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from engine.stats import describe_block, describe_run
+
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
          "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
          "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35")}
@@ -24,13 +26,9 @@ def mark(status: str) -> Text:
 
 
 def figures(summary: dict) -> str:
-    """"ran in 4.1 s; 9.0 s of work; 2.2× from parallel branches"."""
-    wall = summary.get("wall_ms", 0) / 1000
-    work = summary.get("work_ms", 0) / 1000
-    text = f"ran in {wall:.2f} s; {work:.2f} s of work"
-    if wall > 0 and work > wall * 1.05:
-        text += f"; {work / wall:.1f}× from parallel branches"
-    return text
+    """"ran in 4.1 s; 9.0 s of work; 2.2× from parallel branches" (engine.stats: a speed-up only
+    above 1.0, named for what overlapped)."""
+    return describe_run(summary)
 
 
 class LiveProgress:
@@ -116,7 +114,7 @@ def print_summary(console, result, table: dict, shown_live: bool = False) -> Non
     style = {"succeeded": "green", "failed": "red"}.get(result.status, "grey50")
     console.print(Text.assemble((result.status, f"bold {style}"), " · ", figures(result.summary)))
     for block in result.summary.get("blocks", []):
-        console.print(Text("  " + block["text"], style="grey50"))
+        console.print(Text("  " + describe_block(block), style="grey50"))  # worded again: stored text may be old
     if result.error:
         console.print(Text(result.error, style="red"))
     if result.outputs is not None:

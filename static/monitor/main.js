@@ -8,6 +8,7 @@ import {RunState} from "./state.js";
 import {mountFlow} from "./flow.js";
 import {mountTimeline} from "./timeline.js";
 import {mountDetail} from "./detail.js";
+import {runFigures} from "./figures.js";
 
 const data = JSON.parse(document.getElementById("monitor-data").textContent);
 const $ = (sel) => document.querySelector(sel);
@@ -70,10 +71,10 @@ function figures() {
   if (wall == null && run.started_at) wall = (now - run.started_at) * 1000;
   let actions = 0;
   let done = 0;
-  if (work == null) {
+  if (work == null) {  // live: the action steps' time so far (cancelled attempts are no work)
     work = 0;
     for (const step of state.steps.values()) {
-      if (step.kind && step.kind !== "action") continue;
+      if ((step.kind && step.kind !== "action") || step.status === "cancelled") continue;
       if (step.duration_ms != null) work += step.duration_ms;
       else if (step.started && ["running", "retrying"].includes(step.status)) work += (now - step.started) * 1000;
     }
@@ -89,11 +90,7 @@ function figures() {
       if (final.includes(status)) done += n;
     }
   }
-  const speedup = wall > 0 ? work / wall : null;
-  const parts = [];
-  if (wall != null) parts.push(`${ACTIVE.has(run.status) ? "running for" : "ran in"} ${duration(wall)}`);
-  if (work) parts.push(`${duration(work)} of work`);
-  if (speedup && work) parts.push(`${speedup.toFixed(1)}× from parallel branches`);
+  const parts = runFigures({wall_ms: wall, work_ms: work || null, blocks: summary.blocks || []}, ACTIVE.has(run.status));
   if (summary.action_steps != null) parts.push(`${summary.action_steps} action steps`);
   else if (actions) parts.push(`${done} of ${actions} steps done`);
   const tokens = summary.tokens && Object.values(summary.tokens).reduce((a, b) => a + (Number(b) || 0), 0);
