@@ -159,6 +159,7 @@ class _Execution(Steps):
         self.action_steps = 0
         self.tokens: dict[str, int] = {}
         self.cancel_requested = False
+        self.finally_begun = False  # the run's ``finally`` steps have started (they run once)
         self.body: asyncio.Task | None = None
         self.loop_thread = threading.get_ident()
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end
@@ -230,21 +231,29 @@ class _Execution(Steps):
         except Waiting:
             status = "waiting"  # continued from its stored state once someone decides
         except asyncio.CancelledError:
-            await blocks.finally_after_cancel(self, self.plan.finally_, root, "")
-            await self.close_resources()
-            result = self.finish("cancelled", None, "cancelled", start)
-            if self.cancel_requested:
-                asyncio.current_task().uncancel()  # we asked for it: the run ends normally
-                return result
-            raise
+            return await self._cancelled(root, start)
         except ExpressionError as exc:
             status, error = "failed", f"outputs: {exc}"
         try:
             if status in ("failed", "succeeded"):
                 status, error = await self._wind_up(ledger, root, status, error, failure)
+        except asyncio.CancelledError:  # during the rollback or the hooks
+            return await self._cancelled(root, start)
         finally:
             await self.close_resources()
         return self.finish(status, outputs if status == "succeeded" else None, self.clean(error), start)
+
+    async def _cancelled(self, root: Scope, start: float) -> RunResult:
+        """The run was cancelled: its ``finally`` (unless under way already), then ``run.finished``."""
+        if not self.finally_begun:
+            self.finally_begun = True
+            await blocks.finally_after_cancel(self, self.plan.finally_, root, "")
+        await self.close_resources()
+        result = self.finish("cancelled", None, "cancelled", start)
+        if self.cancel_requested:
+            asyncio.current_task().uncancel()  # we asked for it: the run ends normally
+            return result
+        raise asyncio.CancelledError
 
     async def _wind_up(self, ledger, root: Scope, status: str, error, failure):
         """The run's rollback (on failure) and its hooks, bounded by the grace period once the
@@ -257,9 +266,11 @@ class _Execution(Steps):
         async with asyncio.timeout(grace):  # after a run timeout, the rest is bounded too
             if status == "failed" and ledger is not None:
                 error += blocks.rollback_note(await blocks.rollback(self, ledger, ""))
-            hook = await blocks.run_hooks(self, plan.on_failure, plan.finally_, root, "", status,
-                                          blocks.origin(failure) if failure is not None else
-                                          {"step": None, "message": error} if error else None)
+            error_data = blocks.origin(failure) if failure is not None else \
+                {"step": None, "message": error} if error else None
+            hook = await blocks.run_hooks(self, plan.on_failure, None, root, "", status, error_data)
+            self.finally_begun = True
+            hook = await blocks.run_hooks(self, None, plan.finally_, root, "", status, error_data) or hook
         if hook is not None and status == "succeeded":
             return "failed", f"finally: {hook}"
         return status, error

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .. import events as ev
-from ..errors import StepFailed, Waiting
+from ..errors import BudgetExceeded, StepFailed, Waiting
 from .common import ms, perf
 
 LEDGER: ContextVar["Ledger | None"] = ContextVar("workflow_ledger", default=None)
@@ -84,6 +84,9 @@ async def rollback(ex, ledger: Ledger, block_path: str, foreach: bool = False) -
         except StepFailed as exc:
             failures.append(str(exc))
             continue
+        except BudgetExceeded as exc:  # the rest would meet the same wall
+            failures.append(f"{entry.path}: {exc}")
+            break
         except Waiting as exc:  # nobody can be asked while a rollback runs
             failures.append(f"{entry.path}: an approval cannot wait during a rollback")
             for path in exc.paths:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..errors import StepFailed, Waiting
+from ..errors import BudgetExceeded, StepFailed, Waiting
 
 
 def origin(exc: StepFailed | None) -> dict | None:
@@ -35,6 +35,8 @@ async def run_hooks(ex, on_failure, finally_, scope, prefix: str, status: str, e
         try:
             await ex.run_list(nodes, dag, inner, prefix, frames)
         except StepFailed as exc:
+            failure = failure or str(exc)
+        except BudgetExceeded as exc:  # the step that went past it is failed already
             failure = failure or str(exc)
         except Waiting:
             failure = failure or "an approval cannot wait in on_failure or finally"

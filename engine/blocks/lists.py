@@ -39,6 +39,12 @@ async def run_sequence(ex, nodes, scope, prefix: str, frames: tuple, policy: str
     return output
 
 
+def _failed(task: asyncio.Task) -> bool:
+    """Did ``task`` end in a failure (not a wait, not a blocked start)?"""
+    return not task.cancelled() and task.exception() is not None \
+        and not isinstance(task.exception(), (Waiting, _Blocked))
+
+
 def _skip_rest(ex, nodes, prefix: str, reason: str) -> None:
     for node in nodes:
         ex.emit(ev.StepSkipped, prefix + node.id, reason)
@@ -68,10 +74,11 @@ async def run_dag(ex, nodes, scope, prefix: str, frames: tuple, policy: str = "f
     for node in nodes:
         tasks.append(loop.create_task(one(node)))
     try:
-        if policy in _GO_ON:
-            await asyncio.wait(tasks)
-        else:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        pending = set(tasks)
+        while pending:  # a step that waits for a person ends its task: the others go on
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            if policy not in _GO_ON and any(_failed(t) for t in done):
+                break
         for task in tasks:
             if task.done() and not task.cancelled():
                 error = task.exception()
