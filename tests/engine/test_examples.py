@@ -132,3 +132,32 @@ async def test_url_batch_fetches_200_urls_in_order_within_its_limits():
     assert result.outputs["count"] == 200
     assert result.outputs["items"] == [{"id": i} for i in range(200)]
     assert wall >= (200 - 100) / 100 * 0.9, "100 a second with a bucket of 100: at least about a second"
+
+
+async def test_trip_booking_rolls_back_the_bookings_when_the_car_fails():
+    result, _ = await run_example("trip_booking")
+    assert result.outputs == {"itinerary": "Ada: flight F-101, hotel H-7"}
+    path = EXAMPLES / "trip_booking.yaml"
+    workflow = engine.load(path.read_text(), str(path), settings=SETTINGS)
+    sink = engine.ListSink()
+    failed = await engine.Runner(settings=SETTINGS).run(engine.plan(workflow), {"no_cars": True}, sink)
+    assert failed.status == "failed" and "no cars left for Ada" in failed.error
+    assert [e.path for e in sink.of_type("step.compensated")] == ["bookings.hotel", "bookings.flight"]
+    told = {e.path: e.output for e in sink.of_type("step.succeeded")}
+    assert told["tell_traveller"].startswith("Sorry Ada, ") and told["close_session"] == "session closed (failed)"
+
+
+async def test_publish_with_approval_waits_then_goes_on_with_the_decision():
+    path = EXAMPLES / "publish_with_approval.yaml"
+    workflow = engine.load(path.read_text(), str(path), settings=SETTINGS)
+    sink = engine.ListSink()
+    result = await engine.Runner(settings=SETTINGS).run(engine.plan(workflow), {}, sink, approvals={})
+    assert result.status == "waiting"
+    completed = {e.path: e.output for e in sink.of_type("step.succeeded")}
+    result = await engine.Runner(settings=SETTINGS).run(
+        engine.plan(workflow), {}, engine.ListSink(), completed=completed,
+        approvals={"route.sign_off": {"approved": True, "by": "demo", "comment": ""}})
+    assert result.status == "succeeded", result.error
+    assert result.outputs == {"decision": "approved by demo", "live_after_passes": 3}
+    result, _ = await run_example("publish_with_approval", {"kind": "other"})
+    assert result.outputs["decision"] == "kept as a draft"
