@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 
 from .errors import ExpressionError
@@ -45,6 +46,9 @@ def to_json(budget: Budget, value):
     return result
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
 class _NotJson(Exception):
     pass
 
@@ -57,6 +61,8 @@ def from_json(budget: Budget, value):
     """The data that the JSON text ``value`` holds."""
     want("from_json", value, TEXT)
     budget.check_string(len(value))
+    if _surely_too_many(value):
+        raise _too_many()
     try:
         data = json.loads(value, parse_constant=_constant)
     except json.JSONDecodeError as exc:
@@ -70,6 +76,21 @@ def from_json(budget: Budget, value):
         raise too_large(f"from_json(): an integer of more than {MAX_INT_BITS:,} bits") from None
     items, size = _sized(budget, data)
     return budget.made(data, items, size)
+
+
+def _surely_too_many(value: str) -> bool:
+    """Does JSON text certainly hold more than MAX_ITEMS elements? Read before the parser makes them.
+
+    Outside strings, each element after a container's first follows a comma, and each
+    container but the outermost is an element: more commas, or more brackets, than MAX_ITEMS
+    mean too many elements (``[[],[],...]``, or many chains ``[[[...]]]`` without commas).
+    """
+    def counts(text: str) -> tuple[int, int]:
+        return text.count(","), text.count("[") + text.count("{") - 1
+
+    if max(counts(value)) <= MAX_ITEMS:
+        return False
+    return max(counts(_STRING.sub("", value))) > MAX_ITEMS
 
 
 def _too_deep() -> ExpressionError:
@@ -108,6 +129,9 @@ def _sized(budget: Budget, data) -> tuple[int, int]:
         if size > MAX_SIZE:
             break
     if items > MAX_ITEMS or size > MAX_SIZE:
-        raise too_large(f"from_json() reads data of at most {MAX_ITEMS:,} elements and "
-                        f"{MAX_SIZE:,} characters")
+        raise _too_many()
     return items, size
+
+
+def _too_many() -> ExpressionError:
+    return too_large(f"from_json() reads data of at most {MAX_ITEMS:,} elements and {MAX_SIZE:,} characters")
