@@ -76,7 +76,7 @@ def test_registry_lists_every_action_with_its_json_schema():
     wait = next(d for d in described if d["name"] == "wait")
     assert wait["schema"]["required"] == ["seconds"] and "value" in wait["schema"]["properties"]
     merge = next(d for d in described if d["name"] == "merge")
-    assert merge["schema"]["properties"]["mode"]["enum"] == ["auto", "update", "concat", "collect"]
+    assert merge["schema"]["properties"]["mode"]["enum"] == ["auto", "update", "concat", "collect", "zip"]
 
 
 def test_registry_resolves_skills_and_refuses_duplicates():
