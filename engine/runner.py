@@ -221,7 +221,7 @@ class _Execution(Steps):
                 await self.run_list(self.plan.nodes, self.plan.dag, root, "", (), workflow.on_error)
             outputs = self.clean(lenient(self.outputs(root)))  # literal text of the template too
         except StepFailed as exc:
-            status, error, failure = "failed", str(exc) if exc.path else exc.message, exc
+            status, error, failure = "failed", blocks.told(exc), exc
         except BudgetExceeded as exc:
             status, error = "failed", str(exc)
         except TimeoutError:

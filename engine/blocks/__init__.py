@@ -7,9 +7,10 @@ items are pulled by at most ``concurrency`` workers — items are never all task
 """
 
 from .block import run_block
+from .common import told
 from .compensation import LEDGER, Ledger, remember, rollback, rollback_note
 from .hooks import finally_after_cancel, origin, run_hooks
 from .lists import run_dag, run_sequence
 
 __all__ = ["LEDGER", "Ledger", "finally_after_cancel", "origin", "remember", "rollback", "rollback_note",
-           "run_block", "run_dag", "run_hooks", "run_sequence"]
+           "run_block", "run_dag", "run_hooks", "run_sequence", "told"]

@@ -13,7 +13,7 @@ import asyncio
 from .. import events as ev
 from ..errors import BudgetExceeded, StepFailed, StepTimeout, Waiting
 from ..stats import BlockStat
-from .common import ms, perf
+from .common import failed, ms, perf, told
 from .compensation import LEDGER, Ledger, rollback, rollback_note
 from .foreach import run_foreach
 from .hooks import finally_after_cancel, origin, run_hooks
@@ -75,17 +75,16 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
         failure = StepFailed(path, f"finally: {hook}")
         message = failure.message
     else:
-        message = failure.message if failure.path == path else f"{failure.path}: {failure.message}"
+        message = failure.message if failure.path == path else told(failure)
         if rolls_back:
             message += rollback_note(await rollback(ex, ledger, path, node.kind == "foreach"))
         elif ledger is not None:
             ledger.hand_up()
         await run_hooks(ex, node.on_failure, node.finally_, scope, path + ".", "failed", origin(failure), frames)
     ex.emit(ev.StepFailed, path, ex.clean(message), 1, ms(started), False)
-    cls = StepTimeout if isinstance(failure, StepTimeout) else StepFailed
-    error = cls(path, message)
-    error.origin = getattr(failure, "origin", None) or (failure.path, failure.message)
-    raise error from None
+    named = getattr(failure, "named", False) if failure.path == path else True
+    raise failed(path, message, failure, named, StepTimeout if isinstance(failure, StepTimeout) else StepFailed) \
+        from None
 
 
 async def _timed(ex, node, scope, path: str, frames: tuple):

@@ -14,6 +14,26 @@ def ms(started: float) -> float:
     return round((perf() - started) * 1000, 3)
 
 
+def told(exc: StepFailed) -> str:
+    """A failure as people read it: ``path: message``, where the message names the step that
+    failed first once a block passed it on (``bookings.car.rent_car: no cars``, not every
+    block's path on the way up)."""
+    if getattr(exc, "named", False) or not exc.path:
+        return exc.message
+    return f"{exc.path}: {exc.message}"
+
+
+def failed(path: str, message: str, cause: StepFailed | None = None, named: bool = False,
+           cls=StepFailed) -> StepFailed:
+    """A block's StepFailed; ``origin`` keeps the step that failed first (``${error}``) and
+    ``named`` says the message already names it."""
+    error = cls(path, message)
+    if cause is not None:
+        error.origin = getattr(cause, "origin", None) or (cause.path, cause.message)
+    error.named = named
+    return error
+
+
 class Policy:
     """Counts finished children and decides when a block has won or lost.
 
@@ -62,12 +82,9 @@ class Policy:
         return None
 
     def failure(self, path: str) -> StepFailed:
-        """The block's StepFailed; ``origin`` keeps the step that failed first (``${error}``)."""
-        error = StepFailed(path, self.lost())
-        first = self.first
-        if first is not None:
-            error.origin = getattr(first, "origin", None) or (first.path, first.message)
-        return error
+        """The block's StepFailed, its origin the child that failed first."""
+        single = self.failed == 1 and self.first is not None and self.min_success is None
+        return failed(path, self.lost(), self.first, named=single)
 
     def outcome(self, path: str) -> None:
         """What the block's end means: StepFailed when lost, Waiting while a child waits for a
@@ -78,12 +95,12 @@ class Policy:
             raise Waiting(self.waiting)
 
     def lost(self) -> str:
-        first = f": {self.first}" if self.first else ""
+        first = f"; the first: {told(self.first)}" if self.first else ""
         if self.min_success is not None:
             return (f"{self.ok} of {self.total} {self.noun} succeeded, {self.min_success} needed "
                     f"({self.failed} failed){first}")
         if self.failed == 1 and self.first is not None:
-            return f"{self.first}"
+            return told(self.first)
         return f"{self.failed} of {self.total} {self.noun} failed{first}"
 
 

@@ -232,7 +232,7 @@ def trip(hotel_undo: str, slow: bool = True) -> str:
 async def test_rollback_cancels_running_steps_and_compensates_succeeded_ones_newest_first():
     result, sink = await run(trip('uses: wait, with: {seconds: 0, value: "undo ${hotel.id}"}'))
     assert result.status == "failed", result.error
-    assert result.error == "bookings: bookings.car: ValueError: no cars"
+    assert result.error == "bookings.car: ValueError: no cars"
     st = statuses(sink)
     assert st["bookings.flight"] == st["bookings.hotel"] == "compensated"
     assert st["bookings.slow"] == "cancelled" and "bookings.slow.compensate.never" not in st
@@ -247,7 +247,7 @@ async def test_rollback_cancels_running_steps_and_compensates_succeeded_ones_new
 async def test_a_failing_compensation_is_recorded_and_the_others_still_run():
     result, sink = await run(trip('uses: fail, with: {message: "hotel says no"}', slow=False))
     assert result.status == "failed"
-    assert result.error == ("bookings: bookings.car: ValueError: no cars "
+    assert result.error == ("bookings.car: ValueError: no cars "
                             "(rollback failed at bookings.hotel.compensate.cancel_hotel: hotel says no)")
     st = statuses(sink)
     assert st["bookings.hotel.compensate.cancel_hotel"] == "failed" and st["bookings.hotel"] == "succeeded"
