@@ -9,6 +9,12 @@ time; once a redirect leaves the first URL's origin, ``Authorization``, ``Cookie
 client keeps no cookie jar, so a cookie goes only where the workflow sends it. Response bodies
 are capped. Failures that may pass (connection errors, 429, 5xx) are retryable; ``Retry-After``
 is honoured.
+
+``host_concurrency`` and ``rate_limit`` are global (engine/throttle.py): every run of the
+process, or of every worker with the builder's celery mode, shares them; steps that give the
+same value for the same host share one limit (another value is another limit, so a workflow
+cannot slow others' requests by asking for a tiny one). Time queued for them is neither the
+step's work nor part of ``timeout``, which counts the request's own time.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import Field, model_validator
 
+from .. import throttle
 from ..errors import ActionError
 from ..spec import Duration
 from .base import Action, Params
@@ -48,8 +55,10 @@ class HttpParams(Params):
     expect: list[int] | None = Field(default=None, description="status codes that count as success (default 2xx)")
     response: Literal["auto", "json", "text"] = Field(default="auto", description="how to read the body")
     follow_redirects: bool = True
-    host_concurrency: int | None = Field(default=None, ge=1, description="requests in flight to this host at most")
-    rate_limit: float | None = Field(default=None, gt=0, description="requests a second to this host at most")
+    host_concurrency: int | None = Field(default=None, ge=1,
+                                         description="requests in flight to this host at most, across every run")
+    rate_limit: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                     description="requests a second to this host at most, across every run")
 
     @model_validator(mode="after")
     def _one_body(self):
@@ -74,14 +83,15 @@ class Http(Action):
         origin, headers = _origin(url), dict(params.headers)
         secrets = ctx.services.get("secret_values", ())
         max_bytes = int(extra.get("http_max_bytes", DEFAULT_MAX_BYTES))
-        deadline = time.monotonic() + params.timeout
+        clock = _Clock(params.timeout, ctx)
         method, body = params.method, _body(params)
+        concurrency = params.host_concurrency or extra.get("http_host_concurrency")
+        rate = params.rate_limit or extra.get("http_rate_limit")
         for _hop in range(MAX_REDIRECTS + 1):
             host = url.raw_host.decode("ascii")
             state.pins[host] = await check_host(host, extra.get("http_allow", ()), ctx.services.get("resolve"))
-            async with state.limit(host, params.host_concurrency or extra.get("http_host_concurrency"),
-                                   params.rate_limit or extra.get("http_rate_limit")):
-                response = await _send(state.client, method, url, headers, params, body, deadline, max_bytes)
+            async with throttle.turn(ctx, *_limits(host.lower(), concurrency, rate)):
+                response = await _send(state.client, method, url, headers, params, body, clock.left(), max_bytes)
             if params.follow_redirects and response["status"] in (301, 302, 303, 307, 308) and \
                     response["location"]:
                 url = _url(response["location"], base=url)
@@ -95,6 +105,26 @@ class Http(Action):
                 continue
             return _outcome(response, params)
         raise ActionError(f"more than {MAX_REDIRECTS} redirects", retryable=False)
+
+
+def _limits(host: str, concurrency, rate) -> tuple[list, list]:
+    """The host's global limits as ``throttle.turn`` takes them (keyed by host and value)."""
+    slots = [(("http-host", host, str(int(concurrency))), int(concurrency))] if concurrency else []
+    rates = [(("http-rate", host, repr(float(rate))), float(rate))] if rate else []
+    return slots, rates
+
+
+class _Clock:
+    """The request's own time (``timeout``): what the action spent, less what it spent queued."""
+
+    __slots__ = ("timeout", "ctx", "start", "waited")
+
+    def __init__(self, timeout: float, ctx):
+        self.timeout, self.ctx = timeout, ctx
+        self.start, self.waited = time.monotonic(), ctx.waited
+
+    def left(self) -> float:
+        return self.timeout - (time.monotonic() - self.start - (self.ctx.waited - self.waited))
 
 
 def _url(text: str, query: dict | None = None, base=None):
@@ -156,10 +186,9 @@ def _body(params: HttpParams) -> dict:
     return {}
 
 
-async def _send(client, method, url, headers, params, body, deadline, max_bytes) -> dict:
+async def _send(client, method, url, headers, params, body, remaining, max_bytes) -> dict:
     import httpx
 
-    remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ActionError(f"timed out after {params.timeout:g} s")
     try:
@@ -206,9 +235,9 @@ def _decode(response: dict, mode: str):
     return text
 
 
-# -- per-run client and per-host limits ---------------------------------------------------------------
+# -- the per-run client --------------------------------------------------------------------------------
 class _State:
-    """The run's shared client, the addresses checked per host, a concurrency cap and token bucket per host."""
+    """The run's shared client and the addresses checked per host."""
 
     def __init__(self):
         import httpx
@@ -219,44 +248,9 @@ class _State:
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
                                         transport=pinned_transport(self.pins, limits),
                                         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
-        self.hosts: dict[str, _Host] = {}
-
-    def limit(self, host: str, concurrency, rate):
-        entry = self.hosts.get(host)
-        if entry is None:
-            entry = self.hosts[host] = _Host(concurrency, rate)
-        return entry
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-class _Host:
-    def __init__(self, concurrency, rate):
-        self.sem = asyncio.Semaphore(int(concurrency)) if concurrency else None
-        self.rate = float(rate) if rate else None
-        self.tokens = self.rate or 0.0
-        self.updated = time.monotonic()
-
-    async def __aenter__(self):
-        if self.rate:
-            await self._token()
-        if self.sem is not None:
-            await self.sem.acquire()
-
-    async def __aexit__(self, *exc):
-        if self.sem is not None:
-            self.sem.release()
-
-    async def _token(self) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
 def _state(ctx) -> _State:

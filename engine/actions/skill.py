@@ -2,6 +2,10 @@
 
 A skill runs its action with its configuration, in which ``${inputs.*}`` refers to the
 skill's inputs (the step's ``with``), checked against the skill's JSON Schema.
+
+A skill's ``concurrency`` is global: at most that many of its steps run at once in the whole
+process, or across every worker where the host provides a throttle (engine/throttle.py). A
+step waiting for a slot is queued, not working, and its timeout does not run meanwhile.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .. import throttle
 from ..errors import ActionError, ExpressionError
 from ..expressions import Evaluator, expressions_in, has_expression, render
 from .base import Action, _under_expression
@@ -95,6 +100,12 @@ class SkillAction(Action):
         return data
 
     async def run(self, params: dict, ctx) -> Any:
+        if not self.concurrency:
+            return await self._run(params, ctx)
+        async with throttle.turn(ctx, [(("skill", self.name), self.concurrency)]):
+            return await self._run(params, ctx)
+
+    async def _run(self, params: dict, ctx) -> Any:
         try:
             raw = render(self.spec.config, {"inputs": params}, Evaluator())
         except ExpressionError as exc:
