@@ -95,3 +95,12 @@ async def fail_on(value, bad):
     if value == bad:
         raise ValueError(f"{value} is bad")
     return value
+
+
+async def stubborn(seconds: float, cleanup: float):
+    """Runs ``seconds``; when cancelled, takes ``cleanup`` seconds more to stop."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        await asyncio.sleep(cleanup)
+        raise

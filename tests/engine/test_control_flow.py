@@ -329,6 +329,9 @@ async def test_needs_policy_default_fail_fast_cancels_and_continue_succeeds():
 
 
 async def test_two_branches_failing_at_once_leave_no_unretrieved_task_exception():
+    """a and b fail together; while the inner block waits for c to stop, d fails and the outer
+    block cancels the inner one: b's error must still be read (it was logged as "Task
+    exception was never retrieved")."""
     seen = []
     loop = asyncio.get_running_loop()
     old = loop.get_exception_handler()
@@ -344,8 +347,8 @@ async def test_two_branches_failing_at_once_leave_no_unretrieved_task_exception(
                         parallel:
                           - {id: a, uses: python, with: {function: "tests.engine.helpers:explode_later", args: [0.05, a]}}
                           - {id: b, uses: python, with: {function: "tests.engine.helpers:explode_later", args: [0.05, b]}}
-                          - {id: c, uses: wait, with: {seconds: 5}}
-                      - {id: d, uses: python, with: {function: "tests.engine.helpers:explode_later", args: [0.05, d]}}
+                          - {id: c, uses: python, with: {function: "tests.engine.helpers:stubborn", args: [5, 0.2]}}
+                      - {id: d, uses: python, with: {function: "tests.engine.helpers:explode_later", args: [0.1, d]}}
             """)
             assert result.status == "failed"
         gc.collect()
