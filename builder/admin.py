@@ -1,9 +1,9 @@
-"""Admin: skills (validated on save, enable/disable), workflows with versions, runs read-only."""
+"""Admin: skills (validated on save, enable/disable), workflows with versions, runs and approvals read-only."""
 
 from django import forms
 from django.contrib import admin, messages
 
-from .models import Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
+from .models import Approval, Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
 
 
 def _staff(request) -> bool:
@@ -134,3 +134,13 @@ class SecretAdmin(StaffOnly, admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ReadOnly, admin.ModelAdmin):
+    """Decisions are the approvers' (the API): staff only look."""
+
+    list_display = ["id", "run", "path", "decision", "decided_by", "requested_at", "deadline", "decided_at"]
+    list_filter = ["decision"]
+    search_fields = ["path", "message", "approver_names"]
+    readonly_fields = [f.name for f in Approval._meta.fields] + ["approvers"]

@@ -363,4 +363,4 @@ def _again(request, run_id: int, resume: bool) -> Run:
 api.add_router("/workflows", workflows)
 api.add_router("/runs", runs)
 api.add_router("/secrets", secrets_router)
-
+api.add_router("/approvals", "builder.approvals_api.router")

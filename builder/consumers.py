@@ -4,6 +4,8 @@
 every later event with its ``seq``, in frames ``{"type": "events", "seq": last, "events": [...]}``
 (one per recorder batch, so about ten a second at most). ``?after=N`` replays what came after
 N instead of the snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` are accepted.
+The run's owner and staff may watch and cancel it; the approvers of one of its pending
+approvals may watch it (builder/approvals.py), not cancel it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import connection, transaction
 
-from . import execution
+from . import approvals, execution, leases
 from .models import Run, RunEvent, StepRun
 from .frames import STAFF_GROUP, dumps, group_name, owner_group
 
@@ -34,10 +36,13 @@ ITEM_INDEX = re.compile(r"\[\d+\]")
 
 @database_sync_to_async
 def _find_run(user, run_id: int) -> Run | None:
-    qs = Run.objects.select_related("workflow", "version")
-    if not user.is_staff:
-        qs = qs.filter(workflow__owner=user)
-    return qs.filter(pk=run_id).first()
+    """The run if ``user`` may watch it: theirs, staff, or asked to decide one of its approvals."""
+    return approvals.visible_runs(user, Run.objects.select_related("workflow", "version")).filter(pk=run_id).first()
+
+
+@database_sync_to_async
+def _request_cancel(run_id: int) -> None:
+    leases.request_cancel(run_id)
 
 
 @database_sync_to_async
@@ -126,6 +131,7 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         self.last_seq = 0
         self.group = None
+        self.may_cancel = False
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
@@ -135,6 +141,7 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
         if run is None:
             await self.close(code=NOT_YOURS)
             return
+        self.may_cancel = user.is_staff or run.workflow.owner_id == user.pk  # an approver only watches
         self.group = group_name(self.run_id)
         # Join first, then read the database: a run's events are sent only once written, so
         # nothing falls between (what both hold is sent once, by seq)
@@ -158,11 +165,9 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
             await self.send_json({"type": "pong", "seq": self.last_seq})
-        elif kind == "cancel":
-            if not execution.cancel_here(self.run_id):
-                await database_sync_to_async(
-                    Run.objects.filter(pk=self.run_id, status__in=Run.ACTIVE).update)(status="cancelled",
-                                                                                      error="cancelled")
+        elif kind == "cancel" and self.may_cancel:
+            if not execution.cancel_here(self.run_id):  # elsewhere, queued or waiting: builder/leases.py
+                await _request_cancel(self.run_id)
             await self.send_json({"type": "cancelling", "seq": self.last_seq})
         else:
             log.warning("run %s: ignored a client message of type %r", self.run_id, kind)

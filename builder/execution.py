@@ -6,6 +6,11 @@ died are marked ``interrupted`` (and can be resumed) by ``recover_interrupted``.
 
 A user has at most ``WORKFLOW_RUNS_PER_USER`` runs executing at once here; later ones stay
 ``queued`` (first come, first served) until one of theirs ends.
+
+A run that ends ``waiting`` (an approval, builder/approvals.py) leaves nothing here: no task,
+no lease. It is scheduled again, as the same run, when someone decides or its deadline passes.
+When a run of a workflow with a ``concurrency`` limit ends, the queued runs that may start now
+are scheduled (builder/concurrency.py); the recovery loop does both for what nobody did.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from django.utils import timezone
 
 from engine import Runner, WorkflowInvalid, plan
 
-from . import leases
+from . import approvals, concurrency, leases
 from .models import Run
 from .recorder import RunRecorder
 from .runtime import engine_settings, load_workflow, registry, secrets_for
@@ -47,10 +52,47 @@ def schedule(run_id: int) -> asyncio.Task | None:
 
         enqueue(run_id)  # transaction.on_commit, or at once from an event loop (nothing to commit)
         return None
-    task = asyncio.get_running_loop().create_task(execute(run_id))
+    global _HOME
+    _HOME = loop = asyncio.get_running_loop()
+    task = loop.create_task(execute(run_id))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return task
+
+
+_HOME: asyncio.AbstractEventLoop | None = None  # the loop runs were last scheduled in (``wake``)
+
+
+def schedule_once(run_id: int) -> asyncio.Task | None:
+    """``schedule``, unless this process runs the run or has it scheduled already."""
+    if run_id in ACTIVE or run_id in _PENDING:
+        return None
+    task = schedule(run_id)
+    if task is not None:
+        _PENDING.add(run_id)
+        task.add_done_callback(lambda _: _PENDING.discard(run_id))
+    return task
+
+
+def wake(run_ids) -> None:
+    """Schedule these queued runs from any thread (a sync view, a cancel): in the celery mode
+    enqueued; embedded, handed to the loop of this process's runs (none yet: the recovery loop
+    starts them). A run scheduled twice runs once: its claim decides."""
+    run_ids = list(run_ids)
+    if settings.WORKFLOW_EXECUTION == "celery":
+        for run_id in run_ids:
+            schedule(run_id)
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop = _HOME
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            for run_id in run_ids:
+                loop.call_soon_threadsafe(schedule, run_id)
+        return
+    for run_id in run_ids:
+        schedule(run_id)
 
 
 def _prepare(run_id: int, worker: str):
@@ -58,12 +100,14 @@ def _prepare(run_id: int, worker: str):
     if claimed is None:  # someone else runs it, or it ended (or was cancelled) meanwhile
         return None
     run, taken_over = claimed
-    if taken_over:  # its process stopped: go on from its own stored steps
+    # its process stopped, or it waited for a person: it goes on from its own stored steps
+    if taken_over or run.started_at is not None:
         state = leases.stored_state(run_id)
     else:
         completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
         state = {"completed": completed, "attempts": {}, "stored": set(), "seq": 0}
-    state["taken_over"] = taken_over
+    state["taken_over"] = taken_over or run.started_at is not None
+    state["approvals"] = approvals.known(run_id) if state["taken_over"] else {}
     return run, registry(), state, secrets_for(run.workflow.owner)
 
 
@@ -113,18 +157,34 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
         _watch()
         try:
             await runner.run(plan(workflow, actions), run.inputs, recorder, run_id=str(run_id),
-                             completed=state["completed"], seq=state["seq"], attempts=state["attempts"])
+                             completed=state["completed"], seq=state["seq"], attempts=state["attempts"],
+                             approvals=state["approvals"])
         except Exception as exc:  # noqa: BLE001 - record any engine failure on the run
             log.exception("run %s crashed", run_id)
             await recorder.close()
             await sync_to_async(_fail)(run_id, f"internal error: {type(exc).__name__}: {exc}")
         finally:
-            ACTIVE.pop(run_id, None)
+            if ACTIVE.get(run_id) is runner:  # (continued meanwhile, here: that one is not ours)
+                del ACTIVE[run_id]
             await recorder.close()
             runner.close()
     finally:
         await sync_to_async(leases.release)(run_id)
-    return await Run.objects.aget(pk=run_id)
+    ended = await Run.objects.aget(pk=run_id)
+    await _after(ended)
+    return ended
+
+
+async def _after(run: Run) -> None:
+    """What a run's end starts: itself again when it ended waiting but a decision came meanwhile
+    (or a deadline passed); the queued runs of its workflow that may take its slot."""
+    again = []
+    if run.status == Run.Status.WAITING and await sync_to_async(approvals.continue_if_due)(run.pk):
+        again.append(run.pk)
+    elif run.concurrency_limit is not None and run.finished:
+        again += await sync_to_async(concurrency.startable)(run.workflow_id)
+    for run_id in again:  # (not schedule_once: an ending task of the same run may still be listed)
+        schedule(run_id)
 
 
 _WATCHERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> its watcher task
@@ -204,20 +264,29 @@ async def recover() -> list[int]:
             if await sync_to_async(leases.interrupt)(run_id):
                 taken.append(run_id)
             continue
-        _PENDING.add(run_id)
-        task = schedule(run_id)
-        if task is None:
-            _PENDING.discard(run_id)
-        else:
-            task.add_done_callback(lambda _, run_id=run_id: _PENDING.discard(run_id))
+        schedule_once(run_id)
         taken.append(run_id)
     if taken:
         log.warning("recovered runs %s (%s)", taken, settings.WORKFLOW_RECOVERY)
-    return taken
+    return taken + await _go_on()
+
+
+async def _go_on() -> list[int]:
+    """The recovery loop's other half: waiting runs now due (a decision no process took up, a
+    deadline passed), continued runs nobody holds, and queued runs a workflow's limit lets start."""
+    found = await sync_to_async(approvals.due)()
+    found += await sync_to_async(leases.continuing)()
+    found += await sync_to_async(concurrency.startable)()
+    started = [run_id for run_id in dict.fromkeys(found) if run_id not in ACTIVE and run_id not in _PENDING]
+    for run_id in started:
+        schedule_once(run_id)
+    return started
 
 
 async def recovery_loop() -> None:
     """At start and then every third of a lease: ``recover()``."""
+    global _HOME
+    _HOME = asyncio.get_running_loop()
     while True:
         try:
             await recover()

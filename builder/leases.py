@@ -17,7 +17,18 @@ The contract (each clause has a test in tests/builder/test_leases.py):
    ``SEQ_GAP`` past the last stored one.
 5. Cancel is a flag on the run row (the database is the source of truth): a queued run is
    cancelled at once and never starts; the holder of a running run sees the flag within
-   ``CANCEL_POLL`` seconds and stops it.
+   ``CANCEL_POLL`` seconds and stops it. A ``waiting`` run (6) is cancelled at once too.
+6. A run that ends ``waiting`` (an approval is pending, builder/approvals.py) holds no lease:
+   the write that says so clears it, and ``lapsed`` never returns it. When it is continued it
+   turns ``queued`` again with its first start time kept; whoever claims it then goes on from
+   its stored steps as in 4, its events right after the last stored one (it stopped cleanly:
+   nothing was streamed that was not stored). The steps that waited and the blocks around them
+   run again; the rest is reused. ``release`` never frees a run that is queued or running: the
+   same process may have claimed it again, continued, before the first execution let go.
+7. A fresh queued run of a workflow with a ``concurrency`` limit is claimed only when
+   builder/concurrency.py admits it (a free slot, no older run waiting for one), decided under
+   a lock on the workflow's row in the claim's transaction; ``lapsed`` leaves such runs to
+   ``concurrency.startable``.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from . import approvals, concurrency
 from .models import Run, StepRun
 from .recorder import record_status
 
@@ -39,7 +51,7 @@ HOST = socket.gethostname()
 #: this process, as lease owner: host, pid and a token (a pid can be reused, a token not)
 PROCESS = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 CANCEL_POLL = 0.5  # seconds between the holder's looks at its runs' cancel flags
-BLOCKS = ("parallel", "foreach", "group")
+BLOCKS = ("parallel", "foreach", "group", "switch")
 #: a taken-over run's events go on this far past its last stored one: the stopped process may
 #: have streamed events it never stored, and watchers that saw them would drop reused numbers
 SEQ_GAP = 100_000
@@ -78,12 +90,17 @@ def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
     """Take the run's lease: ``(run, taken_over)``, or None when someone else holds it or the
     run has ended. ``taken_over``: the run was running in a process that is gone (clause 4)."""
     now = timezone.now()
-    run = Run.objects.filter(pk=run_id).values("status", "lease_owner", "lease_expires", "cancel_requested").first()
+    run = Run.objects.filter(pk=run_id).values("status", "lease_owner", "lease_expires", "cancel_requested",
+                                               "started_at", "workflow_id", "concurrency_limit").first()
     if run is None or run["status"] not in Run.ACTIVE:
         return None
     if run["cancel_requested"]:
         Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
             status=Run.Status.CANCELLED, error="cancelled", finished_at=now)
+        return None
+    fresh = run["status"] == Run.Status.QUEUED and run["started_at"] is None
+    if fresh and run["concurrency_limit"] is not None and not concurrency.admits(
+            run_id, run["workflow_id"], run["concurrency_limit"]):  # clause 7: it waits for a slot
         return None
     free = _free(now)
     if run["lease_owner"] and owner_gone(run["lease_owner"]):
@@ -95,6 +112,8 @@ def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
     taken_over = run["status"] == Run.Status.RUNNING
     if taken_over:
         _take_over(run_id, now, run["lease_owner"])
+    elif not fresh:  # clause 6: continued after it waited for a person
+        _again(run_id)
     return Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id), taken_over
 
 
@@ -102,12 +121,18 @@ def _take_over(run_id: int, now, previous: str) -> None:
     """Clause 4: the attempts left running end as interrupted; running blocks start again;
     watchers see ``interrupted`` until the run's events go on."""
     note = f"interrupted: the process running it stopped ({previous or 'unknown'}); tried again"
-    running = StepRun.objects.filter(run_id=run_id, status="running")
-    running.filter(kind__in=BLOCKS).delete()
-    running.update(status="failed", error=note, finished_at=now)
+    _again(run_id)
+    StepRun.objects.filter(run_id=run_id, status="running").update(status="failed", error=note, finished_at=now)
     Run.objects.filter(pk=run_id).update(takeovers=F("takeovers") + 1)
     record_status(run_id, Run.Status.INTERRUPTED, "the process running it stopped; taken over by another",
                   final=False, gap=SEQ_GAP)
+
+
+def _again(run_id: int) -> None:
+    """What runs again when a run goes on from its stored steps: the blocks that had not ended
+    and the steps that waited for a person (asked again, with the decisions known by then)."""
+    rows = StepRun.objects.filter(run_id=run_id)
+    rows.filter(Q(status="waiting") | Q(status="running", kind__in=BLOCKS)).delete()
 
 
 def stored_state(run_id: int) -> dict:
@@ -130,8 +155,10 @@ def renew(run_ids) -> set[int]:
 
 
 def release(run_id: int) -> None:
-    """The run ended here: its lease is free (the row keeps who ran it in ``worker``)."""
-    Run.objects.filter(pk=run_id, lease_owner=PROCESS).update(lease_owner="", lease_expires=None)
+    """The run ended here: its lease is free (the row keeps who ran it in ``worker``). Not when
+    it is queued or running again (clause 6: continued, maybe by this very process)."""
+    Run.objects.filter(pk=run_id, lease_owner=PROCESS).exclude(status__in=Run.ACTIVE).update(
+        lease_owner="", lease_expires=None)
 
 
 def cancel_flags(run_ids) -> set[int]:
@@ -142,12 +169,16 @@ def cancel_flags(run_ids) -> set[int]:
 
 
 def request_cancel(run_id: int) -> None:
-    """Clause 5: a queued run is cancelled at once; a running one is flagged for its holder."""
+    """Clause 5: a queued or waiting run is cancelled at once; a running one is flagged for its holder."""
     now = timezone.now()
-    Run.objects.filter(pk=run_id, status__in=[*Run.ACTIVE, Run.Status.INTERRUPTED]).update(cancel_requested=True)
-    if Run.objects.filter(Q(status=Run.Status.INTERRUPTED) | Q(status=Run.Status.QUEUED, lease_owner=""),
+    Run.objects.filter(pk=run_id, status__in=[*Run.ACTIVE, Run.Status.INTERRUPTED, Run.Status.WAITING]).update(
+        cancel_requested=True)
+    if Run.objects.filter(Q(status__in=(Run.Status.INTERRUPTED, Run.Status.WAITING))
+                          | Q(status=Run.Status.QUEUED, lease_owner=""),
                           pk=run_id).update(status=Run.Status.CANCELLED, error="cancelled", finished_at=now):
+        approvals.settle(run_id, Run.Status.CANCELLED)
         record_status(run_id, Run.Status.CANCELLED, "cancelled")
+        concurrency.start_next(run_id)
 
 
 def lapsed(grace: float = 0.0) -> list[int]:
@@ -156,13 +187,21 @@ def lapsed(grace: float = 0.0) -> list[int]:
     now = timezone.now()
     rows = Run.objects.filter(status__in=Run.ACTIVE, cancel_requested=False).exclude(mode="cli")
     found = list(rows.filter(status=Run.Status.RUNNING).filter(_free(now)).values_list("pk", flat=True))
-    queued = rows.filter(status=Run.Status.QUEUED, lease_owner="",
+    # (a queued run whose claimer stopped before it started is free again once its lease lapsed)
+    queued = rows.filter(_free(now), status=Run.Status.QUEUED, started_at__isnull=True,
                          created_at__lt=now - dt.timedelta(seconds=max(lease_seconds(), grace)))
-    found += list(queued.values_list("pk", flat=True))
+    found += list(queued.exclude(concurrency_limit__isnull=False).values_list("pk", flat=True))  # clause 7
     for pk, owner in rows.exclude(lease_owner="").exclude(lease_owner=PROCESS).values_list("pk", "lease_owner"):
         if owner_gone(owner) and pk not in found:
             found.append(pk)
     return sorted(found)
+
+
+def continuing() -> list[int]:
+    """Clause 6: runs continued after they waited (queued, started before) that no process holds."""
+    rows = Run.objects.filter(_free(timezone.now()), status=Run.Status.QUEUED, started_at__isnull=False,
+                              cancel_requested=False).exclude(mode="cli")
+    return sorted(rows.values_list("pk", flat=True))
 
 
 def interrupt(run_id: int) -> bool:
@@ -174,5 +213,7 @@ def interrupt(run_id: int) -> bool:
     if done:
         StepRun.objects.filter(run_id=run_id, status="running").update(
             status="failed", error="interrupted: the process running it stopped", finished_at=now)
+        approvals.settle(run_id, Run.Status.INTERRUPTED)
         record_status(run_id, Run.Status.INTERRUPTED, error)
+        concurrency.start_next(run_id)
     return bool(done)

@@ -10,8 +10,11 @@ inside a batch superseded events are dropped (see ``frames.coalesce``), terminal
 No batch is dropped silently: a write that fails is tried again (``WRITE_TRIES`` times, with
 a pause between); one that still fails stops the run (``on_fatal``), and the run ends
 ``failed`` with the error, written with nothing but its status (a run never stays
-``running`` because of what it holds). Every JSON text made here is strict JSON (no NaN, no
-Infinity): a value that would need them is stored and sent in ``engine``'s lenient form.
+``running`` because of what it holds). A ``step.waiting`` event stores the step ``waiting`` and
+its Approval row in its batch's transaction (builder/approvals.py); a run that ends ``waiting``
+has its lease cleared in the same write (it holds nothing until someone decides). Every JSON
+text made here is strict JSON (no NaN, no Infinity): a value that would need them is stored and
+sent in ``engine``'s lenient form.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from django.db import connection, transaction
 
 from engine.values import lenient
 
+from . import approvals
 from .frames import (STAFF_GROUP, StrictEncoder, cap, coalesce, dumps, event_data, frames, group_name, owner_group,
                      plain)
 from .models import Run, RunEvent, StepRun
@@ -210,12 +214,18 @@ class RunRecorder:
     def _write(self, batch, kept, data, dropped=()) -> None:
         creates: dict[tuple[str, int], dict] = {}
         updates: dict[tuple[str, int], dict] = {}
+        undone: list[str] = []  # paths of stored succeeded steps a rollback compensated
+        waiting = []  # step.waiting events: their Approval rows
         finished = None
         for event in batch:
             if event.type == "run.finished":
                 finished = event
+            elif event.type == "step.compensated":
+                self._compensated(event, creates, updates, undone)
             elif event.type.startswith("step."):
                 self._step(event, creates, updates)
+                if event.type == "step.waiting":
+                    waiting.append(event)
         db = _Db()
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -233,6 +243,9 @@ class RunRecorder:
                     "finished_at = %s, duration_ms = %s WHERE run_id = %s AND path = %s AND attempt = %s",
                     [(r["status"], db.json(r["output"]), r["output_note"], r["error"], db.when(r["finished_at"]),
                       r["duration_ms"], self.run_id, path, attempt) for (path, attempt), r in updates.items()])
+                cursor.executemany(
+                    f"UPDATE {StepRun._meta.db_table} SET status = 'compensated' "
+                    "WHERE run_id = %s AND path = %s AND status = 'succeeded'", [(self.run_id, p) for p in undone])
                 if finished is not None and self.resumed:  # the figures of the whole run, not of this part
                     whole = self._whole_run(finished)
                     finished = dataclasses.replace(finished, **whole)
@@ -247,13 +260,20 @@ class RunRecorder:
                 fields.update(status=Run.Status.RUNNING)
                 if not self.resumed:
                     fields.update(started_at=_when(batch[0].ts))
+            status = None
             if finished is not None:
                 outputs, _ = cap(finished.outputs, 256 * 1024)
-                fields.update(status=finished.status if self.fatal is None else Run.Status.FAILED,
-                              outputs=outputs, error=self.fatal or plain(finished.error) or "",
+                status = finished.status if self.fatal is None else Run.Status.FAILED
+                fields.update(status=status, outputs=outputs, error=self.fatal or plain(finished.error) or "",
                               summary=finished.summary, duration_ms=finished.duration_ms,
                               finished_at=_when(finished.ts))
+                if status == Run.Status.WAITING:  # it holds nothing now: continued when someone decides
+                    fields.update(finished_at=None, lease_owner="", lease_expires=None)
             Run.objects.filter(pk=self.run_id).update(**fields)
+            if waiting:
+                approvals.record_waiting(self.run_id, self.owner_id, waiting)
+            if status is not None:
+                approvals.settle(self.run_id, status)
         self.open_rows.difference_update(updates)
         for key, row in creates.items():
             if row["status"] == "running":
@@ -321,6 +341,17 @@ class RunRecorder:
             row.update(status="skipped", error=plain(event.reason), finished_at=event.ts)
         elif kind == "step.cancelled":
             row.update(status="cancelled", finished_at=event.ts, duration_ms=event.duration_ms)
+        elif kind == "step.waiting":  # an approval: no end yet, it goes on when someone decides
+            row.update(status="waiting")
+
+    def _compensated(self, event, creates: dict, updates: dict, undone: list) -> None:
+        """A succeeded step undone by a rollback: its row (in this batch, or stored) says so."""
+        key = (event.path, self.attempts.get(event.path, 1))
+        row = creates.get(key) or updates.get(key)
+        if row is not None and row["status"] == "succeeded":
+            row["status"] = "compensated"
+        else:
+            undone.append(event.path)
 
 
 def _row(step_id, kind, uses, status, inputs, started) -> dict:
@@ -356,8 +387,9 @@ def _mark_failed(run_id: int, message: str) -> None:
     """The run's end when its events cannot be stored: its status and error, nothing else."""
     from django.utils import timezone
 
-    Run.objects.filter(pk=run_id, status__in=Run.ACTIVE).update(
-        status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+    if Run.objects.filter(pk=run_id, status__in=(*Run.ACTIVE, Run.Status.WAITING)).update(
+            status=Run.Status.FAILED, error=message, finished_at=timezone.now()):
+        approvals.settle(run_id, Run.Status.FAILED)
 
 
 def record_status(run_id: int, status: str, error: str = "", final: bool = True, gap: int = 1) -> None:

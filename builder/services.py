@@ -10,6 +10,7 @@ from django.db import transaction
 
 from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
 
+from . import concurrency
 from .models import Run, StepRun, Workflow, WorkflowVersion
 from .runtime import load_workflow, nul_place, secret_names_for
 
@@ -111,8 +112,9 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
         values = normalize(values, "inputs")
     except UnstorableValue as exc:
         raise InputsInvalid([str(exc)]) from None
-    return Run.objects.create(workflow=workflow, version=version, started_by=user, inputs=values,
-                              mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
+    # the workflow's concurrency limit may make it skipped, or cancel older runs (builder/concurrency.py)
+    return concurrency.create_run(parsed.concurrency, workflow=workflow, version=version, started_by=user,
+                                  inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
 
 
 def completed_outputs(run: Run) -> dict:

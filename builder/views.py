@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from .approvals import visible_runs
 from .models import Run, Workflow
 from .services import MAX_YAML_BYTES, Invalid, delete_workflow_and_runs, save_workflow, visible_to
 
@@ -109,9 +110,10 @@ def editor(request, workflow_id: int):
 
 @login_required
 def monitor(request, run_id: int):
-    """The run monitor page (another user's run is a 404)."""
-    run = get_object_or_404(visible_to(request.user, Run.objects.select_related("workflow", "version"),
-                                       "workflow__owner"), pk=run_id)
+    """The run monitor page (another user's run is a 404, unless one of its pending approvals
+    asks this user to decide)."""
+    run = get_object_or_404(visible_runs(request.user, Run.objects.select_related("workflow", "version")),
+                            pk=run_id)
     data = {"id": run.pk, "workflow_id": run.workflow_id, "workflow": run.workflow.name,
             "version": run.version.number, "yaml": run.version.yaml, "resumed_from": run.resumed_from_id}
     return render(request, "monitor.html", {"run": run, "monitor_data": data})
