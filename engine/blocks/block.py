@@ -32,6 +32,7 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
         frames = frames + (stat,)
     ex.emit(ev.StepStarted, path, node.id, node.kind, None, 1, None)
     started = perf()
+    span = stat.begin() if stat is not None else None  # the block's wall: the union of its instances
     parent = LEDGER.get()
     rolls_back = node.policy == "rollback"
     ledger = Ledger(parent) if rolls_back or (node.compensate is not None and parent is not None) else None
@@ -44,7 +45,7 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
             if token is not None:
                 LEDGER.reset(token)
             if stat is not None:
-                stat.wall += perf() - started
+                stat.end(span)
     except asyncio.CancelledError:
         if ledger is not None:
             ledger.hand_up()  # an outer rollback (the reason of the cancel, often) undoes them

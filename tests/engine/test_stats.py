@@ -214,12 +214,11 @@ async def test_the_runner_counts_no_work_for_a_cancelled_step():
     assert "×" not in describe_run(result.summary)
 
 
-@pytest.mark.xfail(reason="until the runner calls BlockStat.begin()/end(token) per block instance", strict=False)
 async def test_a_parallel_inside_a_foreach_reports_its_real_wall():
     result, _ = await run("""
         name: nested
         steps:
-          - id: loop
+          - id: each
             foreach: [1, 2, 3, 4, 5, 6, 7, 8]
             concurrency: 8
             steps:
