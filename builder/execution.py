@@ -33,6 +33,7 @@ from .models import Run
 from .recorder import RunRecorder
 from .runtime import engine_settings, load_workflow, registry, secrets_for
 from .services import completed_outputs
+from .throttle import services as shared_limits
 
 log = logging.getLogger(__name__)
 ACTIVE: dict[int, Runner] = {}
@@ -144,6 +145,7 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
             await sync_to_async(_fail)(run_id, str(exc))
             return None
         services = {"workflows": saved_workflows(run.workflow.owner_id)}
+        services.update(shared_limits())  # skills' and http's limits, across every worker in the celery mode
         if settings.WORKFLOW_EXECUTION == "celery":  # a foreach may spread its items over the workers
             from .distribute import Distributor
 

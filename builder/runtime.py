@@ -176,6 +176,8 @@ def skill_problems(skill) -> dict[str, list[str]]:
         found = config_problems(spec_of(skill), action, engine_settings())
         if found:
             problems["config"] = found
+    if skill.concurrency is not None and skill.concurrency < 1:  # a global limit (engine/throttle.py)
+        problems["concurrency"] = ["at least 1 (leave it empty for no limit)"]
     for field in ("config", "input_schema", "output_schema"):
         place = nul_place(getattr(skill, field), field)
         if place:
