@@ -335,3 +335,38 @@ def test_any_function_with_any_arguments_gives_a_value_or_an_expression_error_qu
             assert len(result) <= MAX_SIZE, expr
         elif isinstance(result, (list, tuple, dict)):
             assert len(result) <= MAX_ITEMS, expr
+
+
+# ---- the reference in docs/format.md ---------------------------------------------------------
+
+def _documented():
+    import json
+    import pathlib
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "format.md").read_text()
+    section = text.split("\n### Functions\n", 1)[1].split("```yaml", 1)[0]
+    scope = {"order": json.loads(re.search(r"`order` is a step whose output is\s+`(\{.*?\})`", section).group(1))}
+    rows = []
+    for line in section.splitlines():
+        found = re.fullmatch(r"\|.*\| `(.+?)` \| `(.+?)`(?: \(for example\))? \|", line)
+        if found:
+            rows.append((found.group(1), json.loads(found.group(2)), scope))
+    return rows
+
+
+DOCUMENTED = _documented()
+
+
+def test_the_reference_documents_every_function():
+    assert len(DOCUMENTED) >= 30
+    called = {name for expr, _, _ in DOCUMENTED for name in re.findall(r"\b([a-z_]+)\(", expr)}
+    assert set(FUNCTIONS) <= called, set(FUNCTIONS) - called
+
+
+@pytest.mark.parametrize("expr, result, scope", DOCUMENTED, ids=[row[0] for row in DOCUMENTED])
+def test_each_example_of_the_reference_gives_the_documented_result(expr, result, scope):
+    value = ev(expr, scope)
+    if expr == "now()":
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value) and len(value) == len(result)
+    else:
+        assert value == result and type(value) is type(result)
