@@ -14,6 +14,7 @@ import operator as op
 from collections.abc import Mapping
 
 from .errors import ExpressionError
+from .expr_args import INTEGER, LIST, TEXT, short, want
 from .expr_limits import _CHARS_PER_WORK, _ELEMENTS_PER_WORK, MAX_INT_BITS, MAX_ITEMS, MAX_SIZE, Budget, too_large
 
 _SEQUENCES = (str, list, tuple)
@@ -235,10 +236,14 @@ def _bounded(budget: Budget, value, convert) -> str:
 
 # ---- functions -----------------------------------------------------------------------------------
 
+_NUMBER = ((int, float), "a number")
+_SIZED = ((str, list, tuple, Mapping, type(None)), "text, a list or a mapping")
+_READABLE = ((str, int, float, bool), "text or a number")
+
+
 def _length(budget, value):
-    if value is None:
-        return 0
-    return len(value)
+    want("len", value, _SIZED)
+    return 0 if value is None else len(value)
 
 
 def _str(budget, value=""):
@@ -246,22 +251,40 @@ def _str(budget, value=""):
 
 
 def _int(budget, value=0, *base):
+    want("int", value, _READABLE if not base else TEXT)
+    if base and (not isinstance(base[0], int) or isinstance(base[0], bool) or not (base[0] == 0 or 2 <= base[0] <= 36)):
+        raise ExpressionError("int() takes a base from 2 to 36 (or 0)")
     _charge_ints(budget, value)
     if isinstance(value, str):
         budget.charge(len(value) // _CHARS_PER_WORK)
-    return budget.check_int(int(value, *base))
+    try:
+        return budget.check_int(int(value, *base))
+    except ValueError as exc:
+        if "limit" in str(exc):  # Python's own cap on the digits of an integer read from text
+            raise too_large(f"an integer of more than {MAX_INT_BITS:,} bits") from None
+        raise ExpressionError(f"int() cannot read '{short(value)}' as an integer") from None
 
 
 def _float(budget, value=0.0):
+    want("float", value, _READABLE)
     if isinstance(value, str):
         budget.charge(len(value) // _CHARS_PER_WORK)
-    return float(value)
+    try:
+        return float(value)
+    except ValueError:
+        raise ExpressionError(f"float() cannot read '{short(value)}' as a number") from None
+
+
+def _abs(budget, value):
+    return abs(want("abs", value, _NUMBER))
 
 
 def _round(budget, value, ndigits=None):
+    want("round", value, _NUMBER, "number")
     if ndigits is None:
         return budget.check_int(round(value))
-    if isinstance(value, int) and isinstance(ndigits, int) and ndigits < -MAX_INT_BITS:
+    want("round", ndigits, INTEGER, "digits")
+    if isinstance(value, int) and ndigits < -MAX_INT_BITS:
         return 0  # round(n, -huge) is 0 for any n within the cap (and would compute 10 ** huge)
     return round(value, ndigits)
 
@@ -272,18 +295,34 @@ def _iterable(budget, values):
     return values
 
 
+def _compared(name: str, func, *args):
+    """min, max, sorted: Python's comparison errors said in the user's words."""
+    if len(args) == 1:
+        want(name, args[0], ((str, list, tuple, Mapping), "a list (or several arguments)"))
+        if not args[0] and name != "sorted":
+            raise ExpressionError(f"{name}() of an empty list")
+    try:
+        return func(*args)
+    except TypeError:
+        raise ExpressionError(f"{name}() compares numbers with numbers and text with text") from None
+
+
 def _min(budget, *args):
-    return min(*(_iterable(budget, a) for a in args))
+    return _compared("min", min, *(_iterable(budget, a) for a in args))
 
 
 def _max(budget, *args):
-    return max(*(_iterable(budget, a) for a in args))
+    return _compared("max", max, *(_iterable(budget, a) for a in args))
 
 
 def _sum(budget, values, start=0):
+    want("sum", values, LIST, "list")
     if not isinstance(start, (int, float)):
         raise ExpressionError("sum() adds numbers only")
-    result = sum(_iterable(budget, values), start)
+    try:
+        result = sum(_iterable(budget, values), start)
+    except TypeError:
+        raise ExpressionError("sum() adds numbers only") from None
     if not isinstance(result, (int, float)):
         raise ExpressionError("sum() adds numbers only")
     return budget.check_int(result)
@@ -292,18 +331,18 @@ def _sum(budget, values, start=0):
 def _sorted(budget, values):
     if isinstance(values, (str, list, tuple, Mapping)):
         budget.top_level(len(values))
-    return sorted(values)
+    return _compared("sorted", sorted, values)
 
 
-def _floor_ceil(func):
+def _floor_ceil(name, func):
     def wrapper(budget, value):
-        return budget.check_int(func(value))
+        return budget.check_int(func(want(name, value, _NUMBER)))
     return wrapper
 
 
 #: the first functions of expressions (engine/expr_functions.py holds the whole table)
 BASIC_FUNCTIONS = {
     "len": _length, "str": _str, "int": _int, "float": _float, "bool": lambda budget, v=False: bool(v),
-    "abs": lambda budget, v: abs(v), "round": _round, "min": _min, "max": _max, "sum": _sum,
-    "sorted": _sorted, "floor": _floor_ceil(math.floor), "ceil": _floor_ceil(math.ceil),
+    "abs": _abs, "round": _round, "min": _min, "max": _max, "sum": _sum,
+    "sorted": _sorted, "floor": _floor_ceil("floor", math.floor), "ceil": _floor_ceil("ceil", math.ceil),
 }

@@ -196,6 +196,28 @@ def test_wrong_arguments_get_a_message_naming_the_function(expr, match):
 
 
 @pytest.mark.parametrize("expr, match", [
+    ("len(1)", r"^len\(\) takes text, a list or a mapping, got a number"),
+    ("abs('x')", r"^abs\(\) takes a number, got text"),
+    ("floor([1])", r"^floor\(\) takes a number, got a list"),
+    ("round('x')", r"^round\(\) takes a number for 'number', got text"),
+    ("round(1.5, 'x')", r"^round\(\) takes an integer for 'digits', got text"),
+    ("min(1)", r"^min\(\) takes a list \(or several arguments\), got a number"),
+    ("max([])", r"^max\(\) of an empty list"),
+    ("sorted([1, 'a'])", r"^sorted\(\) compares numbers with numbers and text with text"),
+    ("min(1, 'a')", r"^min\(\) compares numbers with numbers and text with text"),
+    ("sum(['a'])", r"^sum\(\) adds numbers only"),
+    ("sum('abc')", r"^sum\(\) takes a list for 'list', got text"),
+    ("int('x')", r"^int\(\) cannot read 'x' as an integer"),
+    ("int([1])", r"^int\(\) takes text or a number, got a list"),
+    ("int('5', 99)", r"^int\(\) takes a base from 2 to 36"),
+    ("int('1' * 5000)", r"^too large"),
+    ("float('x')", r"^float\(\) cannot read 'x' as a number"),
+])
+def test_the_first_functions_say_what_is_wrong_in_the_users_words(expr, match):
+    refused(expr, match)
+
+
+@pytest.mark.parametrize("expr, match", [
     ("lowr(x)", r"unknown function 'lowr' \(did you mean 'lower'\?\)"),
     ("form_json(x)", r"unknown function 'form_json' \(did you mean 'from_json'\?\)"),
     ("spam(x)", r"unknown function 'spam' \(the functions are: abs, bool, ceil, contains, default,"),
