@@ -9,7 +9,9 @@ rows come a page at a time.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from typing import Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -17,7 +19,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Path, Query, Router, Status
+from ninja import Field, NinjaAPI, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
@@ -25,6 +27,7 @@ from engine import InputsInvalid
 
 from . import execution, leases
 from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
+from .resume import ORIGINAL, NotResumable, resume_run
 from .runtime import registry
 from .secrets_api import router as secrets_router
 from .schemas import (
@@ -343,12 +346,37 @@ async def rerun(request, run_id: int = RUN_ID):
     return Status(201, run_out(run))
 
 
-@runs.post("/{int:run_id}/resume", response=answers({201: RunOut}, {409: ErrorsOut}))
-async def resume(request, run_id: int = RUN_ID):
-    """Run a failed, cancelled or interrupted run again, reusing its succeeded steps' outputs."""
-    run = await sync_to_async(_again)(request, run_id, resume=True)
+class ResumeIn(Schema):
+    version: Literal["original", "latest"] = Field(
+        "original", description="the run's own version, or the workflow's current one (builder/resume.py)")
+
+
+class ResumedOut(RunOut):
+    resume: dict  # version, from_version, to_version, reused and dropped step paths
+
+
+@runs.post("/{int:run_id}/resume", response=answers({201: ResumedOut}, {409: ErrorsOut}))
+async def resume(request, body: ResumeIn | None = None, run_id: int = RUN_ID):
+    """Resume a failed, cancelled or interrupted run: a new run that reuses its completed steps'
+    outputs, with its own version or (``{"version": "latest"}``) the workflow's current one,
+    where the current one still has those steps; the answer says which were reused and dropped."""
+    if request.body and not isinstance(json.loads(request.body), dict):  # ninja reads `"latest"` as no body
+        raise HttpError(422, 'the body must be a JSON object, such as {"version": "latest"}')
+    answer = await sync_to_async(_resume)(request, run_id, body.version if body is not None else ORIGINAL)
+    if isinstance(answer, Status):
+        return answer
+    run, report = answer
     execution.schedule(run.pk)
-    return Status(201, run_out(run))
+    return Status(201, {**run_out(run), "resume": report})
+
+
+def _resume(request, run_id: int, which: str):
+    old = _run(request, run_id)
+    try:
+        new, report = resume_run(old, request.user, which)
+    except NotResumable as exc:
+        return Status(exc.status, {"detail": exc.detail, "errors": exc.errors})
+    return Run.objects.select_related("workflow", "version").get(pk=new.pk), report
 
 
 def _again(request, run_id: int, resume: bool) -> Run:

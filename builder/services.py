@@ -11,7 +11,7 @@ from django.db import transaction
 from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
 
 from . import concurrency
-from .models import Run, StepRun, Workflow, WorkflowVersion
+from .models import Run, Workflow, WorkflowVersion
 from .runtime import load_workflow, nul_place, secret_names_for
 
 MAX_YAML_BYTES = 1 << 20
@@ -117,10 +117,13 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
                                   inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
 
 
-def completed_outputs(run: Run) -> dict:
-    """Outputs of a run's succeeded steps, by path, for resuming it (cut outputs are re-run)."""
-    rows = StepRun.objects.filter(run=run, status="succeeded", output_note="").values_list("path", "output")
-    return dict(rows)
+def completed_outputs(run: Run, version: WorkflowVersion | None = None) -> dict:
+    """Outputs of a run's succeeded steps, by path, for resuming it (cut outputs are re-run);
+    with another ``version`` (a resume with the latest), only those of steps that version still
+    has (builder/resume.py)."""
+    from .resume import completed_for
+
+    return completed_for(run, version)
 
 
 async def delete_workflow_and_runs(workflow: Workflow) -> None:

@@ -1,7 +1,9 @@
-"""``runworkflow PATH [--input NAME=VALUE]... [--inputs-json FILE] [--json]``.
+"""``runworkflow PATH [--input NAME=VALUE]... [--inputs-json FILE] [--json]``, and
+``runworkflow --resume RUN [--latest] [--json]`` (or ``runworkflow PATH --resume RUN``).
 
 Exit 0 when the run succeeded, 1 when it failed or was cancelled, 2 when the file or the
-inputs are invalid (errors on stderr as ``PATH:LINE:COL: message``).
+inputs are invalid (errors on stderr as ``PATH:LINE:COL: message``) or the run cannot be
+resumed (why, on stderr).
 """
 
 import asyncio
@@ -20,10 +22,14 @@ from engine import FanoutSink, InputsInvalid, Runner, StepTable, parse_cli_value
 
 
 class Command(BaseCommand):
-    help = "Run a workflow file with live progress; --json prints the result for scripts."
+    help = ("Run a workflow file with live progress; --json prints the result for scripts. "
+            "--resume RUN resumes a recorded failed, cancelled or interrupted run, reusing the outputs of the "
+            "steps it completed: with the run's own version, or with --latest the workflow's current one "
+            "(steps it no longer has are dropped; a succeeded run may be resumed only so); with PATH too, the "
+            "file is saved as the workflow's new version first and the run resumes with it.")
 
     def add_arguments(self, parser):
-        parser.add_argument("path", metavar="PATH")
+        parser.add_argument("path", metavar="PATH", nargs="?", help="the workflow file (optional with --resume)")
         parser.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
                             help="an input value (typed by the workflow's declaration)")
         parser.add_argument("--inputs-json", metavar="FILE", help="a JSON file with an object of inputs")
@@ -31,9 +37,19 @@ class Command(BaseCommand):
         parser.add_argument("--user", default=os.environ.get("WORKFLOW_CLI_USER", "demo"),
                             help="record the run as this user's (default: $WORKFLOW_CLI_USER or demo)")
         parser.add_argument("--no-record", action="store_true", help="do not record the run in the database")
+        parser.add_argument("--resume", type=int, metavar="RUN",
+                            help="resume recorded run RUN of --user: a new run reusing its completed steps")
+        parser.add_argument("--latest", action="store_true",
+                            help="with --resume: use the workflow's current version, not the run's own; a "
+                                 "completed step is reused where that version still has it, the others dropped")
 
     def handle(self, *args, **options):
         path = self.path = options["path"]
+        if options["resume"] is not None:
+            sys.exit(resume(self, options))
+        if options["latest"] or path is None:
+            self.stderr.write("runworkflow: give PATH, or --resume RUN (--latest goes with --resume)")
+            sys.exit(2)
         actions = registry()
         secret_values = self.secrets(options["user"])
         issues = check_file(path, actions, secret_values.keys())
@@ -126,11 +142,12 @@ class Command(BaseCommand):
             self.stderr.write(f"note: the run is not recorded: {exc}")
             return None
 
-    async def run_async(self, actions, secret_values, workflow, inputs, as_json: bool, record=None) -> int:
+    async def run_async(self, actions, secret_values, workflow, inputs, as_json: bool, record=None,
+                        completed=None, workflows=None, report=None) -> int:
         from builder.recorder import RunRecorder
 
         runner = Runner(actions, engine_settings(), secrets=secret_values,
-                        services={"workflows": files_beside(self.path)})
+                        services={"workflows": workflows or files_beside(self.path)})
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
@@ -141,7 +158,7 @@ class Command(BaseCommand):
         sink = FanoutSink(table, live, recorder)
         run_plan = plan(workflow, runner.registry)
         run_id = str(record.pk) if record is not None else None
-        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink, run_id=run_id))
+        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink, run_id=run_id, completed=completed or {}))
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, lambda: [runner.cancel(r) for r in list(runner._runs)])
@@ -165,12 +182,70 @@ class Command(BaseCommand):
                 "error": result.error,
                 "summary": result.summary,
                 "steps": table.steps,
+                **({"run": record.pk, "resume": report} if report is not None else {}),
             }, default=str, indent=2))
         else:
             print_summary(console, result, table.steps, shown_live=live is not None)
             if record is not None:
                 console.print(f"recorded as run #{record.pk}: /runs/{record.pk}/", style="grey50")
         return 0 if result.status == "succeeded" else 1
+
+
+def resume(command: Command, options) -> int:
+    """``--resume RUN [--latest]`` (with PATH: saved as the new version, then resumed with it)."""
+    from django.contrib.auth import get_user_model
+
+    from builder.execution import saved_workflows, worker_name
+    from builder.models import Run
+    from builder.resume import LATEST, ORIGINAL, NotResumable, resume_run
+    from builder.services import Invalid, completed_outputs, save_workflow, visible_to
+
+    def refuse(*lines) -> int:
+        for line in lines:
+            command.stderr.write(line)
+        return 2
+
+    user = get_user_model().objects.filter(username=options["user"]).first()
+    if user is None:
+        return refuse(f"runworkflow: no user '{options['user']}' (use --user)")
+    runs = visible_to(user, Run.objects.select_related("workflow__owner", "version"), "workflow__owner")
+    old = runs.filter(pk=options["resume"]).first()
+    if old is None:
+        return refuse(f"runworkflow: no run #{options['resume']} of user '{user.username}'")
+    which = LATEST if options["latest"] or options["path"] else ORIGINAL
+    owner = old.workflow.owner
+    actions, secret_values = registry(), secrets_for(owner)
+    if options["path"]:
+        path = options["path"]
+        issues = check_file(path, actions, secret_values.keys())
+        if issues:
+            return refuse(*(issue.format(path) for issue in issues))
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        if load_workflow(text, path, actions).name != old.workflow.name:
+            return refuse(f"{path}:1:1: name: run #{old.pk} is of workflow '{old.workflow.name}'")
+        try:
+            save_workflow(user, text, f"from runworkflow {path} --resume {old.pk}", old.workflow)
+        except Invalid as exc:
+            return refuse(*(issue.format(path) for issue in exc.issues))
+        old.workflow.refresh_from_db()
+    try:
+        new, report = resume_run(old, user, which)
+    except NotResumable as exc:
+        return refuse(f"run #{old.pk}: {exc.detail}", *(f"  {e['path']}: {e['message']}" for e in exc.errors))
+    except InputsInvalid as exc:
+        return refuse(*(f"run #{old.pk}: inputs: {p}" for p in exc.problems))
+    if new.status != Run.Status.QUEUED:  # the workflow's concurrency limit skipped it
+        return refuse(f"run #{new.pk}: {new.status}: {new.error}")
+    Run.objects.filter(pk=new.pk).update(mode="cli", worker=worker_name())
+    workflow = load_workflow(new.version.yaml, f"{old.workflow.name}.yaml", actions, secret_values.keys())
+    if not options["json"]:
+        command.stdout.write(f"resuming run #{old.pk} as run #{new.pk} with version {report['to_version']} "
+                             f"({which}); reused: {', '.join(report['reused']) or 'nothing'}"
+                             + (f"; dropped: {', '.join(report['dropped'])}" if report["dropped"] else ""))
+    completed = completed_outputs(old, new.version)
+    return asyncio.run(command.run_async(actions, secret_values, workflow, new.inputs, options["json"], new,
+                                         completed, saved_workflows(owner.pk), report))
 
 
 def files_beside(path: str):
