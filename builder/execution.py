@@ -16,6 +16,7 @@ are scheduled (builder/concurrency.py); the recovery loop does both for what nob
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
@@ -89,8 +90,8 @@ def wake(run_ids) -> None:
     except RuntimeError:
         loop = _HOME
         if loop is not None and loop.is_running() and not loop.is_closed():
-            for run_id in run_ids:
-                loop.call_soon_threadsafe(schedule, run_id)
+            for run_id in run_ids:  # in a context of its own: not the calling thread's (asgiref's)
+                loop.call_soon_threadsafe(schedule, run_id, context=contextvars.Context())
         return
     for run_id in run_ids:
         schedule(run_id)
