@@ -2,8 +2,9 @@
 
 Evaluation uses simpleeval's AST walker with the surface narrowed further: a dotted name
 is always a mapping key (``${x.items}`` reads the key ``items``, never a method), calls are
-limited to a short allowlist of functions by name, and nothing starting with ``_`` is
-reachable. No ``eval``; user text can never run code.
+limited to the functions of engine/expr_functions.py by name, and nothing starting with
+``_`` is reachable. No ``eval``; user text can never run code. ``default(x, fallback)`` is
+run here: reading a missing key or index inside ``x`` gives the fallback instead of an error.
 
 Cost is bounded too: expr_parse caps the text's length and nesting, and expr_ops sizes every
 value before making it, against the caps and work budget of expr_limits (no check ever walks
