@@ -15,7 +15,8 @@ from engine.stats import describe_block, describe_run
 
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
          "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
-         "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35")}
+         "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35"),
+         "waiting": ("⏸", "magenta"), "compensated": ("↶", "cyan")}
 MAX_ROWS = 40
 MAX_OUTPUT_CHARS = 3000
 

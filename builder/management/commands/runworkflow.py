@@ -3,7 +3,8 @@
 
 Exit 0 when the run succeeded, 1 when it failed or was cancelled, 2 when the file or the
 inputs are invalid (errors on stderr as ``PATH:LINE:COL: message``) or the run cannot be
-resumed (why, on stderr).
+resumed (why, on stderr), 3 when the run waits for an approval (it is recorded, and the
+server goes on with it once someone decides).
 """
 
 import asyncio
@@ -158,7 +159,10 @@ class Command(BaseCommand):
         sink = FanoutSink(table, live, recorder)
         run_plan = plan(workflow, runner.registry)
         run_id = str(record.pk) if record is not None else None
-        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink, run_id=run_id, completed=completed or {}))
+        # a recorded run may wait for an approval: the server continues it once someone decides
+        approvals = {} if record is not None else None
+        task = asyncio.ensure_future(runner.run(run_plan, inputs, sink, run_id=run_id, completed=completed or {},
+                                                approvals=approvals))
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, lambda: [runner.cancel(r) for r in list(runner._runs)])
@@ -188,7 +192,10 @@ class Command(BaseCommand):
             print_summary(console, result, table.steps, shown_live=live is not None)
             if record is not None:
                 console.print(f"recorded as run #{record.pk}: /runs/{record.pk}/", style="grey50")
-        return 0 if result.status == "succeeded" else 1
+            if result.status == "waiting":
+                console.print("waiting for an approval: decide in the monitor or with POST /api/approvals/<id>/decide; "
+                              "the server goes on with the run (this command has ended)", style="magenta")
+        return {"succeeded": 0, "waiting": 3}.get(result.status, 1)
 
 
 def resume(command: Command, options) -> int:
