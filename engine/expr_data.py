@@ -13,7 +13,7 @@ import itertools
 import json
 
 from .errors import ExpressionError
-from .expr_args import INTEGER, LIST, MAPPING, TEXT, type_name, want
+from .expr_args import INTEGER, LIST, MAPPING, type_name, want
 from .expr_limits import _CHARS_PER_WORK, MAX_ITEMS, MAX_RANGE, MAX_SIZE, Budget, too_large
 from .expr_ops import compare_cost
 
@@ -23,7 +23,8 @@ _SCALARS = (str, int, float, type(None))
 def contains(budget: Budget, container, item):
     """``item`` in ``container``: a substring of text, an element of a list, a key of a mapping."""
     if isinstance(container, str):
-        want("contains", item, TEXT, "item (looked for in text)")
+        if not isinstance(item, str):
+            raise ExpressionError(f"contains() looks for text in text, got {type_name(item)}")
     elif not isinstance(container, (list, tuple, *MAPPING[0])):
         raise ExpressionError(f"contains() takes text, a list or a mapping, got {type_name(container)}")
     compare_cost(budget, ast.In, item, container)

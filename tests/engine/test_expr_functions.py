@@ -166,7 +166,7 @@ def test_a_missing_key_outside_default_is_still_an_error():
     ("startswith(1, 'a')", r"^startswith\(\) takes text for 'text'"),
     ("endswith('a', null)", r"^endswith\(\) takes text for 'suffix', got null"),
     ("contains(1, 1)", r"^contains\(\) takes text, a list or a mapping, got a number"),
-    ("contains('abc', 1)", r"^contains\(\) takes text for 'item"),
+    ("contains('abc', 1)", r"^contains\(\) looks for text in text, got a number"),
     ("contains(null, 'a')", r"got null"),
     ("keys([1])", r"^keys\(\) takes a mapping, got a list"),
     ("values('ab')", r"^values\(\) takes a mapping, got text"),
