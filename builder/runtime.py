@@ -123,11 +123,12 @@ def registry(skills=None) -> ActionRegistry:
 
 
 def load_workflow(text, filename: str = "workflow.yaml", actions: ActionRegistry | None = None,
-                  secret_names=None) -> Workflow:
+                  secret_names=None, workflow_names=None) -> Workflow:
     """``engine.load`` with the builder's registry and settings; ``${secrets.X}`` is checked
-    against ``secret_names`` when given (the owner's: see ``secret_names_for``)."""
+    against ``secret_names`` when given (the owner's: see ``secret_names_for``), ``workflow``
+    steps against ``workflow_names`` (the owner's saved workflows)."""
     return load(text, filename, registry=actions or registry(), settings=engine_settings(),
-                secrets=secret_names)
+                secrets=secret_names, workflows=workflow_names)
 
 
 def nul_place(value, place: str) -> str | None:

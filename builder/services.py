@@ -27,9 +27,11 @@ class Invalid(Exception):
 
 def check_yaml(text: str, filename: str = "workflow.yaml", owner=None):
     """The loaded workflow, or raise Invalid with every issue; ``${secrets.X}`` must name one
-    of the secrets ``owner`` may use."""
+    of the secrets ``owner`` may use, a ``workflow`` step one of the owner's workflows."""
+    names = None if owner is None or owner.pk is None else set(
+        Workflow.objects.filter(owner=owner).values_list("name", flat=True))
     try:
-        return load_workflow(text, filename, secret_names=secret_names_for(owner))
+        return load_workflow(text, filename, secret_names=secret_names_for(owner), workflow_names=names)
     except WorkflowInvalid as exc:
         raise Invalid(exc.issues) from None
 

@@ -28,16 +28,24 @@ class Issue:
 
     line: int
     column: int
+    #: where in the document: ``steps[1].parallel[0].with.query`` (YAML keys and indexes)
     path: str
     message: str
+    #: the step it is in, as the monitor names it: ``analyses.by_region``, ``each[*].fetch``,
+    #: ``flight.compensate.undo`` ("" outside any step)
+    step_path: str = ""
 
     def format(self, filename: str = "<workflow>") -> str:
-        """Render as ``FILE:LINE:COL: step.path: message``."""
-        where = f"{self.path}: " if self.path else ""
+        """Render as ``FILE:LINE:COL: yaml.path (step step.path): message``."""
+        where = self.path
+        if self.step_path:
+            where = f"{where} (step {self.step_path})" if where else f"step {self.step_path}"
+        where = f"{where}: " if where else ""
         return f"{filename}:{self.line}:{self.column}: {where}{self.message}"
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "column": self.column, "path": self.path, "message": self.message}
+        return {"line": self.line, "column": self.column, "path": self.path, "step_path": self.step_path,
+                "message": self.message}
 
 
 class EngineError(Exception):

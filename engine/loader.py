@@ -1,8 +1,14 @@
-"""Text → validated Workflow: parse, build the pydantic models, run every format rule."""
+"""Text → validated Workflow: parse, build the pydantic models, run every format rule.
+
+Every problem is found in one pass: a step that fails to build is reported and stays in its
+list as a stand-in (``validate_tree.Broken``) holding what could be read of it, so the steps
+after it keep their order and its expressions and nested steps are still checked; a workflow
+whose top-level keys fail is checked without them. Ids inside a broken step cause no
+follow-on errors.
+"""
 
 from __future__ import annotations
 
-import difflib
 import logging
 
 from pydantic import ValidationError
@@ -13,27 +19,30 @@ from .errors import Issue, WorkflowInvalid
 from .settings import EngineSettings
 from .spec import STEP_CLASSES, STEP_LIST_KEYS, Workflow, step_kind
 from .validate import check_workflow
+from .validate_schema import report, suggest_key
+from .validate_tree import Broken
 
 _KIND_KEYS = ("uses", "parallel", "foreach", "steps", "switch")
 _ALLOWED_KIND_KEYS = {"action": {"uses"}, "parallel": {"parallel"}, "foreach": {"foreach", "steps"},
                       "group": {"steps"}, "switch": {"switch"}}
-_LIST_KEYS = STEP_LIST_KEYS + ("cases",)
+_ATTRS = {"finally": "finally_"}
 log = logging.getLogger(__name__)
 #: problems listed at most; one more issue says how many were left out
 MAX_ISSUES = 1000
 
 
 def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionRegistry | None = None,
-         settings: EngineSettings | None = None, secrets=None) -> Workflow:
+         settings: EngineSettings | None = None, secrets=None, workflows=None) -> Workflow:
     """Parse and validate a workflow; raise WorkflowInvalid listing every problem found.
 
     ``secrets``, when given, are the secret names that exist: ``${secrets.X}`` for any other
-    name is an error. Whatever the text holds, the only exception is WorkflowInvalid: the
+    name is an error. ``workflows``, when given, are the names of the saved workflows a
+    ``workflow`` step may call (the owner's): any other name is an error. Whatever the text holds, the only exception is WorkflowInvalid: the
     checks are bounded, and anything unexpected becomes an issue instead of a crash (text
     comes from users: a traceback would be a 500 and a way to probe the server).
     """
     try:
-        return _load(text, filename, registry, settings, secrets)
+        return _load(text, filename, registry, settings, secrets, workflows)
     except WorkflowInvalid as exc:
         if len(exc.issues) <= MAX_ISSUES:
             raise
@@ -49,14 +58,16 @@ def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionReg
                               filename) from None
 
 
-def _load(text, filename, registry, settings, secrets) -> Workflow:
+def _load(text, filename, registry, settings, secrets, workflows) -> Workflow:
     doc = source.parse(text, filename)
     issues: list[Issue] = []
     broken: set[str] = set()
-    workflow = _build_workflow(doc, issues, broken)
+    partial: set[str] = set()
+    workflow = _build_workflow(doc, issues, broken, partial)
     if workflow is not None:
         issues.extend(check_workflow(workflow, doc, registry or default_registry(), settings or EngineSettings(),
-                                     broken=broken, secrets=secrets))
+                                     broken=broken, secrets=secrets, workflows=workflows,
+                                     partial=frozenset(partial)))
     if issues:
         unique = sorted(set(issues), key=lambda i: (i.line, i.column, i.path, i.message))
         raise WorkflowInvalid(unique, filename)
@@ -73,54 +84,86 @@ def validate(text: str | bytes, filename: str = "<workflow>", **kwargs) -> list[
     return []
 
 
-def _build_workflow(doc: source.Document, issues: list[Issue], broken: set[str]) -> Workflow | None:
-    """The workflow with every step that could be built; ``broken`` gets the ids of the rest."""
+def _build_workflow(doc: source.Document, issues: list[Issue], broken: set[str], partial: set[str]):
+    """The workflow with every step in place (stand-ins for the broken ones); ``broken`` gets
+    the ids inside broken steps, ``partial`` the top-level keys left out because they failed."""
     raw = doc.data
     if not isinstance(raw, dict):
         issues.append(doc.issue((), "a workflow is a mapping with a name and steps"))
         return None
     raw = dict(raw)
-    failed = _build_lists(raw, (), doc, issues, broken)
+    failed, full = _build_lists(raw, (), doc, issues, broken)
     try:
         workflow = Workflow.model_validate(raw)
     except ValidationError as exc:
-        _report(exc, (), doc, issues, Workflow, skip_keys=failed)
-        return None
+        report(exc, (), doc, issues, Workflow, skip_keys=failed)
+        bad = {err["loc"][0] if err["loc"] else None for err in exc.errors()}
+        if None in bad:
+            return None
+        for key in bad:  # check the rest without them: a bad name must not hide the steps' errors
+            raw.pop(key, None)
+        raw.setdefault("name", "workflow")
+        partial.update(bad)
+        try:
+            workflow = Workflow.model_validate(raw)
+        except ValidationError:
+            return None
+    _restore(workflow, full)
     return workflow
 
 
-def _build_lists(raw: dict, path: tuple, doc, issues, broken: set[str]) -> set[str]:
-    """Build every nested list of steps in ``raw`` in place; the keys where a step failed."""
-    failed = set()
+def _build_lists(raw: dict, path: tuple, doc, issues, broken: set[str]) -> tuple[set[str], dict]:
+    """Build every nested list of steps in ``raw`` in place, without its broken steps (what
+    the model takes); the keys where a step failed, and those lists with their stand-ins."""
+    failed, full = set(), {}
     for key in STEP_LIST_KEYS:
         if isinstance(raw.get(key), list):
-            raw[key], bad = _build_steps(raw[key], path + (key,), doc, issues, broken)
-            if bad:
+            raw[key], whole = _build_steps(raw[key], path + (key,), doc, issues, broken)
+            if whole is not None:
                 failed.add(key)
+                full[(key,)] = whole
     cases = raw.get("cases")
     if isinstance(cases, dict):
         built = {}
         for name, case in cases.items():
             if isinstance(case, list):
-                built[name], bad = _build_steps(case, path + ("cases", name), doc, issues, broken)
-                if bad:
+                built[name], whole = _build_steps(case, path + ("cases", name), doc, issues, broken)
+                if whole is not None:
                     failed.add("cases")
+                    full[("cases", name)] = whole
             else:
                 built[name] = case
         raw["cases"] = built
-    return failed
+    return failed, full
 
 
-def _build_steps(items: list, path: tuple, doc, issues, broken: set[str]) -> tuple[list, bool]:
-    built, failed = [], False
+def _restore(target, full: dict) -> None:
+    """Put the stand-ins back in the lists of a built step (or workflow, or stand-in's raw data)."""
+    for key, steps in full.items():
+        if isinstance(target, dict):
+            if key[0] == "cases":
+                target["cases"][key[1]] = steps
+            else:
+                target[key[0]] = steps
+        elif key[0] == "cases":
+            target.cases[key[1]] = steps
+        else:  # no validation on assignment: the list already holds built steps
+            setattr(target, _ATTRS.get(key[0], key[0]), steps)
+
+
+def _build_steps(items: list, path: tuple, doc, issues, broken: set[str]) -> tuple[list, list | None]:
+    """The steps that built, and (when some did not) the whole list with stand-ins."""
+    built, whole, failed = [], [], False
     for i, raw in enumerate(items):
         step = _build_step(raw, path + (i,), doc, issues, broken)
-        if step is None:
+        if step is None or isinstance(step, Broken):
             failed = True
             broken.update(_raw_ids(raw))
         else:
             built.append(step)
-    return built, failed
+        if step is not None:
+            whole.append(step)
+    return built, (whole if failed else None)
 
 
 def _raw_ids(raw) -> set[str]:
@@ -138,84 +181,40 @@ def _raw_ids(raw) -> set[str]:
 
 
 def _build_step(raw, path: tuple, doc: source.Document, issues: list[Issue], broken: set[str]):
+    """The step's model; a ``Broken`` stand-in when it has issues (reported here); None when it
+    is not even a mapping."""
     if not isinstance(raw, dict):
         issues.append(doc.issue(path, "a step is a mapping with an id and one of: uses, parallel, foreach, steps"))
         return None
+    raw = dict(raw)
+    failed, full = _build_lists(raw, path, doc, issues, broken)
     present = [k for k in _KIND_KEYS if k in raw]
     kind = step_kind(raw)
     if kind is None:
-        hint = _suggest_key(raw, _KIND_KEYS)
-        issues.append(doc.issue(path, "a step needs one of: uses, parallel, foreach, steps" + hint))
-        return None
-    allowed = _ALLOWED_KIND_KEYS[kind]
-    extra = [k for k in present if k not in allowed]
+        hint = suggest_key(raw, _KIND_KEYS)
+        issues.append(doc.issue(path, "a step needs one of: uses, parallel, foreach, steps, switch" + hint))
+        return _stand_in(raw, full, path, doc)
+    extra = [k for k in present if k not in _ALLOWED_KIND_KEYS[kind]]
     if extra:
-        issues.append(doc.issue(path, f"a step has exactly one of uses, parallel, foreach, steps; "
+        issues.append(doc.issue(path, f"a step has exactly one of uses, parallel, foreach, steps, switch; "
                                       f"found {', '.join(present)}"))
-        return None
-    raw = dict(raw)
-    failed = _build_lists(raw, path, doc, issues, broken)
+        return _stand_in(raw, full, path, doc)
     cls = STEP_CLASSES[kind]
     try:
         step = cls.model_validate(raw)
     except ValidationError as exc:
-        _report(exc, path, doc, issues, cls, skip_keys=failed)
-        return None
+        report(exc, path, doc, issues, cls, skip_keys=failed)
+        return _stand_in(raw, full, path, doc)
     except Exception as exc:  # noqa: BLE001 - one step's surprise is that step's issue
         log.exception("building the step at %s failed", source.path_str(path))
         issues.append(doc.issue(path, f"this step could not be checked ({type(exc).__name__})"))
-        return None
-    if failed and not all(_kept(step, key) for key in failed):
-        return None
+        return _stand_in(raw, full, path, doc)
+    _restore(step, full)
     step._path = path
     step._pos = doc.position(path)
     return step
 
 
-def _kept(step, key: str) -> bool:
-    """Is anything left of the list at ``key`` once its broken steps are dropped?"""
-    if key == "cases":
-        return all(step.cases.values())
-    return bool(getattr(step, "finally_" if key == "finally" else key, None))
-
-
-def _report(exc: ValidationError, path: tuple, doc, issues, model, skip_keys=frozenset()) -> None:
-    known = sorted(f.alias or name for name, f in model.model_fields.items() if not f.exclude)
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        if loc and loc[0] in skip_keys:
-            continue  # the nested steps reported their own errors
-        if loc and loc[0] in _LIST_KEYS and any(isinstance(k, int) for k in loc[1:3]) and err["type"] in (
-            "model_type", "union_tag_invalid", "model_attributes_type"
-        ):
-            continue
-        where = path + loc
-        if err["type"] == "extra_forbidden" and len(loc) == 1:
-            close = difflib.get_close_matches(str(loc[0]), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(known)})"
-            message = f"unknown key {_shown(str(loc[0]))}{hint}"
-        elif err["type"] == "extra_forbidden":
-            message = f"unknown key {_shown(str(loc[-1]))}"
-        elif err["type"] == "missing":
-            message = f"missing required key '{loc[-1]}'"
-        elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
-            message = (f"invalid id {_shown(err.get('input'))}: use letters, digits and _, not starting with a digit, "
-                       "at most 100 characters")
-        elif err["type"] == "string_pattern_mismatch" and loc == ("name",):
-            message = f"invalid name {_shown(err.get('input'))}: use a slug of a-z, 0-9, - and _"
-        else:
-            message = err["msg"].removeprefix("Value error, ")
-        issues.append(doc.issue(where, message))
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:50] + "…" + text[-5:]
-
-
-def _suggest_key(raw: dict, keys) -> str:
-    for key in list(raw)[:20]:
-        close = difflib.get_close_matches(str(key), keys, n=1)
-        if close:
-            return f" (did you mean '{close[0]}' instead of '{key}'?)"
-    return ""
+def _stand_in(raw: dict, full: dict, path: tuple, doc) -> Broken:
+    _restore(raw, full)
+    return Broken(raw, path, doc.position(path))

@@ -45,6 +45,42 @@ def path_str(path: Path) -> str:
     return "".join(out)
 
 
+#: the keys of a step (or of the workflow) holding a list of steps (spec.STEP_LIST_KEYS; not
+#: imported: the parser knows nothing of the models)
+_STEP_LISTS = ("parallel", "steps", "default", "compensate", "on_failure", "finally")
+_SHORT_ID = 100  # longer "ids" are not ids (the loader says so): shown as ?
+
+
+def step_path(data, path: Path) -> str:
+    """The steps ``path`` goes through, named as the monitor names them: ``fetch.a``,
+    ``each[*].download`` (a foreach body or a repeat, any item or pass), ``route.book`` (a
+    switch case), ``flight.compensate.undo``, ``block.alert`` (a hook); "" outside any step.
+    O(len(path)): the data is walked along the path only."""
+    ids: list[str] = []
+    node, i, n = data, 0, len(path)
+    while i < n and isinstance(node, dict):
+        key = path[i]
+        value = node.get(key) if isinstance(key, str) else None
+        if key == "cases" and isinstance(value, dict) and i + 1 < n:
+            steps, i = value.get(path[i + 1]), i + 2
+        elif key in _STEP_LISTS and isinstance(value, list):
+            steps, i = value, i + 1
+        else:
+            break
+        if not isinstance(steps, list) or i >= n or not isinstance(path[i], int) \
+                or not 0 <= path[i] < len(steps) or not isinstance(steps[path[i]], dict):
+            break
+        if ids and key == "compensate":
+            ids[-1] += ".compensate"
+        elif ids and key == "steps" and ("foreach" in node or "repeat" in node):
+            ids[-1] += "[*]"
+        node = steps[path[i]]
+        name = node.get("id")
+        ids.append(name if isinstance(name, str) and 0 < len(name) <= _SHORT_ID else "?")
+        i += 1
+    return ".".join(ids)
+
+
 @dataclass(slots=True)
 class Document:
     """Parsed data and ``positions[path] = (line, column)``, both 1-based."""
@@ -52,6 +88,10 @@ class Document:
     data: object
     positions: dict
     values: dict = None  # path -> position of the value itself (keys are in ``positions``)
+    #: path -> (YAML text, "number" | "boolean" | "null") of a key that was not text (``1:``,
+    #: ``true:``, ``~:``): keys are made text (``'1'``, ``'True'``, ``'None'``); the rules that
+    #: care (switch cases) look here
+    typed_keys: dict = None
 
     def position(self, path: Path) -> tuple[int, int]:
         """The nearest known position for ``path`` (walking up to its parents)."""
@@ -69,7 +109,7 @@ class Document:
             line, col = self.values[path]
         else:
             line, col = self.position(path)
-        return Issue(line, col, path_str(path), message)
+        return Issue(line, col, path_str(path), message, step_path(self.data, path))
 
 
 def _mark(mark) -> tuple[int, int]:
@@ -130,6 +170,7 @@ def _compose(text: str, filename: str) -> Document:
     constructor = _Constructor()
     positions: dict = {}
     values: dict = {}
+    typed_keys: dict = {}
     anchors: dict = {}  # name -> (value, size)
     stack: list[_Frame] = []
     problems: list[Issue] = []  # bad values (numbers out of range, ...): all reported at the end
@@ -144,7 +185,7 @@ def _compose(text: str, filename: str) -> Document:
                 break
             parent = stack[-1] if stack else None
             if kind is yaml.ScalarEvent and parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
-                parent.key = _key(loader, constructor, event, filename, parent)
+                parent.key = _key(loader, constructor, event, filename, parent, typed_keys)
                 parent.key_mark = event.start_mark
                 continue
             if kind is yaml.DocumentStartEvent:
@@ -221,18 +262,22 @@ def _compose(text: str, filename: str) -> Document:
     if root is _NO_KEY or root is None:
         raise _fail(filename, None, "the document is empty")
     positions.setdefault((), (1, 1))
-    return Document(root, positions, values)
+    return Document(root, positions, values, typed_keys)
 
 
-def _key(loader, constructor, event, filename: str, parent: _Frame) -> str:
-    """A mapping key as text (``1`` → ``'1'``); refused at once when it cannot be one."""
+def _key(loader, constructor, event, filename: str, parent: _Frame, typed_keys: dict) -> str:
+    """A mapping key as text (``1`` → ``'1'``, noted in ``typed_keys``); refused at once when it
+    cannot be one."""
     try:
         key = _scalar(loader, constructor, event)
     except _Bad as bad:
         raise _fail(filename, event.start_mark, f"bad key: {bad.message}", parent.path) from None
     if not isinstance(key, (str, int, float, bool)) and key is not None:
         raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
-    key = str(key) if not isinstance(key, str) else key
+    if not isinstance(key, str):
+        key = str(key)
+        kind = "boolean" if isinstance(key, bool) else "null" if key is None else "number"
+        typed_keys[parent.path + (key,)] = (event.value[:40], kind)
     if key in parent.value:
         raise _fail(filename, event.start_mark, f"duplicate key '{key}'", parent.path + (key,))
     return key

@@ -3,9 +3,16 @@
 Ids unique and not reserved; actions known (with "did you mean"); parameters valid for
 their action; ``needs`` pointing at earlier steps, without cycles; every reference in an
 expression pointing at a step that is certain to have finished (through the sequence,
-``needs`` or an enclosing block) — a foreach body's ids are visible only inside it; and the
-run budgets a workflow would certainly pass (a literal foreach list too long, nested
-literal lists multiplying past the run's step or item budget).
+``needs`` or an enclosing block) — the ids of a foreach body, a switch case, a hook or a
+compensation are visible only inside it; the rules of single steps (``validate_rules``:
+cases, rollback, approvals...) and the run budgets a workflow would pass
+(``validate_budget``).
+
+What is visible where (``validate_tree`` names the kinds of lists): inside a hook
+(``on_failure``, ``finally``) every step of its block and every step visible before the
+block, and ``error`` and ``run``; inside a compensation, the step being undone and what was
+visible at it; inside a repeat and its ``until``, ``loop`` and the pass's steps; after a
+repeat or a group, its steps.
 
 Workflows are hostile input, so the checks are linear in the size of the document and never
 recurse deeper than its nesting (bounded by ``source.MAX_DEPTH``). Visibility is answered
@@ -15,9 +22,10 @@ steps certain to have finished before it starts) are a set of those numbers kept
 and a bitmask (a sequence or a chain of needs is just "every step before"), built from the
 sets of the steps it waits for and dropped after the last step that waits for them. An
 id is visible at a step when, in some list on the way from the top to that step, the id's
-step (or the parallel or group holding it) is an ancestor of the step holding the reference.
-Cycles are found with an iterative Tarjan walk. Anything unexpected raised while checking one
-step becomes an issue at that step, never an exception out of ``load``.
+step (or the parallel or group holding it) is an ancestor of the step holding the reference,
+or when it is inside a block whose hooks are being checked. Cycles are found with an
+iterative Tarjan walk. Anything unexpected raised while checking one step becomes an issue
+at that step, never an exception out of ``load``.
 """
 
 from __future__ import annotations
@@ -26,18 +34,25 @@ import difflib
 import logging
 
 from .errors import ExpressionError, Issue
-from .expressions import RESERVED, condition_source, expressions_in, references
+from .expressions import condition_source, expressions_in, references
 from .needs import NONE, adding, cycle_path, find_cycles, has, members, union
-from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow, children, walk_steps
+from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow
+from .validate_budget import Budget
+from .validate_rules import MAX_PATH, check_steps
+from .validate_tree import BRANCHES, BODY, CASE, COMP, HOOK, WORK, Broken, lists_of, names_in, until_of
 
+__all__ = ["MAX_PATH", "check_workflow", "exports", "type_matches"]
 log = logging.getLogger(__name__)
 
 _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
           "object": (dict,), "array": (list,)}
 #: candidate names did-you-mean may compare in one workflow (difflib is slow on thousands)
 HINT_BUDGET = 200_000
-MAX_PATH = 400  # characters of a step's run-time path (``a.b[12].c``): what every store keeps
-_MANY = 10**18  # counts stop growing here (nested literal lists could multiply without end)
+_CHAIN = 4  # places kept for one id (more are duplicates, reported already)
+_TOP = "workflow"  # the workflow, in the set of blocks whose hooks are being checked
+_ONLY_IN = {"error": "${error} exists only inside on_failure and finally",
+            "run": "${run} exists only inside on_failure and finally",
+            "loop": "${loop} exists only inside a foreach body or a repeat"}
 
 
 def type_matches(kind: str, value) -> bool:
@@ -53,14 +68,18 @@ def exports(step) -> set[str]:
     todo = [step]
     while todo:
         one = todo.pop()
-        out.add(one.id)
-        if isinstance(one, (ParallelStep, GroupStep)):
-            todo.extend(children(one))
+        if one.id is not None:
+            out.add(one.id)
+        if isinstance(one, ParallelStep):
+            todo.extend(one.parallel)
+        elif isinstance(one, GroupStep):
+            todo.extend(one.steps)
     return out
 
 
 class _Checker:
-    def __init__(self, workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None):
+    def __init__(self, workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None,
+                 workflows=None, partial=frozenset()):
         self.wf = workflow
         self.doc = doc
         self.registry = registry
@@ -68,12 +87,15 @@ class _Checker:
         self.issues: list[Issue] = []
         self.broken = frozenset(broken)  # ids of steps that failed to build: reported already
         self.secrets = None if secrets is None else sorted(secrets)
-        self.steps = {}
-        self.body_of: dict[str, str] = {}  # step id -> id of the foreach whose body holds it
+        self.workflows = None if workflows is None else frozenset(workflows)
+        self.partial = partial  # top-level keys that failed: checks relying on them are skipped
+        self.steps = {}  # step id -> its first step
         self.lists: list[list] = []  # list number -> its steps (a parallel branch is a list of one)
-        self.list_of: dict[int, int] = {}  # id(step) -> number of the list it is in
-        self.chains: dict[str, list[tuple]] = {}  # step id -> [(list, index, holder's entry or None)]
+        self.meta: list[tuple] = []  # list number -> (kind, holder's (list, index) or None, key path)
+        self.pos: dict[int, tuple] = {}  # id(step) -> (list number, index)
+        self.chains: dict[str, list[tuple]] = {}  # step id -> [(list, index)]
         self.active: dict[int, tuple] = {}  # list number -> ancestors of its step being checked
+        self.open: set = set()  # blocks whose hooks are being checked: (list, index), or _TOP
         self.hint_budget = HINT_BUDGET
         self.logged = False
 
@@ -94,24 +116,30 @@ class _Checker:
 
     def run(self) -> list[Issue]:
         self.check_inputs()
-        self.check_ids()
-        self.check_actions()
-        self.number(self.wf.steps, None)
-        self.check_list(self.wf.steps, {"inputs", "secrets"})
+        check_steps(self)
+        names = {"inputs", "secrets"}
+        for key, steps, kind in lists_of(self.wf):
+            self.number(steps, None, kind, key)
+        self.check_list(self.wf.steps, names)
         if self.wf.outputs:
-            top = self.list_of.get(id(self.wf.steps[0])) if self.wf.steps else None
+            top = self.pos[id(self.wf.steps[0])][0] if self.wf.steps else None
             self.active = {} if top is None else {top: (len(self.wf.steps), 0)}
             for key, value in self.wf.outputs.items():
-                self.guarded(("outputs", key), self.check_value, value, ("outputs", key), {"inputs", "secrets"})
+                self.guarded(("outputs", key), self.check_value, value, ("outputs", key), names)
+        self.active = {}
+        self.open.add(_TOP)
+        for _, steps, kind in lists_of(self.wf):
+            if kind == HOOK:
+                self.check_list(steps, names_in(self.wf, kind, names))
+        self.open.discard(_TOP)
         for name in self.wf.limits.actions:
             if self.registry.get(name) is None:
                 self.add(("limits", "actions", name), f"unknown action '{name}'{self.hint(name, self.registry.names())}")
         budgets = getattr(self.settings, "budgets", None)
         if budgets is not None:
-            _Budget(self, budgets).count(self.wf.steps, 1)
+            Budget(self.add, budgets).workflow(self.wf)
         return self.issues
 
-    # -- inputs, ids, actions --------------------------------------------------------------
     def check_inputs(self) -> None:
         for name, spec in self.wf.inputs.items():
             if "default" in spec.model_fields_set and spec.default is not None and not type_matches(spec.type, spec.default):
@@ -119,87 +147,47 @@ class _Checker:
             if name in ("inputs", "secrets", "loop"):
                 self.add(("inputs", name), f"'{name}' is reserved")
 
-    def check_ids(self) -> None:
-        lengths: dict[str, int] = {}  # step id -> the length of its run-time path (foreach indexes counted large)
-        for step, parent in walk_steps(self.wf.steps):
-            above = lengths.get(parent.id, 0) if parent is not None else 0
-            length = lengths[step.id] = (above + 1 + (12 if isinstance(parent, ForeachStep) else 0)
-                                         if parent is not None else 0) + len(step.id)
-            if length > MAX_PATH >= above:  # said once, where it first happens
-                self.add(step.yaml_path + ("id",), f"this step's path would be about {length} characters, more than "
-                                                   f"{MAX_PATH}: use shorter ids or nest less deeply")
-            if step.id in self.steps:
-                first = self.steps[step.id]
-                self.add(step.yaml_path + ("id",),
-                         f"duplicate id '{step.id}' (first used at line {first.position[0]})")
-            else:
-                self.steps[step.id] = step
-            if step.id in RESERVED:
-                self.add(step.yaml_path + ("id",), f"'{step.id}' is a reserved name; choose another id")
-            if parent is not None:  # the outermost foreach whose body holds the step
-                owner = self.body_of.get(parent.id, parent.id if isinstance(parent, ForeachStep) else None)
-                if owner is not None:
-                    self.body_of.setdefault(step.id, owner)
-            if isinstance(step, ForeachStep) and step.as_ in RESERVED:
-                self.add(step.yaml_path + ("as",), f"'{step.as_}' is a reserved name")
-        for step, _ in walk_steps(self.wf.steps):
-            if isinstance(step, ForeachStep) and step.as_ in self.steps:
-                self.add(step.yaml_path + ("as",), f"'{step.as_}' is also a step id; choose another item name")
-            if isinstance(step, (ParallelStep, ForeachStep)) and step.min_success is not None \
-                    and step.on_error == "continue":
-                self.add(step.yaml_path + ("min_success",),
-                         "min_success cannot go with on_error: continue: min_success already lets the block "
-                         "succeed with failed children (it fails once fewer than min_success can succeed); "
-                         "keep one of them")
-            if isinstance(step, ParallelStep) and step.min_success is not None and step.min_success > len(step.parallel):
-                self.add(step.yaml_path + ("min_success",),
-                         f"min_success is {step.min_success} but there are only {len(step.parallel)} branches")
-
-    def check_actions(self) -> None:
-        names = self.registry.names()
-        for step, _ in walk_steps(self.wf.steps):
-            if isinstance(step, ActionStep):
-                self.guarded(step.yaml_path, self.check_action, step, names)
-
-    def check_action(self, step: ActionStep, names) -> None:
-        action = self.registry.get(step.uses)
-        if action is None:
-            self.add(step.yaml_path + ("uses",), f"unknown action '{step.uses}'{self.hint(step.uses, names)}")
-            return
-        for loc, message in action.check(step.with_, self.settings):
-            self.add(step.yaml_path + ("with",) + tuple(loc), message)
-        if step.uses == "workflow" and step.with_.get("name") == self.wf.name:
-            self.add(step.yaml_path + ("with", "name"), f"workflow '{self.wf.name}' cannot call itself")
-
     # -- order and references --------------------------------------------------------------
-    def number(self, steps: list, up: tuple | None) -> None:
-        """Number every list of steps; record for each id where it is readable from.
+    def number(self, steps: list, holder: tuple | None, kind: str, key: tuple) -> None:
+        """Number a list of steps and every list inside it; note where each id stands.
 
-        ``up`` is ``(list, index, up)`` of the parallel or group holding these steps (None
-        at the top or in a foreach body, whose ids are readable only inside it).
+        ``holder`` is the (list, index) of the step holding the list (None: the workflow).
         """
+        if kind == BRANCHES:
+            for branch in steps:
+                self.number([branch], holder, WORK, key)
+            return
         no = len(self.lists)
         self.lists.append(steps)
+        self.meta.append((kind, holder, key))
         for i, step in enumerate(steps):
-            here = (no, i, up)
-            self.list_of[id(step)] = no
-            self.chains.setdefault(step.id, []).append(here)
-            if isinstance(step, ParallelStep):
-                for branch in step.parallel:
-                    self.number([branch], here)
-            elif isinstance(step, GroupStep):
-                self.number(step.steps, here)
-            elif isinstance(step, ForeachStep):
-                self.number(step.steps, None)
+            here = (no, i)
+            self.pos[id(step)] = here
+            if step.id is not None:
+                chain = self.chains.setdefault(step.id, [])
+                if len(chain) < _CHAIN:
+                    chain.append(here)
+            for inner_key, inner, inner_kind in lists_of(step):
+                self.number(inner, here, inner_kind, inner_key)
 
     def visible(self, name: str) -> bool:
-        """Is step ``name`` certain to have finished before the step being checked?"""
-        for here in self.chains.get(name, ()):
-            while here is not None:
-                no, i, here = here
-                mask = self.active.get(no)
+        """Is step ``name`` certain to have finished before the step being checked (or inside a
+        block whose hooks are being checked)?"""
+        for no, i in self.chains.get(name, ()):
+            exported = True
+            while True:
+                mask = self.active.get(no) if exported else None
                 if mask is not None and has(mask, i):
                     return True
+                kind, holder, _ = self.meta[no]
+                if kind in (HOOK, COMP):
+                    break
+                if (_TOP if holder is None else holder) in self.open:
+                    return True
+                if holder is None:
+                    break
+                exported = exported and kind == WORK
+                no, i = holder
         return False
 
     def visible_ids(self):
@@ -212,8 +200,8 @@ class _Checker:
         """Check a sequence: its needs, cycles and each step with what it may read."""
         if not steps:
             return
-        no = self.list_of[id(steps[0])]
-        index = {s.id: i for i, s in enumerate(steps)}
+        no = self.pos[id(steps[0])][0]
+        index = {s.id: i for i, s in enumerate(steps) if s.id is not None}
         cyclic: set[int] = set()
         for ring in find_cycles(steps, index):
             cyclic.update(ring)
@@ -266,23 +254,49 @@ class _Checker:
                 self.add(where, self.describe_unknown(need, names, "needs"))
 
     def check_step(self, step, names: set) -> None:
+        """A step's own expressions, then its lists: its work, ``until``, hooks, compensation."""
         path = step.yaml_path
         if step.if_ is not None:
             expr = condition_source(step.if_)
             if expr is not None:
                 self.guarded(path + ("if",), self.check_expression, expr, path + ("if",), names)
-        if isinstance(step, ActionStep):
+        broken = isinstance(step, Broken)
+        if isinstance(step, ActionStep) or broken and step.with_ is not None:
             self.guarded(path + ("with",), self.check_value, step.with_, path + ("with",), names)
-        elif isinstance(step, ParallelStep):
-            for branch in step.parallel:
-                self.check_list([branch], names)
-        elif isinstance(step, ForeachStep):
-            self.guarded(path + ("foreach",), self.check_value, step.foreach, path + ("foreach",), names)
-            if isinstance(step.foreach, str) and "${" not in step.foreach:
-                self.add(path + ("foreach",), "foreach takes a list or an expression like ${step.items}")
-            self.check_list(step.steps, names | {step.as_, "loop"})
-        elif isinstance(step, GroupStep):
-            self.check_list(step.steps, names)
+        for key in ("foreach", "switch"):
+            value = step.raw.get(key) if broken else getattr(step, key, None)
+            if isinstance(value, (str, list)):
+                self.guarded(path + (key,), self.check_value, value, path + (key,), names)
+        if isinstance(step, ForeachStep) and isinstance(step.foreach, str) and "${" not in step.foreach:
+            self.add(path + ("foreach",), "foreach takes a list or an expression like ${step.items}")
+        here = self.pos[id(step)]
+        lists = lists_of(step)
+        for _, steps, kind in lists:
+            if kind in (WORK, BODY, CASE):
+                self.check_list(steps, names_in(step, kind, names))
+            elif kind == BRANCHES:
+                for branch in steps:
+                    self.check_list([branch], names)
+        until = until_of(step)
+        work = next((steps for _, steps, kind in lists if kind == WORK), None)
+        if until is not None and work:
+            no = self.pos[id(work[0])][0]
+            self.active[no] = (len(work), 0)  # after a pass, every step of it has run
+            where = path + ("repeat", "until")
+            self.guarded(where, self.check_expression, until, where, names_in(step, WORK, names))
+            del self.active[no]
+        if any(kind == HOOK for _, _, kind in lists):
+            self.open.add(here)
+            for _, steps, kind in lists:
+                if kind == HOOK:
+                    self.check_list(steps, names_in(step, kind, names))
+            self.open.discard(here)
+        for _, steps, kind in lists:
+            if kind == COMP:  # the step being undone is readable, with what it could read
+                before = self.active[here[0]]
+                self.active[here[0]] = adding(before, here[1])
+                self.check_list(steps, names)
+                self.active[here[0]] = before
 
     def check_value(self, value, path: tuple, names: set) -> None:
         try:
@@ -304,7 +318,8 @@ class _Checker:
             return
         for root, keys in refs:
             if root in names:
-                if root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs:
+                if (root == "inputs" and keys and isinstance(keys[0], str) and keys[0] not in self.wf.inputs
+                        and "inputs" not in self.partial):
                     self.add(path, f"unknown input '{keys[0]}'{self.hint(keys[0], self.wf.inputs)}", True)
                 if (root == "secrets" and self.secrets is not None and keys and isinstance(keys[0], str)
                         and keys[0] not in self.secrets):
@@ -314,25 +329,46 @@ class _Checker:
                 continue
             self.add(path, self.describe_unknown(root, names, "reference"), True)
 
-    def in_scope(self, name: str) -> bool:
-        """Is the list holding step ``name`` (or its parallel or group) being checked?"""
-        for here in self.chains.get(name, ()):
-            while here[2] is not None:
-                here = here[2]
-            if here[0] in self.active:
-                return True
-        return False
-
     def describe_unknown(self, name: str, names: set, what: str) -> str:
-        if name in self.body_of and name in self.steps and not self.in_scope(name):
-            block = self.body_of[name]
-            return (f"'{name}' is inside the body of foreach '{block}' and is not visible here; "
-                    f"use ${{{block}}} for the list of results")
+        if name in _ONLY_IN and name not in self.steps:
+            return _ONLY_IN[name]
         if name in self.steps:
-            return (f"step '{name}' may not have run yet here: reference only steps that finish "
-                    f"before this one (earlier in the sequence, in needs, or before the enclosing block)")
+            return self.hidden(name) or (
+                f"step '{name}' may not have run yet here: reference only steps that finish "
+                f"before this one (earlier in the sequence, in needs, or before the enclosing block)")
         noun = "unknown step" if what == "needs" else "unknown reference"
         return f"{noun} '{name}'{self.hint(name, self.candidates(names))}"
+
+    def hidden(self, name: str) -> str | None:
+        """Why step ``name`` cannot be seen here, when a block's boundary hides it."""
+        no, i = self.chains[name][0]
+        if (no, i) in self.open:
+            return (f"'{name}' is still running while its on_failure and finally run: read its steps "
+                    f"instead (${{error}} says what failed)")
+        boundary = None
+        while no not in self.active:  # up to the lists being checked: the outermost wall between
+            kind, holder, key = self.meta[no]
+            if kind != WORK:
+                boundary = (kind, holder, key)
+            if holder is None:
+                break
+            no, i = holder
+        if boundary is None:
+            return None
+        kind, holder, key = boundary
+        owner = self.lists[holder[0]][holder[1]].id if holder is not None else None
+        if kind == BODY:
+            return (f"'{name}' is inside the body of foreach '{owner}' and is not visible here; "
+                    f"use ${{{owner}}} for the list of results")
+        if kind == CASE:
+            case = f"case '{key[1]}'" if key[0] == "cases" else "the default"
+            return (f"'{name}' is inside {case} of switch '{owner}' and is not visible outside it; "
+                    f"use ${{{owner}}} for the chosen case's output")
+        if kind == HOOK:
+            of = f"block '{owner}'" if owner is not None else "the workflow"
+            return f"'{name}' is inside the {key[0]} of {of}; steps of on_failure and finally are visible only there"
+        return (f"'{name}' is inside the compensate of '{owner}'; a compensation's steps are visible only "
+                f"there (it runs only during a rollback)")
 
     def candidates(self, names: set):
         yield from names
@@ -352,46 +388,9 @@ class _Checker:
         return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _Budget:
-    """The run budgets a workflow would pass if every step ran once (literal foreach lists only)."""
-
-    def __init__(self, checker: _Checker, budgets):
-        self.checker = checker
-        self.budgets = budgets
-        self.spent = {"steps": 0, "sub_runs": 0, "items": 0}
-        self.reported: set[str] = set()
-
-    def count(self, steps: list, times: int) -> None:
-        for step in steps:
-            if step.if_ is False:
-                continue
-            if isinstance(step, ActionStep):
-                self.spend("steps", times, step, "action steps", "WORKFLOW_MAX_STEPS")
-                if step.uses == "workflow":
-                    self.spend("sub_runs", times, step, "sub-workflow runs", "WORKFLOW_MAX_SUB_RUNS")
-            elif isinstance(step, ForeachStep):
-                if not isinstance(step.foreach, list):
-                    continue  # known only at run time: the budget is checked then
-                n = len(step.foreach)
-                limit = self.budgets.items_per_block
-                if n > limit:
-                    self.checker.add(step.yaml_path + ("foreach",), f"{n:,} items is more than a foreach may "
-                                     f"have ({limit:,}, the WORKFLOW_MAX_ITEMS setting)")
-                self.spend("items", times * n, step, "foreach items", "WORKFLOW_MAX_RUN_ITEMS")
-                self.count(step.steps, min(times * n, _MANY))
-            else:
-                self.count(children(step), times)
-
-    def spend(self, what: str, amount: int, step, noun: str, setting: str) -> None:
-        self.spent[what] = min(self.spent[what] + amount, _MANY)
-        limit = getattr(self.budgets, "items_per_run" if what == "items" else what)
-        if self.spent[what] > limit and what not in self.reported:
-            self.reported.add(what)
-            self.checker.add(step.yaml_path, f"with this step a run would start at least {self.spent[what]:,} "
-                             f"{noun}, more than its budget of {limit:,} (the {setting} setting)")
-
-
-def check_workflow(workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None) -> list[Issue]:
+def check_workflow(workflow: Workflow, doc, registry, settings, broken=frozenset(), secrets=None,
+                   workflows=None, partial=frozenset()) -> list[Issue]:
     """Every semantic problem of a workflow (``broken``: ids of steps that failed to build;
-    ``secrets``: the secret names that exist, or None not to check them)."""
-    return _Checker(workflow, doc, registry, settings, broken, secrets).run()
+    ``secrets`` / ``workflows``: the secret / saved workflow names that exist, or None not to
+    check them; ``partial``: top-level keys left out because they failed)."""
+    return _Checker(workflow, doc, registry, settings, broken, secrets, workflows, partial).run()

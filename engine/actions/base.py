@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import typing
 from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -89,7 +91,7 @@ class Action:
             self.Params.model_validate(raw)
         except ValidationError as exc:
             return [
-                (tuple(err["loc"]), _message(err))
+                (tuple(err["loc"]), _message(err, self.Params))
                 for err in exc.errors()
                 if not _under_expression(raw, err["loc"])
             ]
@@ -122,12 +124,39 @@ def connection_problem(raw, settings, extra_key: str, noun: str = "connection", 
     return None
 
 
-def _message(err: dict) -> str:
+def _message(err: dict, model: type[BaseModel] | None = None) -> str:
     if err["type"] == "extra_forbidden":
-        return f"unknown parameter '{err['loc'][-1]}'"
+        name = str(err["loc"][-1])
+        shown = name if len(name) <= 60 else name[:50] + "…"
+        return f"unknown parameter '{shown}'{_suggestion(name, _model_at(model, err['loc'][:-1]))}"
     if err["type"] == "missing":
         return f"missing parameter '{err['loc'][-1]}'"
     return err["msg"].removeprefix("Value error, ")
+
+
+def _model_at(model, loc) -> type[BaseModel] | None:
+    """The model whose fields hold ``loc``'s last key (the Params, or a model nested in them)."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) and model is not None else None
+        if field is None:
+            return None
+        inner = field.annotation
+        options = [inner, *typing.get_args(inner)]  # ``Model | None``
+        model = next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+    return model
+
+
+def _suggestion(name: str, model) -> str:
+    """`` (did you mean 'url'?)`` against the model's parameters, else the short list of them."""
+    if model is None:
+        return ""
+    known = sorted(field.alias or key for key, field in model.model_fields.items())
+    close = difflib.get_close_matches(name[:100], known, n=1)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if 0 < len(known) <= 12:
+        return f" (parameters: {', '.join(known)})"
+    return ""
 
 
 def _under_expression(raw, loc) -> bool:

@@ -23,7 +23,7 @@ def test_a_valid_workflow_has_no_problems():
 def test_error_names_file_line_column_and_step_path():
     text = "name: x\nsteps:\n  - id: fetch\n    uses: wait\n    with: {seconds: 0}\n  - id: b\n    parallel:\n" \
            "      - id: c\n        uses: wait\n        with: {seconds: 0, value: '${fetchh.rows}'}\n"
-    assert one(text) == ("wf.yaml:10:35: steps[1].parallel[0].with.value: "
+    assert one(text) == ("wf.yaml:10:35: steps[1].parallel[0].with.value (step b.c): "
                          "unknown reference 'fetchh' (did you mean 'fetch'?)")
 
 
@@ -40,7 +40,7 @@ steps:
     assert len(found) == 4, found
     assert any("unknown action 'wiat' (did you mean 'wait'?)" in p for p in found)
     assert any("duplicate id 'a' (first used at line 4)" in p for p in found)
-    assert any("steps[2].bogus: unknown key 'bogus'" in p for p in found)
+    assert any("steps[2].bogus (step c): unknown key 'bogus'" in p for p in found)
     assert any("steps[3].with.values" in p and "list" in p for p in found)
 
 
@@ -59,7 +59,7 @@ steps:
     ("name: x\nsteps:\n  - {id: a, uses: wait, with: {}}\n", "missing parameter 'seconds'"),
     ("name: x\nsteps:\n  - {id: a, uses: wait, with: {seconds: 1, secs: 2}}\n", "unknown parameter 'secs'"),
     ("name: x\nsteps:\n  - {id: a, uses: wait, with: {seconds: 1}, on_error: maybe}\n", "on_error"),
-    ("name: x\nsteps:\n  - {id: p, parallel: []}\n", "parallel: List should have at least 1 item"),
+    ("name: x\nsteps:\n  - {id: p, parallel: []}\n", "steps[0].parallel (step p): a parallel block needs at least one branch"),
     ("name: x\nsteps:\n  - {id: inputs, uses: wait, with: {seconds: 1}}\n", "'inputs' is a reserved name"),
     ("name: x\ninputs: {n: {type: integer, default: x}}\nsteps: []\n", "default of input 'n' is not of type integer"),
     ("name: x\ninputs: {n: complex}\nsteps: []\n", "inputs.n.type"),
