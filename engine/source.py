@@ -275,8 +275,8 @@ def _key(loader, constructor, event, filename: str, parent: _Frame, typed_keys: 
     if not isinstance(key, (str, int, float, bool)) and key is not None:
         raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
     if not isinstance(key, str):
-        key = str(key)
         kind = "boolean" if isinstance(key, bool) else "null" if key is None else "number"
+        key = str(key)
         typed_keys[parent.path + (key,)] = (event.value[:40], kind)
     if key in parent.value:
         raise _fail(filename, event.start_mark, f"duplicate key '{key}'", parent.path + (key,))

@@ -53,7 +53,7 @@ def check_steps(c) -> None:
     for step in rollbacks:
         if id(step) not in undo:
             c.add(step.yaml_path + ("on_error",), "nothing to roll back: add compensate to the steps that can be "
-                                                  "undone (a compensate is how a step is undone)")
+                                                  "undone")
     if c.wf.on_error == "rollback" and _TOP not in undo:
         c.add(("on_error",), "nothing to roll back: add compensate to the steps that can be undone")
     for step, _, _ in walk(c.wf):  # once every id is known
