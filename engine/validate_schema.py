@@ -71,6 +71,8 @@ def message(err: dict, loc: tuple, model, known: list[str]) -> str:
         return f"unknown key {shown(str(loc[-1]))}"
     if kind == "missing" and loc == ("repeat", "max"):
         return "repeat needs max: the most passes it may run (1 to 10000)"
+    if loc == ("repeat", "until") and kind != "missing":
+        return f"repeat's until takes an expression like ${{check.state == 'done'}}, got {kind_of(err.get('input'))}"
     if loc == ("repeat", "max"):
         return f"repeat's max is a whole number of passes from 1 to 10000, not {shown(err.get('input'))}"
     if kind == "missing":
