@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from .frames import plain
@@ -54,7 +55,7 @@ def _when(ts: float | None) -> dt.datetime | None:
 
 
 # -- the recorder's side (sync, inside its batch's transaction) ------------------------------------
-def record_waiting(run_id: int, owner_id: int | None, events) -> None:
+def record_waiting(run_id: int, events) -> None:
     """Clause 1: the Approval row of each ``step.waiting`` event; a decided one is left as it is
     (a continuation that read the decisions just before it came waits again: it goes on later)."""
     users = get_user_model()
@@ -63,7 +64,7 @@ def record_waiting(run_id: int, owner_id: int | None, events) -> None:
         names = [plain(str(n))[:NAME_CHARS] for n in (event.approvers or [])]
         if not names:
             if owner is None:
-                owner = users.objects.filter(pk=owner_id).values_list("username", flat=True).first() or ""
+                owner = Run.objects.filter(pk=run_id).values_list("workflow__owner__username", flat=True).first()
             names = [owner] if owner else []
         fields = {"message": plain(event.message or ""), "approver_names": names, "deadline": _when(event.deadline)}
         approval, made = Approval.objects.get_or_create(
@@ -142,9 +143,11 @@ def decide(user, approval_id: int, approve: bool, comment: str = "") -> tuple[Ap
 
 
 def continue_run(run_id: int) -> bool:
-    """Clause 3: a waiting run becomes queued, to be continued; True for the one caller that did it."""
+    """Clause 3: a waiting run becomes queued, to be continued; True for the one caller that did it.
+    A run the CLI recorded goes on in the server (the command has ended): its mode says so."""
+    server = Case(When(mode="cli", then=Value(settings.WORKFLOW_EXECUTION)), default=F("mode"))
     return bool(Run.objects.filter(pk=run_id, status=Run.Status.WAITING, cancel_requested=False)
-                .update(status=Run.Status.QUEUED, lease_owner="", lease_expires=None))
+                .update(status=Run.Status.QUEUED, lease_owner="", lease_expires=None, mode=server))
 
 
 def _due_runs(now):

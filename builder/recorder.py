@@ -271,7 +271,7 @@ class RunRecorder:
                     fields.update(finished_at=None, lease_owner="", lease_expires=None)
             Run.objects.filter(pk=self.run_id).update(**fields)
             if waiting:
-                approvals.record_waiting(self.run_id, self.owner_id, waiting)
+                approvals.record_waiting(self.run_id, waiting)
             if status is not None:
                 approvals.settle(self.run_id, status)
         self.open_rows.difference_update(updates)

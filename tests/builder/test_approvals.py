@@ -464,3 +464,47 @@ steps:
     rows = {s.path: s.status async for s in StepRun.objects.filter(run_id=run_id)}
     assert rows["bookings.flight"] == "compensated" and rows["bookings.car"] == "failed"
     assert rows["bookings.flight.compensate.cancel_flight"] == "succeeded"
+
+
+def test_a_run_the_cli_recorded_waits_and_the_server_goes_on_with_it_once_decided(alice, bob, tmp_path, capsys):
+    """The command ends (exit 3) with its run waiting; bob's decision through the API continues
+    it in the server, with the owner as approver when the step names none."""
+    from django.core.management import call_command
+
+    path = tmp_path / "publish.yaml"
+    path.write_text(publish(approvers="[]"))
+    with pytest.raises(SystemExit) as exited:
+        call_command("runworkflow", str(path), "--user", "alice")
+    assert exited.value.code == 3
+    run = Run.objects.get(workflow__name="publish")
+    assert (run.status, run.mode, run.lease_owner) == ("waiting", "cli", "")
+    approval = Approval.objects.get(run=run)
+    assert approval.approver_names == ["alice"]
+
+    async def decide():
+        answer = await post(await logged_in(alice), f"/api/approvals/{approval.pk}/decide",
+                            {"approve": True, "comment": "from the browser"})
+        assert answer.status_code == 200
+        return await reaches(run.pk, "succeeded", "failed")
+    done = asyncio.run(decide())
+    assert done.status == "succeeded" and done.outputs["published"] == "hello (from the browser)"
+    assert done.mode == "embedded", "it went on in the server"
+
+
+async def test_3_a_decision_the_moment_the_run_waits_continues_it_once_in_the_same_process(alice, bob):
+    """Decided as soon as the row says waiting, while the task that ran it may still be ending:
+    the continuation is claimed here again, and the ending task neither frees its lease nor
+    forgets it."""
+    bobs = await logged_in(bob)
+    for n in range(3):
+        run_id = await start(await logged_in(alice), alice, publish().replace("name: publish", f"name: quick-{n}"))
+        for _ in range(500):
+            approval = await Approval.objects.filter(run_id=run_id).afirst()
+            if approval is not None and (await Run.objects.aget(pk=run_id)).status == "waiting":
+                break
+            await asyncio.sleep(0.005)
+        answer = await post(bobs, f"/api/approvals/{approval.pk}/decide", {"approve": True})
+        assert answer.status_code == 200
+        run = await reaches(run_id, "succeeded", "failed")
+        assert run.status == "succeeded" and run.lease_owner == "", run.error
+        assert await RunEvent.objects.filter(run_id=run_id, type="run.started").acount() == 2
