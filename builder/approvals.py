@@ -1,7 +1,7 @@
 """Approvals: a run waits for a person without holding a process, and goes on once they decide.
 
-The contract (each clause has a test in tests/builder/test_approvals.py, the cross-process ones
-in tests/cluster/test_approvals_cluster.py):
+The contract (each clause has a test in tests/builder/test_approvals.py, clause 5's in
+test_approvals_access.py, the cross-process ones in tests/cluster/test_approvals_cluster.py):
 
 1. A step ``uses: approval`` without a decision emits ``step.waiting``; the recorder stores the
    step ``waiting`` and its Approval row (``record_waiting``) in the same transaction, and once

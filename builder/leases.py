@@ -1,6 +1,7 @@
 """Run leases: exactly one process runs a run at a time, and a run outlives its process.
 
-The contract (each clause has a test in tests/builder/test_leases.py):
+The contract (each clause has a test in tests/builder/test_leases.py; 6 in test_approvals.py,
+7 in test_workflow_concurrency.py):
 
 1. A process runs a run only while it holds the run's lease. ``claim`` takes it in one
    UPDATE, for a run that is queued or running, not cancelled, and whose lease is free or
