@@ -37,9 +37,10 @@ def load(text: str | bytes, filename: str = "<workflow>", *, registry: ActionReg
 
     ``secrets``, when given, are the secret names that exist: ``${secrets.X}`` for any other
     name is an error. ``workflows``, when given, are the names of the saved workflows a
-    ``workflow`` step may call (the owner's): any other name is an error. Whatever the text holds, the only exception is WorkflowInvalid: the
-    checks are bounded, and anything unexpected becomes an issue instead of a crash (text
-    comes from users: a traceback would be a 500 and a way to probe the server).
+    ``workflow`` step may call (the owner's): any other name is an error. Whatever the text
+    holds, the only exception is WorkflowInvalid: the checks are bounded, and anything
+    unexpected becomes an issue instead of a crash (text comes from users: a traceback would
+    be a 500 and a way to probe the server).
     """
     try:
         return _load(text, filename, registry, settings, secrets, workflows)
