@@ -207,7 +207,8 @@ async def _watcher() -> None:
     renewed = loop.time()
     while True:
         await asyncio.sleep(leases.CANCEL_POLL)
-        ids = [run_id for run_id, runner in list(ACTIVE.items()) if getattr(runner, "loop", loop) is loop]
+        runners = {run_id: runner for run_id, runner in list(ACTIVE.items()) if getattr(runner, "loop", loop) is loop}
+        ids = list(runners)
         if not ids:
             _WATCHERS.pop(loop, None)
             return
@@ -223,7 +224,8 @@ async def _watcher() -> None:
             log.warning("leases: %s", exc)
             continue
         for run_id in stop:
-            cancel_here(run_id)
+            if ACTIVE.get(run_id) is runners[run_id]:  # not a continuation of it begun meanwhile
+                cancel_here(run_id)
 
 
 def saved_workflows(owner_id: int):

@@ -263,8 +263,8 @@ def test_4_a_crash_of_the_process_running_the_active_run_does_not_block_the_queu
                                      headers=headers(client, first_server.base))
             ids = []
             for seconds in (2, 0.2):
-                run = await client.post(f"/api/workflows/{made.json()['id']}/runs",
-                                        json={"inputs": {"seconds": seconds}}, headers=headers(client, first_server.base))
+                run = await client.post(f"/api/workflows/{made.json()['id']}/runs", json={"inputs": {"seconds": seconds}},
+                                        headers=headers(client, first_server.base))
                 ids.append(run.json()["id"])
             for _ in range(200):
                 state = (await client.get(f"/api/runs/{ids[0]}?items=false")).json()
