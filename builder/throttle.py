@@ -212,7 +212,7 @@ class RedisThrottle:
                 if not await _call(scripts["renew"], [held], [token, _ms(self.lease)]):
                     log.warning("a throttle slot's lease lapsed while held (%s)", held)
                     return
-            except ActionError as exc:
+            except Exception as exc:  # noqa: BLE001 - the next renewal may pass; the lease is long enough
                 log.warning("could not renew a throttle slot's lease: %s", exc)
 
     # -- rates ----------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ class CountingServer:
         self.server.server_close()
 
 
-def fits_rate(arrivals: list[float], rate: float, slack: float = 0.05) -> bool:
+def fits_rate(arrivals: list[float], rate: float, slack: float = 0.1) -> bool:
     """True when no window of the arrivals holds more than a bucket of max(1, rate) plus ``rate``
     a second (``slack`` seconds allowed for the clocks and the network)."""
     times = sorted(arrivals)
