@@ -147,6 +147,14 @@ def _run(request, run_id: int) -> Run:
     return get_object_or_404(qs, pk=run_id)
 
 
+def _readable_run(request, run_id: int) -> Run:
+    """A run to read (not to act on): also one with an approval pending that names the user."""
+    from builder.approvals import visible_runs
+
+    qs = visible_runs(request.user, Run.objects.select_related("workflow", "version"))
+    return get_object_or_404(qs, pk=run_id)
+
+
 def workflow_out(workflow: Workflow, last: Run | None = None) -> dict:
     data = {"id": workflow.pk, "name": workflow.name, "title": workflow.title, "version": workflow.version,
             "owner": workflow.owner.username, "created_at": workflow.created_at, "updated_at": workflow.updated_at,
@@ -289,7 +297,7 @@ def read_run(request, run_id: int = RUN_ID, items: bool = False, offset: int = Q
              limit: int = Query(100, ge=1, le=1000)):
     """A run with the rows of its steps; with ``items=true`` also a page of its foreach items'
     rows (``offset``, ``limit`` up to 1000) and how many there are."""
-    run = _run(request, run_id)
+    run = _readable_run(request, run_id)
     data = run_out(run)
     data["steps"] = list(run.steps.exclude(path__contains="["))
     if items:
@@ -305,7 +313,7 @@ def run_steps(request, run_id: int = RUN_ID, prefix: str = Query("", max_length=
               offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)):
     """A page of a run's step rows: one step's attempts (``path``), or those whose path starts
     with ``prefix`` (a foreach's items), with their resolved inputs (secrets redacted)."""
-    run = _run(request, run_id)
+    run = _readable_run(request, run_id)
     rows = StepRun.objects.filter(run=run)
     rows = rows.filter(path=path) if path is not None else rows.filter(path__startswith=prefix)
     return [{"path": r.path, "attempt": r.attempt, "status": r.status, "duration_ms": r.duration_ms,
@@ -318,7 +326,7 @@ def run_steps(request, run_id: int = RUN_ID, prefix: str = Query("", max_length=
 def run_logs(request, path: str = Query(..., max_length=500, pattern=NO_NUL), run_id: int = RUN_ID,
              limit: int = Query(500, ge=1, le=5000)):
     """The log lines a step wrote, oldest first."""
-    events = RunEvent.objects.filter(run=_run(request, run_id), type="log", data__path=path).order_by("seq")
+    events = RunEvent.objects.filter(run=_readable_run(request, run_id), type="log", data__path=path).order_by("seq")
     return [{"seq": e.seq, "ts": e.data.get("ts"), "level": e.data.get("level"), "message": e.data.get("message")}
             for e in events[:limit]]
 

@@ -49,8 +49,9 @@ Text = Annotated[str, Field(pattern=NO_NUL)]
 class IssueOut(Schema):
     line: int
     column: int
-    path: str
+    path: str  # where in the document: steps[1].parallel[0].with.url
     message: str
+    step_path: str = ""  # the step's run-time path (analyses.by_region), when the place is in a step
 
 
 class ErrorsOut(Schema):

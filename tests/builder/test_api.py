@@ -41,7 +41,7 @@ def test_invalid_yaml_answers_422_with_positions(alice_client):
     response = send(alice_client, "post", "/api/workflows/", {"yaml": "name: x\nsteps:\n  - {id: a, uses: wiat}\n"})
     assert response.status_code == 422
     error = response.json()["errors"][0]
-    assert error == {"line": 3, "column": 13, "path": "steps[0].uses",
+    assert error == {"line": 3, "column": 13, "path": "steps[0].uses", "step_path": "a",
                      "message": "unknown action 'wiat' (did you mean 'wait'?)"}
 
 
@@ -63,7 +63,8 @@ def test_what_no_database_column_holds_is_refused_before_the_database_sees_it(al
                            ('"x\\0y"', "the title may not contain the NUL character")]:
         refused = send(alice_client, "post", "/api/workflows/", {"yaml": f"name: t\ntitle: {title}\n{step}"})
         assert refused.status_code == 422
-        assert refused.json()["errors"] == [{"line": 2, "column": 1, "path": "title", "message": message}]
+        assert refused.json()["errors"] == [{"line": 2, "column": 1, "path": "title", "step_path": "",
+                                             "message": message}]
     nested = f"name: t\nsteps:\n  - id: a\n    steps:\n      - {{id: {'b' * 101}, uses: fail, with: {{message: x}}}}\n"
     long_id = send(alice_client, "post", "/api/workflows/", {"yaml": nested})
     assert long_id.status_code == 422

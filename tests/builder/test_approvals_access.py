@@ -34,6 +34,11 @@ async def test_5_another_user_neither_sees_nor_decides_and_an_approver_sees_only
     assert (await post(carols, "/api/approvals/999999/decide", {"approve": True})).status_code == 404
     # bob, asked to decide, sees that run (not his): the page, the approval with the run, the socket
     assert (await bobs.get(f"/runs/{run_id}/")).status_code == 200
+    assert (await bobs.get(f"/api/runs/{run_id}")).json()["status"] == "waiting"
+    steps = await bobs.get(f"/api/runs/{run_id}/steps?path=sign_off")
+    assert steps.status_code == 200, steps.content
+    for action in ("cancel", "rerun", "resume"):  # reading only: acting on it stays the owner's
+        assert (await post(bobs, f"/api/runs/{run_id}/{action}", {})).status_code == 404, action
     detail = (await bobs.get(f"/api/approvals/{approval.pk}")).json()
     assert detail["run"]["id"] == run_id and [s["path"] for s in detail["run"]["steps"]] == ["draft", "sign_off"]
     assert await socket_status(application, bob, run_id) == "waiting"
@@ -45,6 +50,7 @@ async def test_5_another_user_neither_sees_nor_decides_and_an_approver_sees_only
     assert decided.status_code == 200
     await reaches(run_id, "succeeded")
     assert (await bobs.get(f"/runs/{run_id}/")).status_code == 404, "decided: no longer asked"
+    assert (await bobs.get(f"/api/runs/{run_id}")).status_code == 404
     assert (await bobs.get(f"/api/approvals/{approval.pk}")).json()["run"] is None
 
 

@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from builder import execution
-from builder.models import Skill
+from builder.models import Skill, Workflow
 from builder.services import Invalid, create_run, save_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,6 +96,12 @@ async def test_a_workflow_step_runs_the_owners_saved_workflow_not_another_users(
     run = await execution.execute((await sync_to_async(create_run)(mine, alice, {})).pk, send=False)
     assert run.status == "succeeded" and run.outputs == {"call": {"x": 2}}
     assert await run.steps.filter(path="call.x", status="succeeded").aexists()
+    with pytest.raises(Invalid, match="no workflow named 'inner'"):  # alice's inner is not bob's
+        await sync_to_async(save_workflow)(bob, outer)
+    # started while bob had an inner of his own, deleted before it ran: refused at run time too
+    await sync_to_async(save_workflow)(bob, inner.replace("n + 1", "n + 100"))
     theirs = await sync_to_async(save_workflow)(bob, outer)
-    run = await execution.execute((await sync_to_async(create_run)(theirs, bob, {})).pk, send=False)
+    queued = await sync_to_async(create_run)(theirs, bob, {})
+    await Workflow.objects.filter(owner=bob, name="inner").adelete()
+    run = await execution.execute(queued.pk, send=False)
     assert run.status == "failed" and "no workflow named 'inner'" in run.error

@@ -37,7 +37,7 @@ steps:
   - {id: b, uses: fail, with: {message: x}}
 finally:
   - {id: c, uses: wait, with: {seconds: 0}}
-""", settings=settings)
+""", settings=SETTINGS)  # with the budget of 2, validation refuses it already: the run must hold too
     sink = engine.ListSink()
     result = await engine.Runner(settings=settings).run(engine.plan(workflow), {}, sink)
     assert result.status == "failed" and result.error == "b: x"
