@@ -106,7 +106,7 @@ def _prepare(run_id: int, worker: str):
     if taken_over or run.started_at is not None:
         state = leases.stored_state(run_id)
     else:
-        completed = completed_outputs(run.resumed_from) if run.resumed_from_id else {}
+        completed = completed_outputs(run.resumed_from, run.version) if run.resumed_from_id else {}
         state = {"completed": completed, "attempts": {}, "stored": set(), "seq": 0}
     state["taken_over"] = taken_over or run.started_at is not None
     state["approvals"] = approvals.known(run_id) if state["taken_over"] else {}

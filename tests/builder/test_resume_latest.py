@@ -142,8 +142,6 @@ steps:
     await finished(data["id"])
 
 
-@pytest.mark.xfail(reason="until builder/execution.py passes the new run's version: "
-                          "completed_outputs(run.resumed_from, run.version)", strict=False)
 async def test_a_block_that_gained_a_branch_runs_it_when_resumed_with_latest(async_alice, alice):
     v1 = """name: grown
 steps:
