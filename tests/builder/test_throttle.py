@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from builder.throttle import ACQUIRE, RedisThrottle, services
+from builder.throttle import _SHARED, ACQUIRE, RedisThrottle, services
 from engine import ActionError
 from tests.conftest import need_service
 from tests.engine.actions.counting_server import fits_rate
@@ -246,8 +246,11 @@ def test_the_celery_mode_gives_the_runner_a_throttle_and_the_embedded_mode_none(
     assert services() == {}
     settings.WORKFLOW_EXECUTION = "celery"
     settings.REDIS_URL = REDIS_URL
-    given = services()["throttle"]
-    assert isinstance(given, RedisThrottle) and services()["throttle"] is given, "one per process"
+    try:
+        given = services()["throttle"]
+        assert isinstance(given, RedisThrottle) and services()["throttle"] is given, "one per process"
+    finally:
+        _SHARED.clear()  # made from this test's settings: not for the tests after it
 
 
 @pytest.mark.django_db
