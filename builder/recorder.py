@@ -270,6 +270,8 @@ class RunRecorder:
                 if status == Run.Status.WAITING:  # it holds nothing now: continued when someone decides
                     fields.update(finished_at=None, lease_owner="", lease_expires=None)
             Run.objects.filter(pk=self.run_id).update(**fields)
+            if status == Run.Status.WAITING:  # the blocks around a waiting step wait with it
+                StepRun.objects.filter(run_id=self.run_id, status="running").update(status="waiting")
             if waiting:
                 approvals.record_waiting(self.run_id, waiting)
             if status is not None:
