@@ -43,6 +43,7 @@ from engine import events as ev
 from engine.errors import BudgetExceeded, StepFailed
 
 from .frames import dumps
+from .throttle import services as shared_limits
 
 log = logging.getLogger(__name__)
 TTL = 24 * 3600  # seconds any key lives at most
@@ -373,7 +374,7 @@ async def _run(redis, key: str, number: int, context: dict, spec: dict) -> None:
 
     loop = asyncio.get_running_loop()
     runner = Runner(actions, engine_settings(), secrets=secret_values,
-                    services={"workflows": saved_workflows(owner_id)})
+                    services={"workflows": saved_workflows(owner_id), **shared_limits()})  # global limits hold here too
     name = f"{context['run']}/{number}"
     stopping = False
 

@@ -30,6 +30,7 @@ def engine_settings() -> EngineSettings:
         threads=settings.WORKFLOW_THREADS,
         python_workers=settings.WORKFLOW_PYTHON_WORKERS,
         workflow_depth=settings.WORKFLOW_DEPTH,
+        finally_grace=settings.WORKFLOW_FINALLY_GRACE,
         # a celery mode's web process validates workflows but never runs them: no python pool there
         warm_pool=settings.WORKFLOW_EXECUTION == "embedded",
         budgets=Budgets(steps=settings.WORKFLOW_MAX_STEPS, items_per_block=settings.WORKFLOW_MAX_ITEMS,

@@ -232,6 +232,11 @@ WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")
 #: third of it; a run whose process stopped is taken over within 4/3 of this (20 s: ~27 s), on
 #: the same host at the next look (at most a third of it)
 WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "20"))
+#: a global limit's slot (skill concurrency, http host_concurrency) held by a celery worker is a
+#: lease of this many seconds, renewed while held: a killed worker's slot comes back after it
+WORKFLOW_THROTTLE_LEASE = float(os.environ.get("WORKFLOW_THROTTLE_LEASE", "30"))
+#: the seconds a cancelled (or timed-out) run still gets for its ``finally`` steps
+WORKFLOW_FINALLY_GRACE = float(os.environ.get("WORKFLOW_FINALLY_GRACE", "30"))
 #: what happens to such a run: "resume" (go on from its stored steps) or "interrupt" (mark it
 #: interrupted, for a person to resume)
 WORKFLOW_RECOVERY = os.environ.get("WORKFLOW_RECOVERY", "resume")

@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import random
 import uuid
 import weakref
@@ -128,8 +127,8 @@ def shared() -> RedisThrottle:
     if not _SHARED:
         from django.conf import settings
 
-        lease = float(os.environ.get("WORKFLOW_THROTTLE_LEASE", "30"))
-        _SHARED.append(RedisThrottle(settings.REDIS_URL, settings.WORKFLOW_REDIS_PREFIX, lease=lease))
+        _SHARED.append(RedisThrottle(settings.REDIS_URL, settings.WORKFLOW_REDIS_PREFIX,
+                                     lease=settings.WORKFLOW_THROTTLE_LEASE))
     return _SHARED[0]
 
 

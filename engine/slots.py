@@ -33,13 +33,13 @@ NO_SLOT = Slots([])
 
 
 class RunSlots:
-    """One run's limits (``limits.concurrency``, ``limits.actions``, skills' own ``concurrency``)
-    and those of the runs that called it, as the Slots each action step holds (cached per node)."""
+    """One run's limits (``limits.concurrency``, ``limits.actions``) and those of the runs that
+    called it, as the Slots each action step holds (cached per node). A skill's own
+    ``concurrency`` is global, not the run's: the skill takes it (engine/throttle.py)."""
 
     def __init__(self, limits, outer: tuple = ()):
         self.slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
-        self.own_slots: dict[str, asyncio.Semaphore] = {}
         self.outer = outer  # ((slots, action_slots), ...) of the calling runs, outermost first
         self.by_node: dict = {}
 
@@ -52,21 +52,11 @@ class RunSlots:
         if slot is None:
             uses = node.step.uses
             if uses == "workflow":  # a container: its steps take the slots (holding one, it would wait on itself)
-                sems = [self.action_slots.get(uses), self._own(node)]
+                sems = [self.action_slots.get(uses)]
             else:  # this run's limits, then its callers' (outermost last: one order for every step)
-                sems = [self.slots, self.action_slots.get(uses), self._own(node)]
+                sems = [self.slots, self.action_slots.get(uses)]
                 for slots, actions in reversed(self.outer):
                     sems += [slots, actions.get(uses)]
             sems = [s for s in sems if s is not None]
             slot = self.by_node[node] = Slots(sems) if sems else NO_SLOT
         return slot
-
-    def _own(self, node):
-        """A skill's own concurrency limit (``action.concurrency``), shared by its steps."""
-        limit = getattr(node.action, "concurrency", None)
-        if not limit:
-            return None
-        sem = self.own_slots.get(node.step.uses)
-        if sem is None:
-            sem = self.own_slots[node.step.uses] = asyncio.Semaphore(limit)
-        return sem

@@ -182,6 +182,7 @@ class Steps:
         call = action.run(params, ctx) if action.is_async else \
             self.loop.run_in_executor(self.runner.executor, action.run, params, ctx)
         async with asyncio.timeout(timeout) as deadline:
+            ctx.deadline = deadline  # an action that waits its turn moves it on by that time (engine/throttle.py)
             try:
                 return await call
             except TimeoutError:

@@ -28,7 +28,7 @@ class ActionContext:
     time with ``queued(seconds)``: it is not counted as the step's work.
     """
 
-    __slots__ = ("run_id", "path", "attempt", "settings", "services", "_log", "waited")
+    __slots__ = ("run_id", "path", "attempt", "settings", "services", "_log", "waited", "deadline")
 
     def __init__(self, run_id: str, path: str, attempt: int, settings: EngineSettings,
                  log: Callable[[str, str, str], None] | None = None, services: dict | None = None):
@@ -39,6 +39,7 @@ class ActionContext:
         self.services = services if services is not None else {}
         self._log = log
         self.waited = 0.0
+        self.deadline = None  # the step's asyncio.Timeout when it has a ``timeout``
 
     def queued(self, seconds: float) -> None:
         """Count ``seconds`` this attempt spent waiting its turn (not work)."""

@@ -95,8 +95,6 @@ async def test_a_turn_moves_the_steps_deadline_by_the_time_queued():
             await asyncio.sleep(0.5)
 
 
-@pytest.mark.xfail(reason="needs the runner to put the step's asyncio.Timeout on the context (ctx.deadline): "
-                          "see the report of the throttle change", strict=False)
 async def test_time_waiting_for_the_rate_is_not_the_steps_timeout(server):
     text = foreach(10, {"uses": "http", "timeout": 1.5, "with": {"url": f"{server.base}/a?tag=t2",
                                                                   "rate_limit": 2.5}}, on_error="continue")
