@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from rich.console import Group
@@ -18,6 +19,7 @@ MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": (
          "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35"),
          "waiting": ("⏸", "magenta"), "compensated": ("↶", "cyan")}
 MAX_ROWS = 40
+_INDEX = re.compile(r"\[\d+\]")  # a foreach item's or a repeat pass's index
 MAX_OUTPUT_CHARS = 3000
 
 
@@ -100,10 +102,26 @@ class LiveProgress:
 
 
 def print_summary(console, result, table: dict, shown_live: bool = False) -> None:
-    """The steps (no foreach items; only failures when the live view showed them already),
-    the figures and the outputs after a run, for a person."""
+    """The steps (foreach items and repeat passes folded into one line per step, ``each[*].book``
+    with a count per status; only failures when the live view showed them already), the
+    figures and the outputs after a run, for a person."""
+    folded: dict[str, dict[str, int]] = {}
     for path, row in table.items():
-        if "[" in path or (shown_live and row["status"] != "failed"):
+        if "[" in path:
+            counts = folded.setdefault(_INDEX.sub("[*]", path), {})
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+    for path, row in table.items():
+        if "[" in path:
+            counts = folded.pop(_INDEX.sub("[*]", path), None)
+            if counts is not None:  # where the step first shows: one line for all its copies
+                line = Text.assemble("  ", _INDEX.sub("[*]", path), " ")
+                for status, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+                    line.append_text(mark(status))
+                    line.append(f"{count} ")
+                console.print(line)
+            if row["status"] != "failed" or not row["error"]:
+                continue
+        if shown_live and row["status"] != "failed":
             continue
         ms = row["duration_ms"]
         line = Text.assemble(mark(row["status"]), " ", path, (f"  {ms / 1000:.2f}s" if ms is not None else "", "grey50"))

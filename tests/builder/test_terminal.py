@@ -60,3 +60,28 @@ def test_the_summary_never_calls_a_ratio_below_1_a_speedup():
     print_summary(console, result, {})
     text = console.export_text()
     assert "×" not in text and "loop (foreach): 4.0 s for 4.0 s of work, no time saved" in text
+
+
+def test_the_summary_folds_items_and_passes_into_one_line_per_step_and_shows_new_statuses(tmp_path):
+    wf = tmp_path / "shapes.yaml"
+    wf.write_text("""name: shapes
+on_error: rollback
+steps:
+  - id: each
+    foreach: [1, 2, 3]
+    steps:
+      - {id: w, uses: wait, with: {seconds: 0}, compensate: [{id: undo, uses: wait, with: {seconds: 0}}]}
+  - id: poll
+    repeat: {until: "${loop.index == 1}", max: 5}
+    steps:
+      - {id: check, uses: wait, with: {seconds: 0}}
+  - {id: boom, uses: fail, with: {message: "stop here"}}
+""")
+    out = manage("runworkflow", str(wf))
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert "  each[*].w ↶3 " in lines, out.stdout
+    assert "  each[*].w.compensate.undo ✓3 " in lines
+    assert "  poll[*].check ✓2 " in lines
+    assert "✕ boom  0.00s  stop here" in lines
+    assert not [line for line in lines if re.search(r"\[\d+\]", line)], "no item or pass line of its own"
