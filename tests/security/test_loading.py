@@ -271,5 +271,6 @@ def test_validate_endpoint_refuses_a_literal_foreach_past_the_item_setting(alice
     text = "name: x\nsteps:\n  - {id: each, foreach: [1, 2, 3, 4, 5, 6], steps: [{id: w, uses: wait, with: {seconds: 0}}]}\n"
     response = alice_client.post("/api/validate", data=json.dumps({"yaml": text}), content_type="application/json")
     assert response.status_code == 200
-    assert response.json()["errors"] == [{"line": 3, "column": 16, "path": "steps[0].foreach", "message":
-                                          "6 items is more than a foreach may have (5, the WORKFLOW_MAX_ITEMS setting)"}]
+    assert response.json()["errors"] == [{"line": 3, "column": 16, "path": "steps[0].foreach", "step_path": "each",
+                                          "message": "6 items is more than a foreach may have (5, the "
+                                                     "WORKFLOW_MAX_ITEMS setting)"}]
