@@ -17,7 +17,7 @@ from engine.stats import describe_block, describe_run
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
          "succeeded": ("✓", "green"), "failed": ("✕", "red"), "skipped": ("–", "grey50"),
          "cancelled": ("⊘", "grey35"), "queued": ("○", "grey50"), "interrupted": ("⊘", "grey35"),
-         "waiting": ("⏸", "magenta"), "compensated": ("↶", "cyan")}
+         "waiting": ("◷", "magenta"), "compensated": ("↶", "cyan")}
 MAX_ROWS = 40
 _INDEX = re.compile(r"\[\d+\]")  # a foreach item's or a repeat pass's index
 MAX_OUTPUT_CHARS = 3000

@@ -2,7 +2,7 @@
 
 export const MARKS = {
   pending: "○", running: "◐", retrying: "↻", succeeded: "✓", failed: "✕", skipped: "–",
-  cancelled: "⊘", interrupted: "⊘", queued: "○",
+  cancelled: "⊘", interrupted: "⊘", queued: "○", waiting: "◷", compensated: "↶",
 };
 
 /** The mark of a status ("?" for an unknown one). */

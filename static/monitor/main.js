@@ -110,7 +110,7 @@ function paintRun() {
   const error = $("[data-testid=run-error]");
   error.textContent = run.error && run.status !== "succeeded" ? run.error : "";
   error.hidden = !error.textContent;
-  $("[data-action=cancel]").disabled = !ACTIVE.has(run.status);
+  $("[data-action=cancel]").disabled = !ACTIVE.has(run.status) && run.status !== "waiting";  // a waiting run too
   $("[data-action=resume]").disabled = !["failed", "cancelled", "interrupted"].includes(run.status);
   $("[data-action=rerun]").disabled = ACTIVE.has(run.status);
 }

@@ -66,6 +66,7 @@ export class RunState {
     if (t === "run.finished") {
       Object.assign(this.run, {status: e.status, error: e.error || "", duration_ms: e.duration_ms,
         summary: e.summary, outputs: e.outputs, finished_at: e.ts});
+      if (e.status === "waiting") this.settleSteps("waiting", null);  // the blocks around a waiting step
       this.runDirty = true;
       return;
     }
