@@ -216,14 +216,14 @@ def blocks_from_rows(blocks, actions) -> list[dict]:
         wall, intervals = union_wall(entry["intervals"]), entry["intervals"]
         data = {"path": template.rsplit(".", 1)[-1], "kind": entry["kind"], "wall_ms": _ms(wall),
                 "work_ms": _ms(work[template]), "saved_ms": _ms(max(work[template] - wall, 0.0)),
-                "instances": len(intervals), "peak": _peak(intervals)}
+                "instances": len(intervals), "peak": most_at_once(intervals)}
         data["text"] = describe_block(data)
         figures.append(data)
     return figures
 
 
-def _peak(intervals) -> int:
-    """The most intervals open at once (one ending as another starts: not at once)."""
+def most_at_once(intervals) -> int:
+    """The most ``(start, end)`` intervals open at once (one ending as another starts: not at once)."""
     edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
                    key=lambda e: (e[0], e[1]))
     peak = count = 0

@@ -4,18 +4,18 @@ while a run waits."""
 
 import asyncio
 import datetime as dt
-import json
 import os
 import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient, override_settings
+from django.test import override_settings
 from django.utils import timezone
 
 from builder import approvals, execution, leases
 from builder.models import Approval, Run, RunEvent, StepRun
 from builder.services import save_workflow
+from tests.builder.clients import logged_in, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,16 +39,6 @@ def publish(approvers="[bob]", timeout="1h") -> str:
 @pytest.fixture
 def carol(django_user_model):
     return django_user_model.objects.create_user("carol", password="carol-password")
-
-
-async def logged_in(user) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(user)
-    return client
-
-
-async def post(client, url, body=None):
-    return await client.post(url, data=json.dumps(body or {}), content_type="application/json")
 
 
 async def start(client, owner, yaml: str) -> int:

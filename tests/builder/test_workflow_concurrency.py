@@ -3,18 +3,18 @@ runs started through the API in this process, and a real server killed in the mi
 active run. Overlap is measured from the runs' own step rows (started, finished)."""
 
 import asyncio
-import json
 import os
 import signal
 import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient
 
 from builder import concurrency, execution, leases
 from builder.models import Approval, Run, StepRun
 from builder.services import create_run, save_workflow
+from engine.stats import most_at_once
+from tests.builder.clients import logged_in, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,16 +31,6 @@ finally:
 
 def limited(limit: int = 1, when: str = "queue") -> str:
     return LIMITED.replace("LIMIT", str(limit)).replace("WHEN", when)
-
-
-async def logged_in(user) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(user)
-    return client
-
-
-async def post(client, url, body=None):
-    return await client.post(url, data=json.dumps(body or {}), content_type="application/json")
 
 
 async def starts(client, workflow_id: int, count: int, seconds: float = 0.3) -> list[dict]:
@@ -60,17 +50,6 @@ async def all_ended(run_ids, timeout: float = 20) -> dict[int, Run]:
             return {r.pk: r async for r in Run.objects.filter(pk__in=run_ids)}
         await asyncio.sleep(0.02)
     raise AssertionError(f"not all ended: { {r.pk: r.status for r in runs.values()} }")
-
-
-def most_at_once(intervals) -> int:
-    """The largest number of intervals that overlap at one moment."""
-    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
-                   key=lambda e: (e[0], e[1]))
-    now = top = 0
-    for _, step in edges:
-        now += step
-        top = max(top, now)
-    return top
 
 
 async def work_intervals(run_ids) -> list[tuple]:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from engine.stats import most_at_once as engine_most_at_once
 from tests.cluster.conftest import serving, workers_side_by_side
 from tests.cluster.test_approvals_cluster import Api, until
 
@@ -71,12 +72,7 @@ def ended(db, run_ids, seconds: float = 60) -> dict[int, str]:
 def most_at_once(db, run_ids) -> int:
     rows = db("SELECT started_at, finished_at FROM builder_steprun WHERE run_id = ANY(%s) AND path = 'work'",
               list(run_ids))
-    edges = sorted([(s, 1) for s, _ in rows] + [(e, -1) for _, e in rows], key=lambda edge: (edge[0], edge[1]))
-    now = top = 0
-    for _, step in edges:
-        now += step
-        top = max(top, now)
-    return top
+    return engine_most_at_once(rows)
 
 
 def workers_used(db, run_ids) -> set[int]:

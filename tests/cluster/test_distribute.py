@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from engine.stats import most_at_once
 from tests.cluster import functions
 from tests.cluster.conftest import serving, side_effects_env, workers_side_by_side
 from tests.cluster.test_takeover import Api, _ended, _pid, _rows, _until
@@ -77,13 +78,7 @@ def _spans(db, tag: str) -> dict[int, list[tuple]]:
 
 
 def _most_at_once(spans: dict) -> int:
-    edges = sorted([(start, 1) for calls in spans.values() for _, start, _ in calls]
-                   + [(stop, -1) for calls in spans.values() for _, _, stop in calls], key=lambda e: (e[0], e[1]))
-    most = now = 0
-    for _, step in edges:
-        now += step
-        most = max(most, now)
-    return most
+    return most_at_once([(start, stop) for calls in spans.values() for _, start, stop in calls])
 
 
 def _run(api, db, name: str, yaml: str, items, delay: float, fail: int = -1, pause: float = 0):
