@@ -59,7 +59,11 @@ class Steps:
         if node.action is not None:
             output = await self.run_action(node, scope, path, frames)
         else:
-            output = scope.values[node.id] = await blocks.run_block(self, node, scope, path, frames)
+            output = await blocks.run_block(self, node, scope, path, frames)
+            if output is blocks.SKIPPED:  # a switch without a matching case: nothing to undo
+                scope.values[node.id] = None
+                return None
+            scope.values[node.id] = output
         if node.compensate is not None:
             blocks.remember(node, path, scope, output)
         return output

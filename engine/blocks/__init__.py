@@ -6,11 +6,11 @@ Every block is bounded: parallel branches are the document's own (static) list, 
 items are pulled by at most ``concurrency`` workers — items are never all tasks at once.
 """
 
-from .block import run_block
+from .block import SKIPPED, run_block
 from .common import told
 from .compensation import LEDGER, Ledger, remember, rollback, rollback_note
 from .hooks import finally_after_cancel, origin, run_hooks
 from .lists import run_dag, run_sequence
 
-__all__ = ["LEDGER", "Ledger", "finally_after_cancel", "origin", "remember", "rollback", "rollback_note",
+__all__ = ["LEDGER", "SKIPPED", "Ledger", "finally_after_cancel", "origin", "remember", "rollback", "rollback_note",
            "run_block", "run_dag", "run_hooks", "run_sequence", "told"]

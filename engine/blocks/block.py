@@ -22,8 +22,11 @@ from .repeat import run_repeat
 from .switch import Skip, run_switch
 
 
+SKIPPED = object()  # run_block's answer for a block that skipped itself (a switch without a case)
+
+
 async def run_block(ex, node, scope, path: str, frames: tuple):
-    """Run a parallel, foreach, group or switch step; its output."""
+    """Run a parallel, foreach, group or switch step; its output, or SKIPPED."""
     stat = None
     if node.kind in ("parallel", "foreach"):
         stat = ex.stats.get(node.id)
@@ -54,7 +57,7 @@ async def run_block(ex, node, scope, path: str, frames: tuple):
         raise
     except Skip as exc:
         ex.emit(ev.StepSkipped, path, str(exc))
-        return None
+        return SKIPPED
     except Waiting:
         if ledger is not None:
             ledger.hand_up()

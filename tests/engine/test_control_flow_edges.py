@@ -185,3 +185,21 @@ async def test_a_switch_value_of_hostile_length_is_shown_cut():
     assert result.status == "succeeded"
     reason = next(e.reason for e in sink.of_type("step.skipped") if e.path == "route")
     assert len(reason) < 200
+
+
+async def test_a_switch_that_skipped_itself_is_not_undone_by_a_rollback():
+    result, sink = await run("""
+        name: sw
+        on_error: rollback
+        steps:
+          - id: route
+            switch: nothing
+            cases: {a: [{id: x, uses: wait, with: {seconds: 0}}]}
+            compensate: [{id: undo_route, uses: wait, with: {seconds: 0}}]
+          - {id: booked, uses: wait, with: {seconds: 0}, compensate: [{id: unbook, uses: wait, with: {seconds: 0}}]}
+          - {id: boom, uses: fail, with: {message: x}}
+    """)
+    assert result.status == "failed"
+    st = statuses(sink)
+    assert st["route"] == "skipped" and "route.compensate.undo_route" not in st
+    assert st["booked"] == "compensated"
