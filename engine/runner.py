@@ -160,6 +160,7 @@ class _Execution(Steps):
         self.tokens: dict[str, int] = {}
         self.cancel_requested = False
         self.finally_begun = False  # the run's ``finally`` steps have started (they run once)
+        self.grace_until = None  # after a cancel: when every ``finally`` must be done (loop time)
         self.body: asyncio.Task | None = None
         self.loop_thread = threading.get_ident()
         self.resources: dict = {}  # per-run things actions share (the http client); closed at the end

@@ -47,14 +47,21 @@ async def finally_after_cancel(ex, finally_, scope, prefix: str) -> None:
     """Run ``finally`` of a cancelled block or run, for at most ``finally_grace`` seconds.
 
     It runs in a task of its own: the cancelled task only waits for it, and gives up (cancelling
-    it) after the grace period or when it is cancelled once more.
+    it) after the grace period or when it is cancelled once more. When the run itself was
+    cancelled, the grace period is the run's: nested blocks' ``finally`` steps and the run's own
+    share it (it starts at the first of them).
     """
     if not finally_:
         return
-    task = asyncio.get_running_loop().create_task(
-        run_hooks(ex, None, finally_, scope, prefix, "cancelled", None))
+    loop = asyncio.get_running_loop()
+    grace = ex.runner.settings.finally_grace
+    if ex.cancel_requested:  # the whole run stops: every block's finally and the run's share one grace
+        if ex.grace_until is None:
+            ex.grace_until = loop.time() + grace
+        grace = max(ex.grace_until - loop.time(), 0.0)
+    task = loop.create_task(run_hooks(ex, None, finally_, scope, prefix, "cancelled", None))
     try:
-        await asyncio.wait({task}, timeout=ex.runner.settings.finally_grace)
+        await asyncio.wait({task}, timeout=grace)
     finally:
         if not task.done():
             task.cancel()

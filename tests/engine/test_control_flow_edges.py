@@ -203,3 +203,33 @@ async def test_a_switch_that_skipped_itself_is_not_undone_by_a_rollback():
     st = statuses(sink)
     assert st["route"] == "skipped" and "route.compensate.undo_route" not in st
     assert st["booked"] == "compensated"
+
+
+async def test_after_a_cancel_nested_finally_steps_share_one_grace_period():
+    workflow = load("""
+        name: nested_finally
+        steps:
+          - id: outer
+            steps:
+              - id: inner
+                steps:
+                  - {id: slow, uses: wait, with: {seconds: 30}}
+                finally:
+                  - {id: inner_cleanup, uses: wait, with: {seconds: 30}}
+            finally:
+              - {id: outer_cleanup, uses: wait, with: {seconds: 30}}
+        finally:
+          - {id: run_cleanup, uses: wait, with: {seconds: 30}}
+    """)
+    settings = engine.EngineSettings(python_allowed=SETTINGS.python_allowed, finally_grace=0.6)
+    runner = engine.Runner(settings=settings)
+    sink = engine.ListSink()
+    task = asyncio.create_task(runner.run(engine.plan(workflow), {}, sink, run_id="r"))
+    await asyncio.sleep(0.2)
+    start = time.perf_counter()
+    runner.cancel("r")
+    result = await task
+    assert result.status == "cancelled"
+    assert time.perf_counter() - start < 1.5, "one grace of 0.6 s for all, not one per level"
+    st = statuses(sink)
+    assert st["outer.inner.inner_cleanup"] == "cancelled"
