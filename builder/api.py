@@ -26,7 +26,7 @@ from ninja.security import django_auth
 from engine import InputsInvalid
 
 from . import execution, leases
-from .models import Run, RunEvent, StepRun, Workflow, WorkflowVersion
+from .models import Origin, Run, RunEvent, StepRun, Workflow, WorkflowVersion
 from .resume import ORIGINAL, NotResumable, resume_run
 from .runtime import registry
 from .secrets_api import router as secrets_router
@@ -349,7 +349,7 @@ async def cancel_run(request, run_id: int = RUN_ID):
 @runs.post("/{int:run_id}/rerun", response=answers({201: RunOut}))
 async def rerun(request, run_id: int = RUN_ID):
     """Run the same version again with the same inputs."""
-    run = await sync_to_async(_again)(request, run_id, resume=False)
+    run = await sync_to_async(_rerun)(request, run_id)
     execution.schedule(run.pk)
     return Status(201, run_out(run))
 
@@ -387,12 +387,10 @@ def _resume(request, run_id: int, which: str):
     return Run.objects.select_related("workflow", "version").get(pk=new.pk), report
 
 
-def _again(request, run_id: int, resume: bool) -> Run:
+def _rerun(request, run_id: int) -> Run:
     old = _run(request, run_id)
-    if resume and old.status not in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.INTERRUPTED):
-        raise HttpError(409, f"only a failed, cancelled or interrupted run can be resumed (this one is {old.status})")
-    new = create_run(old.workflow, request.user, old.inputs, version=old.version,
-                     resumed_from=old if resume else None)
+    new = create_run(old.workflow, request.user, old.inputs, version=old.version, origin=Origin.RERUN,
+                     origin_detail={"run": old.pk})
     return Run.objects.select_related("workflow", "version").get(pk=new.pk)
 
 

@@ -18,6 +18,8 @@ class Workflow(models.Model):
     title = models.CharField(max_length=200, blank=True)
     yaml = models.TextField()
     version = models.PositiveIntegerField(default=1)
+    #: the current version's triggers act only while this is on (list, editor and API switch it)
+    triggers_enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +116,18 @@ class Secret(models.Model):
         return self.name
 
 
+class Origin(models.TextChoices):
+    """How a run was started."""
+
+    MANUAL = "manual"  # a person, in the browser
+    CLI = "cli"  # manage.py runworkflow
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+    API = "api"  # a personal API token
+    RESUME = "resume"
+    RERUN = "rerun"
+
+
 class Run(models.Model):
     """One execution of a workflow version."""
 
@@ -150,6 +164,10 @@ class Run(models.Model):
     takeovers = models.PositiveIntegerField(default=0, help_text="times another process took the run over")
     # the workflow's ``concurrency.limit`` when the run was made (builder/concurrency.py); None: no limit
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    #: where the run came from, and the details: {"trigger": id, "slot": iso} (schedule),
+    #: {"trigger": id} (webhook), {"token": name} (api), {"run": N} (resume, rerun)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.MANUAL, db_index=True)
+    origin_detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -242,3 +260,75 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} of run #{self.run_id} ({self.decision})"
+
+
+class Trigger(models.Model):
+    """One trigger of a workflow's current version (synced when a version is saved): its
+    schedule's next slot, or its webhook's token (stored hashed, shown once)."""
+
+    class Kind(models.TextChoices):
+        SCHEDULE = "schedule"
+        WEBHOOK = "webhook"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="triggers")
+    trigger_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    spec = models.JSONField(default=dict, help_text="the trigger as the YAML gives it")
+    active = models.BooleanField(default=True, help_text="false once the current version no longer has it")
+    # schedules: the next slot to fire (UTC); slots before it were fired, skipped or noted
+    next_slot = models.DateTimeField(null=True, blank=True, db_index=True)
+    # webhooks: sha256 of the token, its last characters for people, when it was made
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    token_hint = models.CharField(max_length=8, blank=True)
+    token_created_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["workflow", "trigger_id"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "trigger_id"], name="unique_trigger_per_workflow")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.name}:{self.trigger_id}"
+
+
+class ScheduleSlot(models.Model):
+    """One slot of a schedule, claimed once across every process (the unique row is the claim)."""
+
+    class Outcome(models.TextChoices):
+        STARTED = "started"  # a run was made for it
+        SKIPPED = "skipped"  # missed while nothing ran (catch_up off), or the workflow was busy
+        FAILED = "failed"  # the run could not be made (the version is invalid, its inputs do not fit)
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="slots")
+    slot = models.DateTimeField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    note = models.CharField(max_length=500, blank=True)
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-slot"]
+        constraints = [models.UniqueConstraint(fields=["trigger", "slot"], name="one_claim_per_slot")]
+
+
+class ApiToken(models.Model):
+    """A personal API token: ``Authorization: Bearer …`` with its owner's permissions.
+    Only its sha256 is stored; the token is shown once, when it is made."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="the token's first characters, to recognise it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_token_name_per_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -11,7 +11,8 @@ from django.db import transaction
 from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerce_inputs, normalize
 
 from . import concurrency
-from .models import Run, Workflow, WorkflowVersion
+from . import triggers
+from .models import Origin, Run, Workflow, WorkflowVersion
 from .runtime import load_workflow, nul_place, secret_names_for
 
 MAX_YAML_BYTES = 1 << 20
@@ -82,6 +83,7 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
     message = message.replace("\x00", "")[:WorkflowVersion._meta.get_field("message").max_length]
     WorkflowVersion.objects.create(workflow=workflow, number=workflow.version, yaml=text, author=user,
                                    message=message)
+    triggers.sync(workflow, parsed)  # the current version's triggers act, the others no longer
     return workflow
 
 
@@ -101,8 +103,15 @@ def _unstorable(parsed, text: str) -> list[Issue]:
 
 
 def create_run(workflow: Workflow, user, inputs: dict | None, *, version: WorkflowVersion | None = None,
-               resumed_from: Run | None = None, mode: str | None = None) -> Run:
-    """A queued Run with checked inputs; raise InputsInvalid or Invalid first."""
+               resumed_from: Run | None = None, mode: str | None = None, origin: str | None = None,
+               origin_detail: dict | None = None) -> Run:
+    """A queued Run with checked inputs; raise InputsInvalid or Invalid first. ``origin`` says
+    where it came from (models.Origin; by default: resume when resumed, cli in the cli mode,
+    else manual) with its details (``origin_detail``)."""
+    if origin is None:
+        origin = Origin.RESUME if resumed_from is not None else Origin.CLI if mode == "cli" else Origin.MANUAL
+    if origin_detail is None and resumed_from is not None:
+        origin_detail = {"run": resumed_from.pk}
     version = version or workflow.current_version()
     parsed = check_yaml(version.yaml, owner=workflow.owner)
     values = coerce_inputs(parsed, inputs)
@@ -116,7 +125,8 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
         raise InputsInvalid([str(exc)]) from None
     # the workflow's concurrency limit may make it skipped, or cancel older runs (builder/concurrency.py)
     return concurrency.create_run(parsed.concurrency, workflow=workflow, version=version, started_by=user,
-                                  inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from)
+                                  inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from,
+                                  origin=origin, origin_detail=origin_detail or {})
 
 
 def completed_outputs(run: Run, version: WorkflowVersion | None = None) -> dict:

@@ -103,6 +103,30 @@ class Concurrency(_Model):
     when_busy: Literal["queue", "skip", "cancel_running"] = "queue"
 
 
+class ScheduleTrigger(_Model):
+    """Runs started on a cron schedule (FORMAT.md, "Triggers")."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    schedule: str = Field(max_length=200)  # cron, 5 fields
+    timezone: str = Field(default="UTC", max_length=64)
+    catch_up: bool = False  # slots missed while nothing ran: each run once (true) or skipped, noted
+    inputs: dict[str, Any] = Field(default_factory=dict)  # ``${trigger.date}`` and the like
+    kind: Literal["schedule"] = Field(default="schedule", exclude=True)
+
+
+class WebhookTrigger(_Model):
+    """Runs started by ``POST /hooks/<token>/`` (FORMAT.md, "Triggers")."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    webhook: Literal[True]
+    secret: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")  # HMAC key: a secret's name
+    inputs: dict[str, Any] = Field(default_factory=dict)  # ``${trigger.body}``, ``${trigger.headers}``
+    kind: Literal["webhook"] = Field(default="webhook", exclude=True)
+
+
+Trigger = Union[ScheduleTrigger, WebhookTrigger]
+
+
 class StepBase(_Model):
     """Keys every step has."""
 
@@ -213,6 +237,7 @@ class Workflow(_Model):
     on_error: ListPolicy = "fail_fast"
     on_failure: list[Step] | None = None
     finally_: list[Step] | None = Field(default=None, alias="finally")
+    triggers: list[Trigger] = Field(default_factory=list, max_length=50)
 
     @field_validator("inputs")
     @classmethod
