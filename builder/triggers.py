@@ -35,3 +35,35 @@ def sync(workflow: Workflow, parsed) -> list[Trigger]:
         kept.append(row)
     Trigger.objects.filter(workflow=workflow).exclude(trigger_id__in=list(wanted)).update(active=False)
     return kept
+
+
+class TriggerInputsInvalid(Exception):
+    """A trigger's ``inputs`` could not be made from what the trigger gave (said in ``str``)."""
+
+
+def trigger_inputs(row: Trigger, data: dict) -> dict:
+    """The run's inputs from the trigger's ``inputs`` template, ``${trigger}`` being ``data``
+    ({id, kind, date} for a schedule; {id, kind, body, headers} for a webhook). Expressions are
+    the engine's, bounded as everywhere; only ``trigger`` is readable."""
+    from engine import ExpressionError
+    from engine.expressions import Evaluator, render
+
+    try:
+        return render(row.spec.get("inputs") or {}, {"trigger": data}, Evaluator())
+    except ExpressionError as exc:
+        raise TriggerInputsInvalid(f"trigger {row.trigger_id}: inputs: {exc}") from None
+
+
+def start(row: Trigger, data: dict, detail: dict):
+    """Make the run a trigger asks for, as the workflow's owner, and schedule it (embedded: in
+    this process's loop when there is one, else the recovery loop's; celery: enqueued). The
+    run's origin is the trigger's kind, with ``detail`` ({"trigger": id, "slot": iso} ...).
+    Raises TriggerInputsInvalid, or the services' InputsInvalid / Invalid, when no run can be made."""
+    from . import execution
+    from .services import create_run
+
+    workflow = row.workflow
+    inputs = trigger_inputs(row, data)
+    run = create_run(workflow, workflow.owner, inputs, origin=row.kind, origin_detail=detail)
+    execution.wake([run.pk])
+    return run
