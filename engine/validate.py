@@ -39,6 +39,7 @@ from .needs import NONE, adding, cycle_path, find_cycles, has, members, union
 from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow
 from .validate_budget import Budget
 from .validate_rules import MAX_PATH, check_steps
+from .validate_triggers import check_triggers
 from .validate_tree import BRANCHES, BODY, CASE, COMP, HOOK, WORK, Broken, lists_of, names_in, until_of
 
 __all__ = ["MAX_PATH", "check_workflow", "exports", "type_matches"]
@@ -116,6 +117,7 @@ class _Checker:
 
     def run(self) -> list[Issue]:
         self.check_inputs()
+        check_triggers(self)
         check_steps(self)
         names = {"inputs", "secrets"}
         for key, steps, kind in lists_of(self.wf):
