@@ -28,6 +28,16 @@ function deref(schema, root) {
   return s;
 }
 
+/** For a choice of a list or a mapping (merge's `values`), the one the value is (the first when
+ * there is no value yet): a list editor for a list, key/values for a mapping. */
+function pickOption(s, value, root) {
+  const options = (s.anyOf || s.oneOf || []).map((o) => deref(o, root));
+  if (!options.length || !options.every((o) => ["array", "object", "null"].includes(o.type))) return s;
+  const want = Array.isArray(value) ? "array" : value && typeof value === "object" ? "object" : null;
+  const chosen = options.find((o) => o.type === want) || (want === null && value === undefined ? options.find((o) => o.type !== "null") : null);
+  return chosen ? {...chosen, title: s.title || chosen.title, description: s.description || chosen.description} : s;
+}
+
 function label(text, forId, hint) {
   const node = document.createElement("label");
   node.htmlFor = forId;
@@ -48,7 +58,7 @@ function coerce(text, type) {
  * when the field is cleared. `ctx` = {root, attach(input)} (completions).
  */
 export function field(name, schema, value, onChange, ctx) {
-  const s = deref(schema, ctx.root);
+  const s = pickOption(deref(schema, ctx.root), value, ctx.root);
   const id = uid("f");
   const wrap = document.createElement("div");
   wrap.className = "field";
