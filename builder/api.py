@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
@@ -25,9 +26,11 @@ from ninja.security import django_auth
 
 from engine import InputsInvalid
 
-from . import execution, leases
+from . import execution, leases, run_list
 from .models import Origin, Run, RunEvent, StepRun, Workflow, WorkflowVersion
+from .origins import origin_text
 from .resume import ORIGINAL, NotResumable, resume_run
+from .run_list import RunFilters
 from .runtime import registry
 from .secrets_api import router as secrets_router
 from .schemas import (
@@ -170,7 +173,8 @@ def run_out(run: Run, steps: bool = False) -> dict:
             "version": run.version.number, "status": run.status, "inputs": run.inputs, "outputs": run.outputs,
             "error": run.error, "summary": run.summary, "mode": run.mode, "resumed_from": run.resumed_from_id,
             "last_seq": run.last_seq, "created_at": run.created_at, "started_at": run.started_at,
-            "finished_at": run.finished_at, "duration_ms": run.duration_ms}
+            "finished_at": run.finished_at, "duration_ms": run.duration_ms, "origin": run.origin,
+            "origin_detail": run.origin_detail, "origin_text": origin_text(run.origin, run.origin_detail)}
     if steps:
         data["steps"] = list(run.steps.all())
     return data
@@ -282,14 +286,12 @@ def list_actions(request):
 
 # -- runs --------------------------------------------------------------------------------------
 @runs.get("/", response=answers(list[RunOut]))
-def list_runs(request, workflow: int | None = Query(None, ge=1, le=MAX_INT),
-              status: str | None = Query(None, max_length=20, pattern=NO_NUL), limit: int = Query(50, ge=1, le=500)):
-    qs = visible_to(request.user, Run.objects.select_related("workflow", "version"), "workflow__owner")
-    if workflow is not None:
-        qs = qs.filter(workflow_id=workflow)
-    if status:
-        qs = qs.filter(status=status)
-    return [run_out(r) for r in qs[:limit]]
+def list_runs(request, response: HttpResponse, filters: Query[RunFilters]):
+    """A page of my runs across workflows, newest first; ``X-Total-Count`` says how many pass
+    the filters (builder/run_list.py)."""
+    rows, total = run_list.page(request.user, filters)
+    response["X-Total-Count"] = str(total)
+    return [run_out(r) for r in rows]
 
 
 @runs.get("/{int:run_id}", response=answers(RunDetailOut))

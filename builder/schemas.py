@@ -145,6 +145,10 @@ class RunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: float | None
+    origin: str = Field("manual", description="how it was started: manual, cli, schedule, webhook, api, resume, rerun")
+    origin_detail: dict = Field(default_factory=dict, description='{"trigger", "slot"} (schedule), {"trigger"} '
+                                '(webhook), {"token"} (api), {"run"} (resume, rerun)')
+    origin_text: str = Field("manual", description='the origin in words: "schedule nightly at 2026-11-24 02:00 UTC"')
 
 
 class ItemsPageOut(Schema):

@@ -27,6 +27,7 @@ urlpatterns = [
     path("workflows/<id:workflow_id>/", views.editor, name="editor"),
     path("workflows/<id:workflow_id>/duplicate/", views.duplicate_workflow, name="duplicate-workflow"),
     path("workflows/<id:workflow_id>/delete/", views.delete_workflow, name="delete-workflow"),
+    path("runs/", views.run_list, name="runs"),
     path("runs/<id:run_id>/", views.monitor, name="monitor"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -117,3 +117,16 @@ def monitor(request, run_id: int):
     data = {"id": run.pk, "workflow_id": run.workflow_id, "workflow": run.workflow.name,
             "version": run.version.number, "yaml": run.version.yaml, "resumed_from": run.resumed_from_id}
     return render(request, "monitor.html", {"run": run, "monitor_data": data})
+
+
+@login_required
+def run_list(request):
+    """Every run of the user across workflows (staff: everyone's): the filters are a GET form
+    and the rows come from ``GET /api/runs/`` (static/runs/main.js)."""
+    from .models import Origin
+    from .origins import LABELS
+
+    workflows = visible_to(request.user, Workflow.objects.order_by("name")).values("pk", "name")
+    return render(request, "runs.html", {"workflows": list(workflows), "statuses": Run.Status.values,
+                                         "origins": [(o, LABELS[o]) for o in Origin.values],
+                                         "query": request.GET})
