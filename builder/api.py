@@ -161,7 +161,9 @@ def _readable_run(request, run_id: int) -> Run:
 def workflow_out(workflow: Workflow, last: Run | None = None) -> dict:
     data = {"id": workflow.pk, "name": workflow.name, "title": workflow.title, "version": workflow.version,
             "owner": workflow.owner.username, "created_at": workflow.created_at, "updated_at": workflow.updated_at,
-            "yaml": workflow.yaml, "last_run": None}
+            "yaml": workflow.yaml, "last_run": None, "triggers_enabled": workflow.triggers_enabled,
+            "triggers": [{"id": t.trigger_id, "kind": t.kind, "token_hint": t.token_hint}
+                         for t in workflow.triggers.all() if t.active]}  # the current version's
     if last is not None:
         data["last_run"] = {"id": last.pk, "status": last.status, "duration_ms": last.duration_ms,
                             "created_at": last.created_at.isoformat()}
@@ -185,7 +187,7 @@ def run_out(run: Run, steps: bool = False) -> dict:
 def list_workflows(request):
     """The user's workflows (staff: everyone's), each with its last run."""
     items = visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
-        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:1], to_attr="recent"))
+        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:1], to_attr="recent"), "triggers")
     return [workflow_out(w, w.recent[0] if w.recent else None) for w in items]
 
 
@@ -400,3 +402,4 @@ api.add_router("/workflows", workflows)
 api.add_router("/runs", runs)
 api.add_router("/secrets", secrets_router)
 api.add_router("/approvals", "builder.approvals_api.router")
+api.add_router("/", "builder.triggers_api.router")

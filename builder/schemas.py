@@ -70,6 +70,14 @@ class WorkflowIn(Schema):
                                      "a save over a newer one is refused with 409")
 
 
+class TriggerBriefOut(Schema):
+    """One trigger of the workflow's current version."""
+
+    id: str
+    kind: str  # schedule or webhook
+    token_hint: str = ""  # a webhook's token's last characters, once one was made
+
+
 class WorkflowOut(Schema):
     id: int
     name: str
@@ -79,6 +87,8 @@ class WorkflowOut(Schema):
     created_at: datetime
     updated_at: datetime
     last_run: dict | None = None
+    triggers_enabled: bool = True
+    triggers: list[TriggerBriefOut] = []
 
 
 class WorkflowDetailOut(WorkflowOut):
