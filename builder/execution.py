@@ -303,9 +303,12 @@ async def recovery_loop() -> None:
 def start_recovery() -> None:
     """Under daphne: run ``recovery_loop`` in the server's event loop once it runs."""
     import sys
+    from importlib import import_module
 
     if "twisted.internet.reactor" not in sys.modules:  # not a daphne server (a test, a command)
         return
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: asyncio.ensure_future(recovery_loop()))
+    if settings.WORKFLOW_SCHEDULER:  # schedules fire from this server too (builder/scheduler.py)
+        reactor.callWhenRunning(lambda: asyncio.ensure_future(import_module("builder.scheduler").loop()))

@@ -242,6 +242,14 @@ WORKFLOW_FINALLY_GRACE = float(os.environ.get("WORKFLOW_FINALLY_GRACE", "30"))
 WORKFLOW_RECOVERY = os.environ.get("WORKFLOW_RECOVERY", "resume")
 #: runs of one user executing at once in a process; later ones wait, queued
 WORKFLOW_RUNS_PER_USER = int(os.environ.get("WORKFLOW_RUNS_PER_USER", "4"))
+#: schedules (builder/scheduler.py): the server runs the scheduler loop (default: on in the
+#: embedded mode; the celery mode runs ``manage.py runscheduler`` instead), every INTERVAL
+#: seconds; a slot handled more than LATE seconds after its time was missed (nothing ran)
+WORKFLOW_SCHEDULER = env_bool("WORKFLOW_SCHEDULER", WORKFLOW_EXECUTION == "embedded")
+WORKFLOW_SCHEDULER_INTERVAL = float(os.environ.get("WORKFLOW_SCHEDULER_INTERVAL", "5"))
+WORKFLOW_SCHEDULER_LATE = float(os.environ.get("WORKFLOW_SCHEDULER_LATE", "60"))
+#: tests and the bench only: a fake clock, {"start": ISO, "at": epoch seconds, "speed": n}
+WORKFLOW_SCHEDULER_CLOCK = os.environ.get("WORKFLOW_SCHEDULER_CLOCK", "")
 #: named SQL connections for ``sql`` steps: {name: {"url": ..., "writable": false}}; the
 #: environment variable WORKFLOW_SQL_CONNECTIONS (a JSON object) adds to or replaces these
 #: hosts or networks (CIDR) that ``http`` steps may call although they are private or loopback

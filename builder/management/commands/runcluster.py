@@ -1,8 +1,8 @@
 """``runcluster``: a celery-mode cluster on one machine, in one terminal (``make run-cluster``).
 
 It creates the PostgreSQL database when it is missing, migrates it, loads the demo, then
-starts daphne, the celery workers and the fake model server as child processes and watches
-them: their output comes out prefixed with their names, and Ctrl+C (or SIGTERM) stops them
+starts daphne, the celery workers and the fake model server as child processes (it fires the
+schedules itself, in a thread: ``runscheduler``'s loop) and watches them: their output comes out prefixed with their names, and Ctrl+C (or SIGTERM) stops them
 all; so does any of them exiting on its own, since the cluster would be incomplete. The
 children have sessions of their own, so a terminal's Ctrl+C reaches only this process, which
 stops them in order: each gets SIGTERM (workers finish what they run) and, after ``--grace``
@@ -21,6 +21,8 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from builder.scheduler import run_forever
 
 
 class Command(BaseCommand):
@@ -53,7 +55,10 @@ class Command(BaseCommand):
         if options["llm_port"]:
             commands["llm"] = [sys.executable, str(settings.BASE_DIR / "examples" / "fake_llm.py"),
                                str(options["llm_port"])]
+        beat = threading.Event()  # this process is the cluster's scheduler too (manage.py runscheduler's loop)
+        threading.Thread(target=run_forever, args=(beat,), name="scheduler", daemon=True).start()
         code = Supervisor(commands, self.stdout).run(options["grace"])
+        beat.set()
         if code:
             raise CommandError(f"a process of the cluster stopped on its own (exit status {code}); stopped the others")
 
