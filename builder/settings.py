@@ -256,6 +256,10 @@ WORKFLOW_SCHEDULER_CLOCK = os.environ.get("WORKFLOW_SCHEDULER_CLOCK", "")
 WORKFLOW_HTTP_ALLOW = env_list("WORKFLOW_HTTP_ALLOW", "")
 WORKFLOW_HTTP_MAX_BYTES = int(os.environ.get("WORKFLOW_HTTP_MAX_BYTES", str(10 * 1024 * 1024)))
 WORKFLOW_HTTP_HOST_CONCURRENCY = int(os.environ.get("WORKFLOW_HTTP_HOST_CONCURRENCY", "32"))
+#: webhooks (builder/hooks_views.py): the largest JSON body, and requests a token may make
+#: per fixed window ("60/min", "10/second", "1000/hour"; "0": no limit)
+WORKFLOW_WEBHOOK_MAX_BYTES = int(os.environ.get("WORKFLOW_WEBHOOK_MAX_BYTES", str(256 * 1024)))
+WORKFLOW_WEBHOOK_RATE = os.environ.get("WORKFLOW_WEBHOOK_RATE", "60/min")
 #: model connections for ``llm`` steps: {name: {"base_url", "api_key", "model"}}; by default the
 #: project's fake OpenAI-compatible server (examples/fake_llm.py, started by `make run`)
 WORKFLOW_LLM_CONNECTIONS = {

@@ -4,6 +4,7 @@ from django.urls import path, register_converter
 
 from . import views
 from .api import api
+from .hooks_views import hook
 
 
 class IdConverter:
@@ -29,6 +30,7 @@ urlpatterns = [
     path("workflows/<id:workflow_id>/delete/", views.delete_workflow, name="delete-workflow"),
     path("runs/", views.run_list, name="runs"),
     path("runs/<id:run_id>/", views.monitor, name="monitor"),
+    path("hooks/<str:token>/", hook, name="webhook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,256 @@
+"""Webhooks: ``POST /hooks/<token>/`` starts a run (builder/hooks_views.py, builder/webhooks.py),
+and the API that makes, rotates and lists their tokens (builder/webhooks_api.py)."""
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from django.test import AsyncClient, Client
+
+from builder import webhooks
+from builder.models import Run, RunEvent, Secret, Trigger
+from builder.services import save_workflow
+from tests.builder.helpers import finished
+
+KEY = "hook-key-Zq81"
+HOOKED = """name: hooked
+triggers:
+  - {id: open, webhook: true, inputs: {payload: "${trigger.body}", headers: "${trigger.headers}"}}
+  - {id: signed, webhook: true, secret: HOOK_KEY, inputs: {payload: "${trigger.body}"}}
+  - {id: counted, webhook: true, inputs: {n: "${trigger.body.n}"}}
+  - {id: night, schedule: "0 2 * * *"}
+inputs:
+  payload: {type: object, default: {}}
+  headers: {type: object, default: {}}
+  n: {type: integer, default: 0}
+steps:
+  - {id: a, uses: wait, with: {seconds: 0, value: "${inputs.payload}"}}
+"""
+
+
+def sign(raw: bytes, key: str = KEY) -> str:
+    return "sha256=" + hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def hooked(alice):
+    Secret.objects.create(owner=alice, name="HOOK_KEY", value=KEY)
+    return save_workflow(alice, HOOKED)
+
+
+def token_of(workflow, trigger_id: str) -> str:
+    return webhooks.make_token(Trigger.objects.get(workflow=workflow, trigger_id=trigger_id))
+
+
+def hook(client, token: str, body=b"{}", content_type="application/json", **headers):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(f"/hooks/{token}/", data=raw, content_type=content_type, headers=headers)
+
+
+# -- refusals: no run is made ------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_bad_or_missing_signature_is_401_and_makes_no_run(hooked):
+    token, client = token_of(hooked, "signed"), Client()
+    raw = b'{"ref": "main"}'
+    assert hook(client, token, raw).status_code == 401
+    assert hook(client, token, raw, X_Signature_256=sign(raw, "wrong-key")).status_code == 401
+    assert hook(client, token, raw, X_Signature_256=sign(b'{"ref": "evil"}')).status_code == 401
+    assert hook(client, token, raw, X_Signature_256=sign(raw)[7:]).status_code == 401  # no "sha256="
+    answer = hook(client, token, raw, X_Signature_256="sha256=" + "0" * 64)
+    assert answer.status_code == 401 and "X-Signature-256" in answer.json()["detail"]
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_deleted_secret_refuses_every_signed_request(hooked, alice):
+    token = token_of(hooked, "signed")
+    Secret.objects.filter(owner=alice, name="HOOK_KEY").delete()
+    raw = b"{}"
+    assert hook(Client(), token, raw, X_Signature_256=sign(raw)).status_code == 401
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_oversized_body_is_413(hooked, settings):
+    settings.WORKFLOW_WEBHOOK_MAX_BYTES = 1000
+    token = token_of(hooked, "open")
+    answer = hook(Client(), token, {"blob": "x" * 1000})
+    assert answer.status_code == 413 and "1000 bytes" in answer.json()["detail"]
+    assert hook(Client(), token, b"{}", CONTENT_LENGTH="5000").status_code == 413
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_body_that_is_not_json_is_415_or_400(hooked):
+    token, client = token_of(hooked, "open"), Client()
+    assert hook(client, token, b"a=1", content_type="application/x-www-form-urlencoded").status_code == 415
+    assert hook(client, token, b"{}", content_type="text/plain").status_code == 415
+    answer = hook(client, token, b'{"a": ')
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["detail"]
+    assert hook(client, token, b"  ").status_code == 400  # (with no body at all the client sends no type: 415)
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_unknown_tokens_and_other_methods_are_refused(hooked):
+    token, client = token_of(hooked, "open"), Client()
+    assert hook(client, "x" * 43).status_code == 404
+    assert hook(client, token[:-1] + ("A" if token[-1] != "A" else "B")).status_code == 404
+    assert hook(client, "short").status_code == 404
+    assert client.get(f"/hooks/{token}/").status_code == 405
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_disabled_workflow_or_a_removed_trigger_answers_404(hooked, alice):
+    token = token_of(hooked, "open")
+    hooked.triggers_enabled = False
+    hooked.save()
+    assert hook(Client(), token).status_code == 404
+    hooked.triggers_enabled = True
+    hooked.save()
+    without = HOOKED.replace('  - {id: open, webhook: true, inputs: {payload: "${trigger.body}", '
+                             'headers: "${trigger.headers}"}}\n', "")
+    save_workflow(alice, without, workflow=hooked)
+    assert hook(Client(), token).status_code == 404
+    alice.is_active = False
+    alice.save()
+    save_workflow(alice, HOOKED, workflow=hooked)  # back, with its token: but its owner is inactive
+    assert hook(Client(), token).status_code == 404
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_past_the_rate_a_token_gets_429_with_retry_after(hooked, settings):
+    settings.WORKFLOW_WEBHOOK_RATE = "2/min"
+    token, other = token_of(hooked, "signed"), token_of(hooked, "open")
+    client = Client()
+    assert [hook(client, token).status_code for _ in range(2)] == [401, 401]  # counted, then refused
+    answer = hook(client, token)
+    assert answer.status_code == 429 and 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert hook(client, other, b"{", ).status_code == 400  # another token has its own count
+
+
+@pytest.mark.django_db
+def test_inputs_that_do_not_fit_are_422_with_the_reason(hooked):
+    answer = hook(Client(), token_of(hooked, "counted"), {"n": "many"})
+    assert answer.status_code == 422 and "n" in answer.json()["detail"]
+    answer = hook(Client(), token_of(hooked, "counted"), [1, 2])
+    assert answer.status_code == 422
+    assert Run.objects.count() == 0
+
+
+# -- runs ------------------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_a_good_signature_starts_a_run_with_the_body(hooked):
+    token = await _token(hooked, "signed")
+    raw = json.dumps({"ref": "main", "commits": [{"id": 1}]}).encode()
+    answer = await AsyncClient().post(f"/hooks/{token}/", data=raw, content_type="application/json",
+                                      headers={"X-Signature-256": sign(raw)})
+    assert answer.status_code == 202, answer.content
+    body = answer.json()
+    assert body["status"] == "queued" and body["url"] == f"/runs/{body['run']}/"
+    run = await finished(body["run"])
+    assert run.status == "succeeded" and run.inputs["payload"] == {"ref": "main", "commits": [{"id": 1}]}
+    assert run.outputs == {"a": {"ref": "main", "commits": [{"id": 1}]}}
+    assert (run.origin, run.origin_detail) == ("webhook", {"trigger": "signed"})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_credential_headers_never_reach_the_run(hooked):
+    token = await _token(hooked, "open")
+    secret_values = ["Bearer tok-1", "session=abc-2", "key-3", "sig-4", "proxy-5", "auth-6", "csrf-7"]
+    headers = dict(zip(["Authorization", "Cookie", "X-Api-Key", "X-Hub-Signature", "Proxy-Authorization",
+                        "X-Auth-Token", "X-CSRFToken"], secret_values), X_GitHub_Event="push")
+    answer = await AsyncClient().post(f"/hooks/{token}/", data=b'{"a": 1}', content_type="application/json",
+                                      headers=headers)
+    assert answer.status_code == 202
+    run = await finished(answer.json()["run"])
+    kept = run.inputs["headers"]
+    assert kept["x-github-event"] == "push" and kept["content-type"] == "application/json"
+    assert not any(k in kept for k in ("authorization", "cookie", "x-api-key", "proxy-authorization"))
+    stored = json.dumps([run.inputs, run.outputs, [e.data async for e in RunEvent.objects.filter(run=run)]])
+    assert not any(value in stored for value in secret_values)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_rotated_token_stops_at_once(hooked, alice):
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    url = f"/api/workflows/{hooked.pk}/triggers/open/token"
+    first = (await client.post(url)).json()
+    second = await client.post(url)
+    assert second.status_code == 201
+    second = second.json()
+    assert first["token"] != second["token"] and second["url"] == f"/hooks/{second['token']}/"
+    assert second["hint"] == second["token"][-4:]
+    assert (await AsyncClient().post(first["url"], data=b"{}", content_type="application/json")).status_code == 404
+    answer = await AsyncClient().post(second["url"], data=b"{}", content_type="application/json")
+    assert answer.status_code == 202
+    await finished(answer.json()["run"])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_busy_workflow_that_skips_still_answers_202_skipped(hooked, alice):
+    workflow = await _saved(alice, HOOKED.replace("name: hooked", "name: busy").replace("steps:", "concurrency: {limit: 1, when_busy: skip}\nsteps:")
+                            .replace("seconds: 0,", "seconds: 0.5,"))
+    token = await _token(workflow, "open")
+    answers = [await AsyncClient().post(f"/hooks/{token}/", data=b"{}", content_type="application/json")
+               for _ in range(2)]
+    assert [a.status_code for a in answers] == [202, 202]
+    assert [a.json()["status"] for a in answers] == ["queued", "skipped"]
+    await finished(answers[0].json()["run"])
+
+
+async def _token(workflow, trigger_id):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(token_of)(workflow, trigger_id)
+
+
+async def _saved(user, text):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(save_workflow)(user, text)
+
+
+# -- the API -------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_triggers_list_shows_hints_never_tokens(hooked, alice_client):
+    token = token_of(hooked, "open")
+    listed = alice_client.get(f"/api/workflows/{hooked.pk}/triggers")
+    assert listed.status_code == 200 and token not in listed.content.decode()
+    rows = {t["id"]: t for t in listed.json()}
+    assert set(rows) == {"open", "signed", "counted", "night"}
+    assert rows["open"]["token_hint"] == token[-4:] and rows["open"]["token_created_at"]
+    assert rows["signed"]["token_hint"] == "" and rows["signed"]["spec"]["secret"] == "HOOK_KEY"
+    assert rows["night"]["kind"] == "schedule" and "next_slot" in rows["night"]
+    answer = alice_client.post(f"/api/workflows/{hooked.pk}/triggers/night/token")
+    assert answer.status_code == 422
+    assert alice_client.post(f"/api/workflows/{hooked.pk}/triggers/nope/token").status_code == 404
+
+
+@pytest.mark.django_db
+def test_another_user_can_neither_list_nor_rotate(hooked, bob):
+    token = token_of(hooked, "open")
+    client = Client()
+    client.force_login(bob)
+    assert client.get(f"/api/workflows/{hooked.pk}/triggers").status_code == 404
+    assert client.post(f"/api/workflows/{hooked.pk}/triggers/open/token").status_code == 404
+    assert hook(Client(), token, b"{", ).status_code == 400  # the owner's token still opens it
+
+
+@pytest.mark.django_db
+def test_a_session_needs_the_csrf_token_to_rotate(hooked, alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    url = f"/api/workflows/{hooked.pk}/triggers/open/token"
+    assert client.post(url).status_code == 403
+    assert Trigger.objects.get(workflow=hooked, trigger_id="open").token_hash == ""
+    client.get("/")  # sets the csrftoken cookie
+    answer = client.post(url, headers={"X-CSRFToken": client.cookies["csrftoken"].value})
+    assert answer.status_code == 201
+    row = Trigger.objects.get(workflow=hooked, trigger_id="open")
+    assert row.token_hash == hashlib.sha256(answer.json()["token"].encode()).hexdigest()
+    assert answer.json()["token"] not in (row.token_hash, row.token_hint)
