@@ -12,7 +12,7 @@ in this order, and nothing hostile gets past one to the next):
    strict UTF-8 JSON (400) that the engine can store: ``engine.normalize`` refuses NaN,
    Infinity, integers beyond 64 bits, nesting past 100 levels (400).
 3. the headers: lower-cased; credentials and signatures (``Authorization``, ``Cookie``, any
-   name holding token, secret, key, signature, auth, session, csrf or password; ``Proxy-*``)
+   name holding token, secret, key, signature, auth, session, csrf, password or cookie; ``Proxy-*``)
    never reach the run; at most ``MAX_HEADERS`` of them, each value cut to ``MAX_HEADER_VALUE``.
 """
 
@@ -37,7 +37,7 @@ MAX_HEADERS = 50
 MAX_HEADER_VALUE = 1000
 #: header names (lower-cased) that carry credentials: dropped whole, or by a part of the name
 DROPPED_HEADERS = {"authorization", "cookie", "x-signature-256", "x-hub-signature", "x-hub-signature-256"}
-DROPPED_PARTS = ("token", "secret", "key", "signature", "auth", "session", "csrf", "password")
+DROPPED_PARTS = ("token", "secret", "key", "signature", "auth", "session", "csrf", "password", "cookie")
 
 
 class Refused(Exception):
