@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from . import approvals, execution, leases
 from .models import Run, RunEvent, StepRun
 from .frames import STAFF_GROUP, dumps, group_name, owner_group
+from .origins import origin_text
 
 log = logging.getLogger(__name__)
 NOT_YOURS = 4403
@@ -103,7 +104,8 @@ def _snapshot_now(run_id: int) -> dict:
         "status": run.status, "error": run.error, "outputs": _small(run.outputs), "summary": run.summary,
         "started_at": run.started_at.timestamp() if run.started_at else None,
         "finished_at": run.finished_at.timestamp() if run.finished_at else None,
-        "duration_ms": run.duration_ms}}
+        "duration_ms": run.duration_ms, "origin": run.origin, "origin_detail": run.origin_detail,
+        "origin_text": origin_text(run.origin, run.origin_detail)}}
 
 
 def _small(value, limit: int = 64 * 1024):

@@ -42,6 +42,7 @@ const socket = connectRun(data.id, {
     timeline.update(state, null, Date.now() / 1000);
     detail.refresh(new Set(), !ACTIVE.has(state.run.status));
     paintRun();
+    paintOrigin(state.run);
     if (!document.body.dataset.ready) performance.mark("wf:first-render");
     document.body.dataset.ready = "true";
   },
@@ -96,6 +97,16 @@ function figures() {
   const tokens = summary.tokens && Object.values(summary.tokens).reduce((a, b) => a + (Number(b) || 0), 0);
   if (tokens) parts.push(`${tokens} tokens`);
   return parts.join(" · ");
+}
+
+/** Where the run came from, after "v2 · run #4" in the header (a resume says so there already). */
+function paintOrigin(run) {
+  const title = $(".wf-title");
+  if (!run.origin_text || run.origin === "resume" || title.querySelector("[data-testid=run-origin]")) return;
+  const origin = Object.assign(document.createElement("span"), {className: "muted", textContent: ` · ${run.origin_text}`});
+  origin.dataset.testid = "run-origin";
+  origin.style.fontWeight = "normal";
+  title.append(origin);
 }
 
 let shownStatus = null;

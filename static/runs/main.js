@@ -127,5 +127,6 @@ window.addEventListener("popstate", () => {
   load();
 });
 
+document.querySelector("[data-testid=nav-runs]")?.setAttribute("aria-current", "page");
 setInterval(() => { if (!document.hidden && !loading) load(true); }, POLL_MS);
 load();

@@ -129,3 +129,12 @@ def test_the_page_needs_a_login_and_offers_my_workflows(client, alice, bob, work
     assert 'data-testid="nav-runs"' in page
     # hostile query strings are the API's to refuse: the page itself is drawn
     assert client.get("/runs/?status=%00&since=nope&offset=-5").status_code == 200
+
+
+def test_the_monitors_snapshot_says_where_the_run_came_from(alice, workflow):
+    from builder.consumers import _snapshot_now
+
+    run = make(workflow, alice, origin=Origin.API, detail={"token": "ci-bot"})
+    snapshot = _snapshot_now(run.pk)["run"]
+    assert (snapshot["origin"], snapshot["origin_detail"], snapshot["origin_text"]) == (
+        "api", {"token": "ci-bot"}, "API token ci-bot")
