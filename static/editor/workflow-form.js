@@ -1,6 +1,8 @@
 // With no step selected, the properties panel edits the workflow itself: its name, title and
-// inputs (name, type, default, description, required) — what the Run dialog asks for.
+// inputs (name, type, default, description, required) — what the Run dialog asks for — and its
+// triggers (triggers-panel.js).
 import {field} from "./schema-form.js";
+import {showTriggers} from "./triggers-panel.js";
 
 const INPUT = {type: "object", properties: {
   type: {enum: ["string", "number", "integer", "boolean", "object", "array"], title: "type", default: "string"},
@@ -90,6 +92,7 @@ export function showWorkflow(body, workflow, onChange) {
   inputs.append(add);
   draw();
   body.append(inputs);
+  showTriggers(body, workflow, onChange);
   const help = document.createElement("p");
   help.className = "muted";
   help.textContent = "Select a step to edit it. Drag actions and blocks from the palette onto the canvas; " +
