@@ -36,6 +36,8 @@ def test_each_origin_in_words():
         "schedule nightly at 2026-11-24 02:00 UTC"
     assert origin_text("schedule", {"trigger": "nightly", "slot": "2026-11-24T02:00:00+01:00"}) == \
         "schedule nightly at 2026-11-24 02:00 +01:00"
+    assert origin_text("schedule", {"trigger": "nightly", "slot": "2026-11-24T02:00:00+01:00", "caught_up": True}) \
+        == "schedule nightly at 2026-11-24 02:00 +01:00 (caught up)"
     assert origin_text("webhook", {"trigger": "from_ci"}) == "webhook from_ci"
     assert origin_text("api", {"token": "ci-bot"}) == "API token ci-bot"
     assert origin_text("resume", {"run": 12}) == "resume of #12"
