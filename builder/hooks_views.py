@@ -134,7 +134,8 @@ def receive(request, token: str) -> Run:
     raw = webhooks.read_capped(request.read)
     owner = row.workflow.owner
     if (row.spec or {}).get("secret"):
-        webhooks.check_signature(row, raw, request.headers.get(webhooks.SIGNATURE_HEADER), secrets_for(owner))
+        given = request.headers.get(webhooks.SIGNATURE_HEADER) or request.headers.get("X-Hub-Signature-256")
+        webhooks.check_signature(row, raw, given, secrets_for(owner))
     data = {"id": row.trigger_id, "kind": "webhook", "body": webhooks.parse_body(raw),
             "headers": webhooks.visible_headers(request.headers)}
     try:

@@ -109,7 +109,8 @@ def read_capped(read) -> bytes:
 
 def check_signature(row: Trigger, raw: bytes, given: str | None, secret_values: dict[str, str]) -> None:
     """When the trigger names a secret: ``X-Signature-256`` must be ``sha256=`` and the hex
-    HMAC-SHA256 of the raw body keyed with that secret's value (GitHub's form), else 401. A
+    HMAC-SHA256 of the raw body keyed with that secret's value (GitHub's form; the view also
+    reads GitHub's own ``X-Hub-Signature-256``), else 401. A
     secret the owner no longer has refuses every request (fail closed)."""
     name = (row.spec or {}).get("secret")
     if not name:

@@ -155,6 +155,10 @@ async def test_a_good_signature_starts_a_run_with_the_body(hooked):
     assert run.status == "succeeded" and run.inputs["payload"] == {"ref": "main", "commits": [{"id": 1}]}
     assert run.outputs == {"a": {"ref": "main", "commits": [{"id": 1}]}}
     assert (run.origin, run.origin_detail) == ("webhook", {"trigger": "signed"})
+    github = await AsyncClient().post(f"/hooks/{token}/", data=raw, content_type="application/json",
+                                      headers={"X-Hub-Signature-256": sign(raw)})
+    assert github.status_code == 202
+    await finished(github.json()["run"])
 
 
 @pytest.mark.django_db(transaction=True)
