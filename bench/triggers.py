@@ -12,6 +12,9 @@ each printing its lines; ``main`` prints them all:
    on average). The clock is faked so that a minute passes in 3 s (``WORKFLOW_SCHEDULER_CLOCK``),
    the times are real.
 
+2. ``webhook_rps``: webhook requests per second answered 202 with the run queued, against a
+   real daphne (embedded), with an unknown-token baseline (bench/webhooks.py).
+
 Every process it starts is stopped at the end, and the databases it made are dropped.
 """
 
@@ -162,12 +165,20 @@ def schedule_latency(slots: int = 8, celery: bool = True) -> None:
                 print(f"  celery: not measured ({type(exc).__name__}: {str(exc)[:200]})")
 
 
+def webhook_rps(requests: int = 500, concurrency: int = 8) -> dict:
+    """Figure 2: webhook requests per second answered 202 with the run queued (bench/webhooks.py)."""
+    from bench.webhooks import webhook_rps as measure
+
+    return measure(requests, concurrency)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 slots a setting instead of 8")
     parser.add_argument("--no-celery", action="store_true", help="the embedded mode only")
     args = parser.parse_args()
     schedule_latency(slots=4 if args.quick else 8, celery=not args.no_celery)
+    webhook_rps(requests=200 if args.quick else 500)
 
 
 if __name__ == "__main__":
