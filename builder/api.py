@@ -1,6 +1,7 @@
 """The JSON API (django-ninja): workflows, versions, validation, actions, runs.
 
-Session auth with CSRF on every endpoint; another user's object answers 404. Bad input
+Session auth with CSRF, or a personal API token without (builder/tokens.py), on every
+endpoint; another user's object answers 404. Bad input
 never answers 500: every error has the ``ErrorsOut`` body its route declares (400, 401, 403,
 404, 409, 413, 422), ids and numbers are bounded to what the database stores, and lists of
 rows come a page at a time.
@@ -32,6 +33,7 @@ from .origins import origin_text
 from .resume import ORIGINAL, NotResumable, resume_run
 from .run_list import RunFilters
 from .runtime import registry
+from .tokens import TokenAuth, origin as token_origin
 from .secrets_api import router as secrets_router
 from .schemas import (
     MAX_INT,
@@ -61,7 +63,7 @@ from .services import (
 )
 
 log = logging.getLogger(__name__)
-api = NinjaAPI(title="Workflow builder API", version="1", auth=django_auth, urls_namespace="api")
+api = NinjaAPI(title="Workflow builder API", version="1", auth=[TokenAuth(), django_auth], urls_namespace="api")
 workflows = Router(tags=["workflows"])
 runs = Router(tags=["runs"])
 
@@ -256,7 +258,7 @@ def _new_run(request, workflow_id: int, body: RunIn) -> Run:
     version = None
     if body.version is not None:
         version = get_object_or_404(WorkflowVersion, workflow=workflow, number=body.version)
-    run = create_run(workflow, request.user, body.inputs, version=version)
+    run = create_run(workflow, request.user, body.inputs, version=version, **token_origin(request))
     return Run.objects.select_related("workflow", "version").get(pk=run.pk)
 
 
@@ -403,4 +405,5 @@ api.add_router("/runs", runs)
 api.add_router("/secrets", secrets_router)
 api.add_router("/approvals", "builder.approvals_api.router")
 api.add_router("/", "builder.triggers_api.router")
+api.add_router("/tokens", "builder.tokens_api.router")
 api.add_router("/", "builder.webhooks_api.router")
