@@ -315,3 +315,42 @@ async def test_a_signed_webhook_runs_in_a_real_server(tmp_path, new_database):
     # verbosity, not Django logging) prints every path: docs/api.md says how to keep it out
     logged = [line for line in server.output if token in line]
     assert logged and all('] "POST /hooks/' in line for line in logged), logged
+
+
+# -- the rate limit's counters -------------------------------------------------------------------
+def test_rates_read_as_count_per_window():
+    from builder.hooks_views import parse_rate
+
+    assert parse_rate("60/min") == (60, 60) and parse_rate("10/second") == (10, 1)
+    assert parse_rate("1000/hour") == (1000, 3600) and parse_rate("5") == (5, 60)
+    assert parse_rate("0") is None and parse_rate("") is None
+    with pytest.raises(ValueError):
+        parse_rate("lots/min")
+
+
+def test_the_celery_modes_counter_in_redis_counts_per_token_and_window():
+    """Two web processes share the count: two counters on one Redis see each other's hits."""
+    import os
+    import uuid
+
+    import redis
+
+    from builder.hooks_views import LocalCounter, RedisCounter
+    from tests.conftest import need_service
+
+    url = f"redis://127.0.0.1:6379/{int(os.environ.get('TEST_REDIS_DB', '13'))}"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means: not there
+        need_service("Redis", exc)
+    prefix = f"wf_test_hooks_{uuid.uuid4().hex[:12]}:"
+    one, two = RedisCounter(url, prefix), RedisCounter(url, prefix)
+    try:
+        assert [one.hit("tok", 7, 60), two.hit("tok", 7, 60), one.hit("tok", 7, 60)] == [1, 2, 3]
+        assert two.hit("tok", 8, 60) == 1 and one.hit("other", 7, 60) == 1
+        assert 0 < one.client.ttl(f"{prefix}webhook:tok:7") <= 61
+    finally:
+        for key in one.client.scan_iter(match=prefix + "*"):
+            one.client.delete(key)
+    local = LocalCounter()
+    assert [local.hit("tok", 7, 60), local.hit("tok", 7, 60), local.hit("tok", 8, 60)] == [1, 2, 1]
