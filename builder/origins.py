@@ -16,15 +16,16 @@ LABELS = {"manual": "manual", "cli": "command line", "schedule": "schedule", "we
 MAX_NAME = 100  # a name shown from the details is cut here (they are ours, but stored as JSON)
 
 
-def origin_text(origin: str, detail: dict | None) -> str:
+def origin_text(origin: str, detail: dict | None, short: bool = False) -> str:
     """A short phrase: "manual", "command line", "schedule nightly at 2026-11-24 02:00 +01:00"
     (the slot in the schedule's own zone; "(caught up)" when it fired late, builder/scheduler.py),
-    "webhook from_ci", "API token ci-bot", "resume of #12", "re-run of #12"."""
+    "webhook from_ci", "API token ci-bot", "resume of #12", "re-run of #12"; ``short``: without
+    the slot (a narrow column)."""
     detail = detail if isinstance(detail, dict) else {}
     label = LABELS.get(origin, str(origin or "unknown")[:MAX_NAME])
     if origin in ("schedule", "webhook"):
         text = _join(label, _name(detail.get("trigger")))
-        slot = _slot(detail.get("slot")) if origin == "schedule" else ""
+        slot = _slot(detail.get("slot")) if origin == "schedule" and not short else ""
         text = f"{text} at {slot}" if slot else text
         return f"{text} (caught up)" if detail.get("caught_up") is True else text
     if origin == "api":

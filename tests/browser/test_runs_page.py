@@ -52,6 +52,10 @@ def rows(page):
 def test_the_runs_page_lists_filters_and_pages(page, server, alice, runs, shot):
     login_as(page, server, alice)
     page.goto(f"{server.url}/")
+    expect(page.locator("tr[data-workflow] [data-testid=last-origin]").first).to_be_visible()
+    page.set_viewport_size({"width": 1024, "height": 800})
+    shot("list-1024")
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.click("[data-testid=nav-runs]")
     page.wait_for_url(f"{server.url}/runs/")
     expect(rows(page)).to_have_count(15)

@@ -39,6 +39,8 @@ def test_each_origin_in_words():
     assert origin_text("schedule", {"trigger": "nightly", "slot": "2026-11-24T02:00:00+01:00", "caught_up": True}) \
         == "schedule nightly at 2026-11-24 02:00 +01:00 (caught up)"
     assert origin_text("webhook", {"trigger": "from_ci"}) == "webhook from_ci"
+    assert origin_text("schedule", {"trigger": "nightly", "slot": "2026-11-24T02:00:00Z"}, short=True) == \
+        "schedule nightly"
     assert origin_text("api", {"token": "ci-bot"}) == "API token ci-bot"
     assert origin_text("resume", {"run": 12}) == "resume of #12"
     assert origin_text("rerun", {"run": 12}) == "re-run of #12"
@@ -140,3 +142,9 @@ def test_the_monitors_snapshot_says_where_the_run_came_from(alice, workflow):
     snapshot = _snapshot_now(run.pk)["run"]
     assert (snapshot["origin"], snapshot["origin_detail"], snapshot["origin_text"]) == (
         "api", {"token": "ci-bot"}, "API token ci-bot")
+
+
+def test_the_workflow_list_says_where_the_last_run_came_from(alice_client, alice, workflow):
+    make(workflow, alice, origin=Origin.SCHEDULE, detail={"trigger": "nightly", "slot": "2026-11-24T02:00:00Z"})
+    page = alice_client.get("/").content.decode()
+    assert 'title="schedule nightly at 2026-11-24 02:00 UTC">schedule nightly</span>' in page
