@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from ninja import Path, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
+from .models import Trigger
 from .schemas import MAX_INT, NO_NUL, ErrorsOut, WorkflowDetailOut
 
 router = Router(tags=["triggers"])
@@ -84,11 +86,15 @@ def describe(request, cron: str = Query(..., max_length=MAX_CRON, pattern=NO_NUL
 @router.post("/workflows/{int:workflow_id}/triggers/enabled", response={200: WorkflowDetailOut, **ERRORS})
 def set_enabled(request, body: EnabledIn, workflow_id: int = WORKFLOW_ID):
     """Turn the workflow's triggers on or off (its schedules and webhooks; manual runs are not
-    affected); answers the workflow."""
+    affected); answers the workflow. Turned on again, a schedule fires from its next slot after
+    now (builder/scheduler.py computes it): slots passed while off are not caught up."""
     from .api import _workflow, workflow_out  # api.py mounts this router: imported when called
 
     workflow = _workflow(request, workflow_id)
     if workflow.triggers_enabled != body.enabled:
-        workflow.triggers_enabled = body.enabled
-        workflow.save(update_fields=["triggers_enabled"])  # not a new version: updated_at stays
+        with transaction.atomic():
+            if body.enabled:  # slots passed while off are not caught up: each schedule starts from now
+                Trigger.objects.filter(workflow=workflow, kind=Trigger.Kind.SCHEDULE).update(next_slot=None)
+            workflow.triggers_enabled = body.enabled
+            workflow.save(update_fields=["triggers_enabled"])  # not a new version: updated_at stays
     return workflow_out(workflow)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
-from builder.models import Workflow
+from builder.models import Trigger, Workflow
 from builder.services import save_workflow
 from builder.triggers_api import describe_cron
 
@@ -153,3 +153,14 @@ def test_a_session_needs_the_csrf_token(alice):
     answer = post(client, url, {"enabled": False}, **{"X-CSRFToken": client.cookies["csrftoken"].value})
     assert answer.status_code == 200
     assert Workflow.objects.get(pk=workflow.pk).triggers_enabled is False
+
+
+def test_turned_on_again_schedules_start_from_now_not_from_the_slots_missed_while_off(alice, alice_client):
+    workflow = save_workflow(alice, WITH_TRIGGERS.replace("timezone: Europe/Paris", "catch_up: true"))
+    url = f"/api/workflows/{workflow.pk}/triggers/enabled"
+    Trigger.objects.filter(workflow=workflow).update(next_slot=datetime(2020, 1, 1, 2, tzinfo=ZoneInfo("UTC")))
+    post(alice_client, url, {"enabled": False})
+    assert Trigger.objects.get(workflow=workflow, trigger_id="nightly").next_slot.year == 2020, "off: left as it was"
+    post(alice_client, url, {"enabled": True})
+    assert Trigger.objects.get(workflow=workflow, trigger_id="nightly").next_slot is None, "the scheduler computes it from now"
+    post(alice_client, url, {"enabled": True})  # already on: nothing moves
