@@ -13,6 +13,7 @@ from builder.services import create_run, save_workflow
 from tests.conftest import SIMPLE
 
 from .conftest import login_as
+from .test_accessibility import serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,6 +72,7 @@ def test_the_runs_page_lists_filters_and_pages(page, server, alice, runs, shot):
     expect(page.locator("tr[data-status=running] [data-testid=run-origin]").first).to_have_text(
         "schedule nightly at 2026-11-24 02:00 UTC")
     shot("all-1400")
+    assert serious_violations(page) == []
     page.set_viewport_size({"width": 1024, "height": 800})
     shot("all-1024")
     page.set_viewport_size({"width": 1400, "height": 900})
