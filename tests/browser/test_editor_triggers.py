@@ -12,6 +12,7 @@ from builder.models import Trigger, Workflow
 from builder.services import save_workflow
 
 from .conftest import login_as, yaml_text
+from .test_accessibility import serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +62,7 @@ def test_add_a_schedule_see_its_words_and_next_times_and_save_it(page, server, a
     expect(times).to_have_count(0)
     box.get_by_label("cron").fill("0 2 * * *")
     expect(times).to_have_count(5)
+    assert serious_violations(page) == []
     page.set_viewport_size({"width": 1024, "height": 800})
     panel.locator("h3").evaluate("h => h.scrollIntoView()")
     shot("1024")
@@ -91,6 +93,7 @@ def test_a_webhook_token_is_made_for_the_saved_version_and_shown_once(page, serv
     url = box.get_by_label("webhook URL").input_value()
     assert url.startswith(server.url + "/hooks/") and token.input_value() in url
     expect(box.get_by_role("button", name="Rotate token")).to_be_enabled()
+    assert serious_violations(page) == []
     shot()
     row = Trigger.objects.get(workflow=workflow, trigger_id="webhook_1")
     assert row.token_hint and token.input_value().endswith(row.token_hint)
@@ -115,6 +118,7 @@ def test_the_editor_and_the_list_turn_triggers_off_and_on(page, server, alice, s
     expect(row.locator(".switch")).to_contain_text("off")
     expect(switch).to_be_enabled()
     assert Workflow.objects.get(pk=workflow.pk).triggers_enabled is False
+    assert serious_violations(page) == []
     for width in (1024, 1400):
         page.set_viewport_size({"width": width, "height": 700})
         shot(f"list-{width}")
