@@ -24,13 +24,13 @@ TOKEN_ID = Path(..., ge=1, le=MAX_INT)
 SESSION_ONLY = "tokens are made and revoked from a logged-in session (the Tokens page), not with a token"
 
 
-class TokenIn(Schema):
+class ApiTokenIn(Schema):
     name: str = Field(min_length=1, max_length=100, pattern=NO_NUL, description="unique among your tokens")
     expires_in_days: int | None = Field(default=None, ge=1, le=tokens.MAX_DAYS,
                                         description="it stops working after that many days (none: never)")
 
 
-class TokenOut(Schema):
+class ApiTokenOut(Schema):
     id: int
     name: str
     prefix: str = Field(description="the token's first characters, to recognise it")
@@ -41,7 +41,7 @@ class TokenOut(Schema):
     active: bool
 
 
-class NewTokenOut(TokenOut):
+class NewApiTokenOut(ApiTokenOut):
     token: str = Field(description="the token itself: shown this once, never again")
 
 
@@ -61,14 +61,14 @@ def _session_only(request) -> None:
         raise HttpError(403, SESSION_ONLY)
 
 
-@router.get("", response={200: list[TokenOut], **ERRORS})
+@router.get("", response={200: list[ApiTokenOut], **ERRORS})
 def list_tokens(request):
     """My tokens, newest first, revoked and expired ones too."""
     return [out(t) for t in ApiToken.objects.filter(owner=request.user)[:500]]
 
 
-@router.post("", response={201: NewTokenOut, 409: ErrorsOut, **ERRORS})
-def make_token(request, body: TokenIn):
+@router.post("", response={201: NewApiTokenOut, 409: ErrorsOut, **ERRORS})
+def make_token(request, body: ApiTokenIn):
     """Make a token (session only): the answer holds it, the only time it is shown."""
     _session_only(request)
     try:
@@ -78,7 +78,7 @@ def make_token(request, body: TokenIn):
     return Status(201, {**out(row), "token": plain})
 
 
-@router.delete("/{int:token_id}", response={200: TokenOut, **ERRORS})
+@router.delete("/{int:token_id}", response={200: ApiTokenOut, **ERRORS})
 def revoke_token(request, token_id: int = TOKEN_ID):
     """Revoke one of my tokens (session only); it stops working at once."""
     _session_only(request)
