@@ -4,8 +4,9 @@ The contract (tests/builder/test_scheduler.py and, with two real processes on Po
 tests/cluster/test_scheduler_cluster.py):
 
 - Every active schedule Trigger of an enabled workflow has ``next_slot``: the first slot not
-  handled yet (UTC). A new (or changed) schedule starts at the first slot after ``now``: the
-  slots before it were never due.
+  handled yet (UTC). A new (or changed) schedule starts at its first slot after it was saved
+  (at most two intervals before ``now``: a slot between the save and the first tick fires); a
+  trigger turned off forgets its ``next_slot`` and starts again at its next slot once on.
 - A tick takes the slots from ``next_slot`` up to ``now`` by moving ``next_slot`` past them
   with one conditional UPDATE (``WHERE next_slot = <the value read>``). Only one process can
   win it, so only one handles those slots; the others see 0 rows updated and leave them.
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import ScheduleSlot, Trigger
@@ -131,6 +133,10 @@ def tick(now: datetime | None = None, worker: str = "") -> list[ScheduleSlot]:
     now = now or clock_now()
     late = timedelta(seconds=settings.WORKFLOW_SCHEDULER_LATE)
     written: list[ScheduleSlot] = []
+    # off (a version dropped it, or the workflow's triggers are disabled): it forgets where it
+    # was, so when it is on again it starts at its next slot; what it skipped while off never fires
+    Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, next_slot__isnull=False).filter(
+        Q(active=False) | Q(workflow__triggers_enabled=False)).update(next_slot=None)
     rows = (Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, active=True, workflow__triggers_enabled=True)
             .filter(_due(now)).select_related("workflow", "workflow__owner"))
     for row in rows:
@@ -142,16 +148,15 @@ def tick(now: datetime | None = None, worker: str = "") -> list[ScheduleSlot]:
 
 
 def _due(now):
-    from django.db.models import Q
-
     return Q(next_slot__isnull=True) | Q(next_slot__lte=now)
 
 
 def _handle(row: Trigger, now: datetime, late: timedelta, worker: str) -> list[ScheduleSlot]:
     spec, seen = row.spec, row.next_slot
-    if seen is None:  # new or changed: its first slot is the next one
-        Trigger.objects.filter(pk=row.pk, next_slot__isnull=True).update(next_slot=first_after(spec, now))
-        return []
+    if seen is None:  # new, changed or on again: from its save (a slot since then is due) or now
+        since = max(row.updated_at or now, now - timedelta(seconds=2 * settings.WORKFLOW_SCHEDULER_INTERVAL))
+        Trigger.objects.filter(pk=row.pk, next_slot__isnull=True).update(next_slot=first_after(spec, since))
+        return _handle(Trigger.objects.get(pk=row.pk), now, late, worker) if since < now else []
     due = next_slots(spec, seen, now, limit=COUNT_MAX)
     upcoming = first_after(spec, now)
     if not Trigger.objects.filter(pk=row.pk, next_slot=seen).update(next_slot=upcoming):

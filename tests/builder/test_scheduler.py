@@ -225,3 +225,26 @@ def test_the_fake_clock_moves_at_its_speed(settings):
                                                     "speed": 60})
     now = scheduler.clock_now()
     assert datetime(2030, 1, 1, 0, 2, tzinfo=UTC) <= now < datetime(2030, 1, 1, 0, 2, 30, tzinfo=UTC)
+
+
+def test_slots_while_disabled_never_fire_even_with_catch_up(alice):
+    workflow = save_workflow(alice, every(extra=", catch_up: true"))
+    scheduler.tick(T0)
+    scheduler.tick(T0 + timedelta(minutes=1))  # 12:01 fires
+    workflow.triggers_enabled = False
+    workflow.save()
+    scheduler.tick(T0 + timedelta(minutes=2))
+    assert Trigger.objects.get(workflow=workflow).next_slot is None  # it forgot where it was
+    workflow.triggers_enabled = True
+    workflow.save()
+    for minutes in (30, 31):
+        scheduler.tick(T0 + timedelta(minutes=minutes))
+    assert [s.slot.strftime("%H:%M") for s in slots(workflow)] == ["12:01", "12:31"]
+    assert {s.outcome for s in slots(workflow)} == {"started"}
+
+
+def test_a_slot_between_the_save_and_the_first_tick_fires(alice):
+    workflow = save_workflow(alice, every())
+    Trigger.objects.filter(workflow=workflow).update(updated_at=datetime(2030, 1, 7, 12, 0, 58, tzinfo=UTC))
+    scheduler.tick(datetime(2030, 1, 7, 12, 1, 3, tzinfo=UTC))
+    assert [s.slot.strftime("%H:%M") for s in slots(workflow)] == ["12:01"] and len(runs(workflow)) == 1
