@@ -199,8 +199,8 @@ export function showTriggers(body, workflow, onChange) {
     const webhook = trigger.webhook === true;
     const box = el("fieldset", {className: "trigger"});
     box.dataset.trigger = trigger.id ?? "";
-    const legend = el("legend", {textContent: `${webhook ? "⚡" : "⏰"} ${trigger.id ?? ""}`});
-    box.append(legend);
+    const name = el("span", {textContent: trigger.id ?? ""});
+    box.append(el("legend", {}, el("span", {className: "muted", textContent: webhook ? "webhook " : "schedule "}), name));
     const ctx = {root: {}};
     const view = el("div", {className: "cron-view"});
     const remove = el("button", {type: "button", textContent: `Remove ${trigger.id ?? "trigger"}`});
@@ -208,7 +208,7 @@ export function showTriggers(body, workflow, onChange) {
     box.append(field("id", {type: "string", title: "id", description: "letters, digits and _; unique among the triggers"}, trigger.id, (v) => {
       if (!v || !ID.test(v) || triggers().some((t, i) => i !== index && t?.id === v)) return;
       trigger.id = v;
-      legend.textContent = `${webhook ? "⚡" : "⏰"} ${v}`;
+      name.textContent = v;
       remove.textContent = `Remove ${v}`;
       box.dataset.trigger = v;
       onChange();
