@@ -116,6 +116,24 @@ def test_paging_through_the_runs(page, server, alice, runs, shot):
     assert "offset" not in page.url and "limit=6" in page.url
 
 
+def test_a_date_range_in_the_browsers_days(page, server, alice, runs):
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/runs/")
+    expect(rows(page)).to_have_count(15)
+    tomorrow = page.evaluate("() => { const d = new Date(); d.setDate(d.getDate() + 1); "
+                             "return d.toLocaleDateString('sv'); }")  # YYYY-MM-DD, the browser's day
+    page.fill("[data-testid=filter-until]", tomorrow)
+    page.click("[data-testid=run-filters] button[type=submit]")
+    page.wait_for_url(re.compile(f"until={tomorrow}"))
+    expect(page.locator("[data-testid=page-count]")).to_have_text("1–15 of 15")
+    page.fill("[data-testid=filter-until]", "")
+    page.fill("[data-testid=filter-since]", tomorrow)
+    page.click("[data-testid=run-filters] button[type=submit]")
+    page.wait_for_url(re.compile(f"since={tomorrow}$"))
+    expect(page.locator("[data-testid=runs-body]")).to_have_text("No runs match these filters.")
+    expect(page.locator("[data-testid=page-next]")).to_be_disabled()
+
+
 def test_hostile_filters_say_what_is_wrong(page, server, alice, runs):
     login_as(page, server, alice)
     page.goto(f"{server.url}/runs/?status=exploded&since=yesterday")

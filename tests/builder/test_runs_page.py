@@ -81,6 +81,14 @@ def test_the_list_is_mine_across_workflows_newest_first(client, alice, bob, work
     assert listed(client) == ([bobs.pk], 1)
 
 
+def test_staff_list_everyones_runs_and_anonymous_callers_none(client, alice, bob, staff, workflow):
+    mine = make(workflow, alice)
+    theirs = make(save_workflow(bob, SIMPLE), bob)
+    assert client.get("/api/runs/").status_code == 401
+    client.force_login(staff)
+    assert listed(client) == ([theirs.pk, mine.pk], 2)
+
+
 def test_filters_by_status_origin_and_date(alice_client, alice, workflow):
     day = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
     old = make(workflow, alice, "failed", when=day - timedelta(days=3))
