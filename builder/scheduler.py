@@ -135,8 +135,10 @@ def tick(now: datetime | None = None, worker: str = "") -> list[ScheduleSlot]:
     written: list[ScheduleSlot] = []
     # off (a version dropped it, or the workflow's triggers are disabled): it forgets where it
     # was, so when it is on again it starts at its next slot; what it skipped while off never fires
-    Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, next_slot__isnull=False).filter(
-        Q(active=False) | Q(workflow__triggers_enabled=False)).update(next_slot=None)
+    off = Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, next_slot__isnull=False).filter(
+        Q(active=False) | Q(workflow__triggers_enabled=False))
+    if off.exists():  # read first: an UPDATE takes SQLite's write lock even when it changes nothing
+        Trigger.objects.filter(pk__in=list(off.values_list("pk", flat=True)[:1000])).update(next_slot=None)
     rows = (Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, active=True, workflow__triggers_enabled=True)
             .filter(_due(now)).select_related("workflow", "workflow__owner"))
     for row in rows:
