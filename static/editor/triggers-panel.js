@@ -19,10 +19,11 @@ function savedInfo({fresh = false} = {}) {
 }
 
 // a save changes which webhooks have a saved version (so can get a token): ask again after one
+let refreshTokens = () => {};
 const versionState = document.querySelector("[data-testid=version-state]");
 if (versionState) {
   new MutationObserver(() => {
-    if (versionState.dataset.dirty === "false") savedInfo({fresh: true}).then(() => document.dispatchEvent(new CustomEvent("wf:triggers-saved")));
+    if (versionState.dataset.dirty === "false") savedInfo({fresh: true}).then(() => refreshTokens());
   }).observe(versionState, {childList: true, characterData: true, subtree: true});
 }
 
@@ -179,10 +180,7 @@ export function showTriggers(body, workflow, onChange) {
   const addWebhook = el("button", {type: "button", textContent: "+ webhook", className: "add"});
   section.append(list, el("div", {className: "trigger-adds"}, addSchedule, addWebhook));
   const refreshers = [];
-  document.addEventListener("wf:triggers-saved", function again() {
-    if (!section.isConnected) return document.removeEventListener("wf:triggers-saved", again);
-    refreshers.forEach((f) => f());
-  });
+  refreshTokens = () => refreshers.forEach((f) => f());  // the panel shown now (a redraw makes a new one)
 
   const triggers = () => (Array.isArray(workflow.triggers) ? workflow.triggers : []);
   const draw = () => {
