@@ -197,8 +197,9 @@ async def test_a_rotated_token_stops_at_once(hooked, alice):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_busy_workflow_that_skips_still_answers_202_skipped(hooked, alice):
-    workflow = await _saved(alice, HOOKED.replace("name: hooked", "name: busy").replace("steps:", "concurrency: {limit: 1, when_busy: skip}\nsteps:")
-                            .replace("seconds: 0,", "seconds: 0.5,"))
+    busy = (HOOKED.replace("name: hooked", "name: busy").replace("seconds: 0,", "seconds: 0.5,")
+            .replace("steps:", "concurrency: {limit: 1, when_busy: skip}\nsteps:"))
+    workflow = await _saved(alice, busy)
     token = await _token(workflow, "open")
     answers = [await AsyncClient().post(f"/hooks/{token}/", data=b"{}", content_type="application/json")
                for _ in range(2)]
