@@ -158,7 +158,9 @@ def _handle(row: Trigger, now: datetime, late: timedelta, worker: str) -> list[S
     if seen is None:  # new, changed or on again: from its save (a slot since then is due) or now
         since = max(row.updated_at or now, now - timedelta(seconds=2 * settings.WORKFLOW_SCHEDULER_INTERVAL))
         Trigger.objects.filter(pk=row.pk, next_slot__isnull=True).update(next_slot=first_after(spec, since))
-        return _handle(Trigger.objects.get(pk=row.pk), now, late, worker) if since < now else []
+        seen = Trigger.objects.filter(pk=row.pk).values_list("next_slot", flat=True).first()
+        if seen is None or seen > now:  # nothing due yet (the usual case), or turned off meanwhile
+            return []
     due = next_slots(spec, seen, now, limit=COUNT_MAX)
     upcoming = first_after(spec, now)
     if not Trigger.objects.filter(pk=row.pk, next_slot=seen).update(next_slot=upcoming):
