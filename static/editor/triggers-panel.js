@@ -149,8 +149,14 @@ function enableSwitch() {
   input.setAttribute("role", "switch");
   input.dataset.testid = "triggers-enabled";
   const text = el("span", {textContent: "Triggers on"});
-  const wrap = el("label", {className: "switch", title: "Off: schedules do not fire and webhooks are refused; Run still works"}, input, text);
-  const show = (on) => { input.checked = on; text.textContent = on ? "Triggers on" : "Triggers off"; };
+  const note = el("p", {className: "muted small trigger-off", hidden: true,
+    textContent: "Off for the saved workflow: schedules do not fire and webhooks answer 404. Run, the CLI and the API still start runs."});
+  const wrap = el("div", {}, el("label", {className: "switch"}, input, text), note);
+  const show = (on) => {
+    input.checked = on;
+    text.textContent = on ? "Triggers on" : "Triggers off";
+    note.hidden = on;
+  };
   const {id} = editorData();
   savedInfo().then((info) => { show(info.triggers_enabled); input.disabled = !id; });
   input.addEventListener("change", async () => {

@@ -128,7 +128,9 @@ def test_the_editor_and_the_list_turn_triggers_off_and_on(page, server, alice, s
     editor_switch = page.locator("[data-testid=triggers-form]").get_by_role("switch")
     expect(editor_switch).not_to_be_checked()
     expect(editor_switch).to_be_enabled()
+    expect(page.locator("[data-testid=triggers-form]")).to_contain_text("schedules do not fire")
     editor_switch.click()
     expect(page.locator("[data-testid=triggers-form] .switch")).to_have_text("Triggers on")
+    expect(page.locator("[data-testid=triggers-form] .trigger-off")).to_be_hidden()
     assert Workflow.objects.get(pk=workflow.pk).triggers_enabled is True
     assert Workflow.objects.get(pk=workflow.pk).version == 1, "not a new version"
