@@ -1,4 +1,4 @@
-"""Page views: the workflow list (new, import), the editor and the run monitor."""
+"""Page views: the workflow list (new, import), the editor, the run monitor and the Tokens page."""
 
 import re
 from datetime import timedelta
@@ -130,3 +130,48 @@ def run_list(request):
     return render(request, "runs.html", {"workflows": list(workflows), "statuses": Run.Status.values,
                                          "origins": [(o, LABELS[o]) for o in Origin.values],
                                          "query": request.GET})
+
+
+#: the Tokens page's expiry choices, in days ("" : never)
+TOKEN_EXPIRIES = [("30", "30 days"), ("7", "7 days"), ("90", "90 days"), ("365", "1 year"), ("", "No expiry")]
+
+
+def _tokens(request, status=200, **extra):
+    from .models import ApiToken
+
+    rows = list(ApiToken.objects.filter(owner=request.user)[:500])
+    now = timezone.now()
+    for row in rows:
+        row.state = "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
+    response = render(request, "tokens.html", {"tokens": rows, "expiries": TOKEN_EXPIRIES, **extra}, status=status)
+    response["Cache-Control"] = "no-store"  # the answer that shows a new token is kept nowhere
+    return response
+
+
+@login_required
+def tokens_page(request):
+    """My personal API tokens (builder/tokens.py); a POST makes one, shown in this answer only."""
+    from . import tokens
+
+    if request.method != "POST":
+        return _tokens(request)
+    name, days = request.POST.get("name", ""), request.POST.get("expires_in_days", "")
+    try:
+        if days and not re.fullmatch(r"[0-9]{1,5}", days):
+            raise tokens.TokenError(f"a token lasts 1 to {tokens.MAX_DAYS} days")
+        row, plain = tokens.make(request.user, name, tokens.expiry(int(days) if days else None))
+    except tokens.TokenError as exc:
+        return _tokens(request, 400, problems=[str(exc)], new_name=name.strip(), days=days)
+    return _tokens(request, new_token=plain, new_row=row)
+
+
+@login_required
+@require_POST
+def revoke_token(request, token_id: int):
+    """Revoke one of my tokens (another user's is a 404)."""
+    from . import tokens
+    from .models import ApiToken
+
+    token = tokens.revoke(get_object_or_404(ApiToken, owner=request.user, pk=token_id))
+    messages.success(request, f"Revoked {token.name}: it no longer works.")
+    return redirect("tokens")

@@ -293,3 +293,24 @@ async def tokens_make(owner, name):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(tokens.make)(owner, name)
+
+
+# -- the Tokens page ---------------------------------------------------------------------------
+def test_the_tokens_page_shows_a_new_token_once_and_revokes_only_mine(client, alice, bob):
+    assert client.get("/tokens/").status_code == 302  # to the login page
+    client.force_login(alice)
+    page = client.post("/tokens/", {"name": "ci", "expires_in_days": "7"})
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    plain = re.search(r'value="(wfb_[^"]+)"', page.content.decode()).group(1)
+    assert "you will not see it again" in page.content.decode()
+    assert tokens.authenticate(f"Bearer {plain}") == alice
+    again = client.get("/tokens/").content.decode()
+    assert plain[:12] in again and plain[12:] not in again
+    assert client.post("/tokens/", {"name": "ci"}).status_code == 400
+    for days in ("²", "0", "99999", "-1"):
+        assert client.post("/tokens/", {"name": "other", "expires_in_days": days}).status_code == 400, days
+    bobs, _ = tokens.make(bob, "bobs")
+    assert client.post(f"/tokens/{bobs.pk}/revoke/").status_code == 404
+    mine = ApiToken.objects.get(owner=alice)
+    assert client.post(f"/tokens/{mine.pk}/revoke/").status_code == 302
+    assert tokens.authenticate(f"Bearer {plain}") is None
