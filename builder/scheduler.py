@@ -255,7 +255,7 @@ async def loop() -> None:
             await sync_to_async(tick)(None, name)
         except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
             log.exception("scheduler tick failed")
-        await asyncio.sleep(settings.WORKFLOW_SCHEDULER_INTERVAL)
+        await asyncio.sleep(_interval())
 
 
 def run_forever(stop=None, out=None) -> None:
@@ -274,6 +274,11 @@ def run_forever(stop=None, out=None) -> None:
         except Exception:  # noqa: BLE001 - a database hiccup: try again next time
             log.exception("scheduler tick failed")
         if stop is not None:
-            stop.wait(settings.WORKFLOW_SCHEDULER_INTERVAL)
+            stop.wait(_interval())
         else:
-            time.sleep(settings.WORKFLOW_SCHEDULER_INTERVAL)
+            time.sleep(_interval())
+
+
+def _interval() -> float:
+    """WORKFLOW_SCHEDULER_INTERVAL, never 0 or less (a loop that would spin)."""
+    return max(0.05, float(settings.WORKFLOW_SCHEDULER_INTERVAL))

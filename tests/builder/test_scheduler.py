@@ -248,3 +248,8 @@ def test_a_slot_between_the_save_and_the_first_tick_fires(alice):
     Trigger.objects.filter(workflow=workflow).update(updated_at=datetime(2030, 1, 7, 12, 0, 58, tzinfo=UTC))
     scheduler.tick(datetime(2030, 1, 7, 12, 1, 3, tzinfo=UTC))
     assert [s.slot.strftime("%H:%M") for s in slots(workflow)] == ["12:01"] and len(runs(workflow)) == 1
+
+
+def test_an_interval_of_zero_or_less_does_not_spin(settings):
+    settings.WORKFLOW_SCHEDULER_INTERVAL = -5
+    assert scheduler._interval() == 0.05
