@@ -15,6 +15,10 @@ each printing its lines; ``main`` prints them all:
 2. ``webhook_rps``: webhook requests per second answered 202 with the run queued, against a
    real daphne (embedded), with an unknown-token baseline (bench/webhooks.py).
 
+3. ``token_check``: µs per personal API token check (``builder.tokens.authenticate``), with a
+   session's check, one indexed SELECT and whole in-process requests as baselines, on SQLite and
+   PostgreSQL (bench/tokens.py).
+
 Every process it starts is stopped at the end, and the databases it made are dropped.
 """
 
@@ -172,6 +176,16 @@ def webhook_rps(requests: int = 500, concurrency: int = 8) -> dict:
     return measure(requests, concurrency)
 
 
+def token_check(calls: int = 2000) -> None:
+    """Figure 3: µs per personal API token check, against a session's check and a plain SELECT
+    measured in the same run (bench/tokens.py, in a process of its own: it sets Django up)."""
+    for extra in ([], ["--postgres"]):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "tokens.py"), "--calls", str(calls), *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        print(done.stdout.rstrip() if done.returncode == 0 else
+              f"  token check{' (PostgreSQL)' if extra else ''}: not measured ({done.stderr.strip()[-200:]})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 slots a setting instead of 8")
@@ -179,6 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     schedule_latency(slots=4 if args.quick else 8, celery=not args.no_celery)
     webhook_rps(requests=200 if args.quick else 500)
+    token_check(calls=500 if args.quick else 2000)
 
 
 if __name__ == "__main__":
