@@ -95,6 +95,22 @@ def test_last_used_is_written_at_most_once_a_minute(alice, django_assert_num_que
     assert row.last_used_at == later
 
 
+def test_expired_and_revoked_tokens_answer_401_and_no_token_is_logged(alice, caplog):
+    expired, expired_plain = tokens.make(alice, "expired", timezone.now() + timedelta(days=1))
+    revoked, revoked_plain = tokens.make(alice, "revoked")
+    live, live_plain = tokens.make(alice, "live")
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    tokens.revoke(revoked)
+    client = Client(enforce_csrf_checks=True)
+    with caplog.at_level("DEBUG"):
+        for plain in (expired_plain, revoked_plain):
+            assert client.get("/api/workflows/", **bearer(plain)).status_code == 401
+            assert send(client, "post", "/api/validate", {"yaml": SIMPLE}, **bearer(plain)).status_code == 401
+        assert client.get("/api/workflows/", **bearer(live_plain)).status_code == 200
+    logged = caplog.text
+    assert not any(p[4:] in logged for p in (expired_plain, revoked_plain, live_plain))
+
+
 def test_a_request_with_a_token_marks_it_used(alice):
     row, plain = tokens.make(alice, "ci")
     assert Client().get("/api/workflows/", **bearer(plain)).status_code == 200
