@@ -15,7 +15,7 @@ from django.utils import timezone
 from builder import approvals, execution, leases
 from builder.models import Approval, Run, RunEvent, StepRun
 from builder.services import save_workflow
-from tests.builder.clients import logged_in, post
+from tests.builder.clients import logged_in, post, web_headers, web_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -317,20 +317,6 @@ def test_3_a_decision_made_while_no_server_ran_is_continued_when_one_starts(serv
         second.stop()
 
 
-async def web_login(base: str, username: str, password: str):
-    import httpx
-
-    client = httpx.AsyncClient(base_url=base, timeout=20)
-    await client.get("/login/")
-    answer = await client.post("/login/", data={"username": username, "password": password,
-                                                "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                               headers={"Referer": base + "/login/"})
-    assert answer.status_code == 302
-    return client
-
-
-def web_headers(client, base: str) -> dict:
-    return {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
 
 
 async def test_the_recorder_stores_a_rolled_back_step_compensated(alice):

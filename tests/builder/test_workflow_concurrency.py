@@ -14,7 +14,7 @@ from builder import concurrency, execution, leases
 from builder.models import Approval, Run, StepRun
 from builder.services import create_run, save_workflow
 from engine.stats import most_at_once
-from tests.builder.clients import logged_in, post
+from tests.builder.clients import logged_in, post, web_headers, web_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -237,13 +237,13 @@ def test_4_a_crash_of_the_process_running_the_active_run_does_not_block_the_queu
     first_server = Daphne(env).require_started()
     try:
         async def begin():
-            client = await web_login(first_server.base)
+            client = await web_login(first_server.base, "ann", "ann-password")
             made = await client.post("/api/workflows/", json={"yaml": limited(1).replace("limited", name)},
-                                     headers=headers(client, first_server.base))
+                                     headers=web_headers(client, first_server.base))
             ids = []
             for seconds in (2, 0.2):
                 run = await client.post(f"/api/workflows/{made.json()['id']}/runs", json={"inputs": {"seconds": seconds}},
-                                        headers=headers(client, first_server.base))
+                                        headers=web_headers(client, first_server.base))
                 ids.append(run.json()["id"])
             for _ in range(200):
                 state = (await client.get(f"/api/runs/{ids[0]}?items=false")).json()
@@ -260,7 +260,7 @@ def test_4_a_crash_of_the_process_running_the_active_run_does_not_block_the_queu
     second_server = Daphne(env).require_started()
     try:
         async def finish():
-            client = await web_login(second_server.base)
+            client = await web_login(second_server.base, "ann", "ann-password")
             first = await until_ended(client, ids[0], seconds=30)
             second = await until_ended(client, ids[1], seconds=30)
             expected = "succeeded" if recovery == "resume" else "interrupted"
@@ -276,19 +276,3 @@ def test_4_a_crash_of_the_process_running_the_active_run_does_not_block_the_queu
         asyncio.run(finish())
     finally:
         second_server.stop()
-
-
-async def web_login(base: str):
-    import httpx
-
-    client = httpx.AsyncClient(base_url=base, timeout=20)
-    await client.get("/login/")
-    answer = await client.post("/login/", data={"username": "ann", "password": "ann-password",
-                                                "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                               headers={"Referer": base + "/login/"})
-    assert answer.status_code == 302
-    return client
-
-
-def headers(client, base: str) -> dict:
-    return {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
