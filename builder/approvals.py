@@ -26,7 +26,6 @@ test_approvals_access.py, the cross-process ones in tests/cluster/test_approvals
 
 from __future__ import annotations
 
-import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,7 +33,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from .frames import plain
+from .frames import plain, when as _when
 from .models import Approval, Run, StepRun
 
 PENDING = Approval.Decision.PENDING
@@ -48,10 +47,6 @@ class NotYours(Exception):
 
 class Refused(Exception):
     """The approval cannot take a decision any more (answered 409): the message says why."""
-
-
-def _when(ts: float | None) -> dt.datetime | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
 
 # -- the recorder's side (sync, inside its batch's transaction) ------------------------------------

@@ -3,6 +3,7 @@ which events a batch leaves out (``coalesce``), and the channel-layer groups' na
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from engine.values import lenient
@@ -36,8 +37,9 @@ def group_name(run_id: int) -> str:
     return f"run.{run_id}"
 
 
-def _when(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+def when(ts: float | None) -> dt.datetime | None:
+    """An event's timestamp (epoch seconds) as an aware UTC datetime (None stays None)."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
 
 def cap(value, limit: int = OUTPUT_CAP):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import logging
 
@@ -32,6 +31,7 @@ from django.db import connection, transaction
 from engine.values import lenient
 
 from . import approvals
+from .frames import when as _when
 from .frames import (STAFF_GROUP, StrictEncoder, cap, coalesce, dumps, event_data, frames, group_name, owner_group,
                      plain)
 from .models import Run, RunEvent, StepRun
@@ -39,10 +39,6 @@ from .models import Run, RunEvent, StepRun
 log = logging.getLogger(__name__)
 WRITE_TRIES = 3
 WRITE_PAUSE = 0.2  # seconds before the second try; doubled before each later one
-
-
-def _when(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
 
 class RunRecorder:
