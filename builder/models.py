@@ -332,3 +332,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class SkillChange(models.Model):
+    """One change of a skill made in the admin (builder/skill_history.py): who, when, and the
+    skill's fields before and after, so the admin can show a diff and restore an earlier state.
+    Kept when the skill is deleted (``name`` says which it was)."""
+
+    skill = models.ForeignKey(Skill, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes")
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    kind = models.CharField(max_length=20, help_text="created, changed, enabled, disabled, restored, imported, deleted")
+    before = models.JSONField(null=True, blank=True, help_text="the fields before (None: it was new)")
+    after = models.JSONField(null=True, blank=True, help_text="the fields after (None: it was deleted)")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.kind}"
