@@ -56,7 +56,9 @@ class Stale(Exception):
 def save_workflow(user, text: str, message: str = "", workflow: Workflow | None = None,
                   base_version: int | None = None) -> Workflow:
     """Create a workflow, or add a version to one; the YAML must be valid. With
-    ``base_version``, refuse (Stale) when the workflow has moved past that version."""
+    ``base_version``, refuse (Stale) when the workflow has moved past that version. The same
+    text as the current version is no new version, whoever saves it and with whatever message
+    (a re-run of a file, ``make run`` again)."""
     owner = workflow.owner if workflow else user
     parsed = check_yaml(text, owner=owner)
     unstorable = _unstorable(parsed, text)
@@ -69,7 +71,7 @@ def save_workflow(user, text: str, message: str = "", workflow: Workflow | None 
         raise Invalid([Issue(1, 1, "name", f"you already have a workflow named '{parsed.name}'")])
     if workflow is None:
         workflow = Workflow(owner=user, version=0)
-    elif workflow.yaml == text and not message:
+    elif workflow.yaml == text:
         return workflow
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk) if workflow.pk else workflow
     if base_version is not None and workflow.pk and workflow.version != base_version:

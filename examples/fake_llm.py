@@ -115,7 +115,26 @@ class FakeLLM:
         self.server.server_close()
 
 
-if __name__ == "__main__":
-    fake = FakeLLM(int(sys.argv[1]) if len(sys.argv) > 1 else 8090)
+def main(argv: list[str]) -> int:
+    """Serve on the port given (8090 by default) until stopped; a taken port is said in one line."""
+    try:
+        port = int(argv[1]) if len(argv) > 1 else 8090
+        fake = FakeLLM(port)
+    except ValueError:
+        print(f"fake LLM: the port must be a number, got {argv[1]!r}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"fake LLM: cannot listen on 127.0.0.1:{port} ({exc.strerror}); another `make run` may hold "
+              f"it: choose a free one with `make run LLM_PORT=...` (or `python examples/fake_llm.py PORT` "
+              f"and WORKFLOW_LLM_BASE_URL=http://127.0.0.1:PORT/v1 for the server)", file=sys.stderr)
+        return 1
     print(f"fake LLM on {fake.base_url}", flush=True)
-    fake.thread.join()
+    try:
+        fake.thread.join()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

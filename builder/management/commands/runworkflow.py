@@ -134,7 +134,11 @@ class Command(BaseCommand):
 
             name = load_workflow(text, path, actions).name
             existing = Workflow.objects.filter(owner=user, name=name).first()
+            replaced = _edited_elsewhere(existing, text, path)
             wf = save_workflow(user, text, f"from runworkflow {path}", existing)
+            if replaced:
+                self.stderr.write(f"note: '{name}' had a newer edit ({replaced}); this file is saved as "
+                                  f"v{wf.version} and runs — v{wf.version - 1} stays in the history")
             run = create_run(wf, user, inputs, mode="cli")
             run.worker = worker_name()
             run.save(update_fields=["worker"])
@@ -272,3 +276,15 @@ def files_beside(path: str):
         return None
 
     return find
+
+
+def _edited_elsewhere(workflow, text: str, path: str) -> str:
+    """Who saved the workflow's current version, when it differs from ``text`` and was not
+    saved by a run of this same file ("v5, saved by ann from the browser"); else ""."""
+    if workflow is None or workflow.yaml == text:
+        return ""
+    latest = workflow.current_version()
+    if latest.message == f"from runworkflow {path}":
+        return ""
+    by = latest.author.username if latest.author else "someone"
+    return f"v{latest.number}, saved by {by}: {latest.message or 'no message'}"
