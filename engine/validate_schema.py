@@ -11,6 +11,7 @@ import difflib
 from pydantic import ValidationError
 
 from .spec import ActionStep, ForeachStep, GroupStep
+from .validate_messages import plain
 
 #: fields that take one of several types: what to say when a value fits none of them
 UNIONS = {
@@ -49,12 +50,38 @@ def report(exc: ValidationError, path: tuple, doc, issues: list, model, skip_key
             continue  # the nested steps reported their own errors
         if loc and loc[0] in _LIST_KEYS and any(isinstance(k, int) for k in loc[1:3]) and err["type"] in _ITEM_ERRORS:
             continue
+        if len(loc) > 2 and loc[0] == "triggers" and loc[2] in _TRIGGER_KINDS:
+            loc = _trigger_loc(loc, doc, said)
+            if loc is None:
+                continue
+            if len(loc) == 2:
+                issues.append(doc.issue(path + loc, "a trigger is a schedule (schedule: '0 2 * * *') or a webhook "
+                                                    "(webhook: true), with an id"))
+                continue
         if len(loc) == 2 and loc[0] in UNIONS and loc[0] in known:
             if loc[0] not in said:  # one sentence for all the types tried
                 said.add(loc[0])
                 issues.append(doc.issue(path + loc[:1], f"{UNIONS[loc[0]]}, got {kind_of(err.get('input'))}"))
             continue
         issues.append(doc.issue(path + loc, message(err, loc, model, known)))
+
+
+_TRIGGER_KINDS = {"ScheduleTrigger": "schedule", "WebhookTrigger": "webhook"}
+
+
+def _trigger_loc(loc: tuple, doc, said: set) -> tuple | None:
+    """A trigger's error without the class pydantic tried (``triggers[0].ScheduleTrigger.x``):
+    only the errors of the kind the trigger says it is (its ``schedule`` or ``webhook`` key);
+    for one that says neither, its place alone, once (None: nothing more to say)."""
+    raw = doc.data.get("triggers") if isinstance(doc.data, dict) else None
+    item = raw[loc[1]] if isinstance(raw, list) and isinstance(loc[1], int) and loc[1] < len(raw) else None
+    kinds = [k for k in _TRIGGER_KINDS.values() if isinstance(item, dict) and k in item]
+    if len(kinds) == 1:
+        return loc[:2] + loc[3:] if _TRIGGER_KINDS[loc[2]] == kinds[0] else None
+    if ("triggers", loc[1]) in said:
+        return None
+    said.add(("triggers", loc[1]))
+    return loc[:2]
 
 
 def message(err: dict, loc: tuple, model, known: list[str]) -> str:
@@ -85,13 +112,15 @@ def message(err: dict, loc: tuple, model, known: list[str]) -> str:
     if loc == ("on_error",) and model is ActionStep and err.get("input") == "rollback":
         return ("an action step's on_error is fail or continue; rollback goes on the block around the steps "
                 "that can be undone (parallel, foreach, group or the workflow), with compensate on those steps")
-    if kind == "too_short" and loc == ("cases",):
-        return "a switch needs at least one case"
-    if kind == "too_short" and loc == ("parallel",):
-        return "a parallel block needs at least one branch"
-    if kind == "too_short" and loc == ("steps",):
-        return "steps needs at least one step"
-    return err["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "as":
+        return f"invalid as {shown(err.get('input'))}: the item's name uses letters, digits and _"
+    if kind == "string_pattern_mismatch" and "triggers" in loc and loc[-1] == "id":
+        return f"invalid trigger id {shown(err.get('input'))}: use letters, digits and _"
+    return plain(err, _BODIES.get(model))
+
+
+#: which body an empty ``steps`` list is (validate_messages names it)
+_BODIES = {ForeachStep: "foreach", GroupStep: "group"}
 
 
 def shown(value) -> str:

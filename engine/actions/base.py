@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..expressions import has_expression
 from ..settings import EngineSettings
+from ..validate_messages import plain
 
 
 class Params(BaseModel):
@@ -132,7 +133,7 @@ def _message(err: dict, model: type[BaseModel] | None = None) -> str:
         return f"unknown parameter '{shown}'{_suggestion(name, _model_at(model, err['loc'][:-1]))}"
     if err["type"] == "missing":
         return f"missing parameter '{err['loc'][-1]}'"
-    return err["msg"].removeprefix("Value error, ")
+    return plain(err)
 
 
 def _model_at(model, loc) -> type[BaseModel] | None:

@@ -47,9 +47,9 @@ steps:
 @pytest.mark.parametrize("text, expected", [
     ("steps: []\n", "missing required key 'name'"),
     ("name: Bad Name\nsteps: []\n", "invalid name"),
-    ("version: 2\nname: x\nsteps: []\n", "version: Input should be 1"),
+    ("version: 2\nname: x\nsteps: []\n", "version: version must be 1, not 2"),
     ("- a\n- b\n", "a workflow is a mapping"),
-    ("name: x\nsteps: {a: 1}\n", "steps: Input should be a valid list"),
+    ("name: x\nsteps: {a: 1}\n", "steps: steps takes a list, not a mapping"),
     ("name: x\nsteps:\n  - {id: a}\n", "a step needs one of: uses, parallel, foreach, steps"),
     ("name: x\nsteps:\n  - {id: a, use: wait}\n", "did you mean 'uses' instead of 'use'?"),
     ("name: x\nsteps:\n  - {id: a, uses: wait, parallel: []}\n", "exactly one of uses, parallel, foreach, steps"),

@@ -206,11 +206,11 @@ async def test_a_pace_cancelled_before_its_start_gives_its_place_back():
 
 # -- hostile values -------------------------------------------------------------------------------
 @pytest.mark.parametrize("with_, message", [
-    ({"host_concurrency": 0}, "greater than or equal to 1"),
-    ({"host_concurrency": -3}, "greater than or equal to 1"),
-    ({"host_concurrency": 1.5}, "integer"),
-    ({"rate_limit": 0}, "greater than 0"),
-    ({"rate_limit": -1}, "greater than 0"),
+    ({"host_concurrency": 0}, "must be at least 1"),
+    ({"host_concurrency": -3}, "must be at least 1"),
+    ({"host_concurrency": 1.5}, "whole number"),
+    ({"rate_limit": 0}, "must be more than 0"),
+    ({"rate_limit": -1}, "must be more than 0"),
     ({"rate_limit": "inf"}, "finite number"),
     ({"rate_limit": "nan"}, "finite number"),
 ])
