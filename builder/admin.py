@@ -1,9 +1,19 @@
-"""Admin: skills (validated on save, enable/disable), workflows with versions, runs and approvals read-only."""
+"""Admin: skills (validated on save, enable/disable, used by, try it, history, export/import), workflows with versions, runs and approvals read-only."""
+
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import skill_history, skill_transfer_views, skill_try, skill_usage
 
 from .models import Approval, Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
+from .skill_form import SkillForm, built_in_actions
 
 
 def _staff(request) -> bool:
@@ -31,25 +41,114 @@ class StaffOnly(StaffView):
 
 @admin.register(Skill)
 class SkillAdmin(StaffOnly, admin.ModelAdmin):
+    """Skills: the action's parameters as a form, Used by, Try it, history with restore,
+    export and import (the work is in the builder/skill_*.py modules)."""
+
+    form = SkillForm
     list_display = ["name", "title", "category", "action", "concurrency", "enabled", "updated_at"]
     list_filter = ["enabled", "category", "action"]
     search_fields = ["name", "title", "description"]
-    actions = ["enable", "disable"]
+    actions = ["enable", "disable", "export"]
+    readonly_fields = ["used_by"]
     fieldsets = [
         (None, {"fields": ["name", "title", "description", "category", "enabled"]}),
         ("What it runs", {"fields": ["action", "config", "concurrency"]}),
         ("Schemas", {"fields": ["input_schema", "output_schema"]}),
+        ("Used by", {"fields": ["used_by"]}),
     ]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(partial(skill_transfer_views.export_view, self)), name="builder_skill_export"),
+            path("import/", wrap(partial(skill_transfer_views.import_view, self)), name="builder_skill_import"),
+            path("<path:object_id>/try/", skill_try.view(self), name="builder_skill_try"),
+            path("<path:object_id>/history/<path:change_id>/restore/",
+                 wrap(partial(skill_history.restore_view, self)), name="builder_skill_restore"),
+            *super().get_urls(),
+        ]
+
+    def history_view(self, request, object_id, extra_context=None):
+        return skill_history.history_view(self, request, object_id)
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["action_schemas"] = built_in_actions()
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.display(description="Used by")
+    def used_by(self, obj):
+        if obj is None or obj.pk is None:
+            return "saved skills list the workflows whose current version uses them"
+        workflows = skill_usage.users_of(obj.name)
+        rows = format_html_join("", '<li><a href="{}">{}</a> · {} · v{}</li>',
+                                ((reverse("editor", args=[w.pk]), w.name, w.owner.get_username(), w.version)
+                                 for w in workflows))
+        return format_html('<p data-testid="used-by-summary">{}</p><ul class="used-by">{}</ul>',
+                           skill_usage.summary(workflows), rows)
+
+    def save_model(self, request, obj, form, change):
+        before = skill_history.snapshot(Skill.objects.filter(pk=obj.pk).first()) if change else None
+        super().save_model(request, obj, form, change)
+        kind = "created" if not change else _kind(before, obj)
+        skill_history.record(obj, request.user, kind, before)
+
+    def delete_model(self, request, obj):
+        before = skill_history.snapshot(obj)
+        skill_history.record(None, request.user, "deleted", before, name=obj.name)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for skill in queryset:
+            skill_history.record(None, request.user, "deleted", skill_history.snapshot(skill), name=skill.name)
+        super().delete_queryset(request, queryset)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        skill = Skill.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        breaks = skill_usage.impact([(skill.name, None, skill.pk)]) if skill else None
+        return super().delete_view(request, object_id, {**(extra_context or {}), "breaks": breaks})
 
     @admin.action(description="Enable the selected skills")
     def enable(self, request, queryset):
-        count = queryset.update(enabled=True)
+        count = self._switch(request, queryset, True)
         self.message_user(request, f"{count} skill(s) enabled.", messages.SUCCESS)
 
-    @admin.action(description="Disable the selected skills")
+    @admin.action(description="Disable the selected skills (asks first if workflows use them)")
     def disable(self, request, queryset):
-        count = queryset.update(enabled=False)
+        skills = list(queryset)
+        breaks = skill_usage.impact([(s.name, None, s.pk) for s in skills if s.enabled])
+        if breaks and request.POST.get("confirm_breaking") != breaks.fingerprint:
+            context = {**self.admin_site.each_context(request), "opts": Skill._meta, "skills": skills,
+                       "breaks": breaks, "title": "Disable skills used by workflows?",
+                       "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/builder/skill/disable_confirmation.html", context)
+        count = self._switch(request, queryset, False)
         self.message_user(request, f"{count} skill(s) disabled.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Export the selected skills as YAML")
+    def export(self, request, queryset):
+        return skill_transfer_views.export_response(queryset.order_by("category", "name"))
+
+    @staticmethod
+    def _switch(request, queryset, enabled: bool) -> int:
+        """Turn skills on or off, each change kept in its history."""
+        count = 0
+        with transaction.atomic():
+            for skill in queryset.exclude(enabled=enabled):
+                before = skill_history.snapshot(skill)
+                skill.enabled = enabled
+                skill.save(update_fields=["enabled", "updated_at"])
+                skill_history.record(skill, request.user, "enabled" if enabled else "disabled", before)
+                count += 1
+        return count
+
+
+def _kind(before: dict | None, skill: Skill) -> str:
+    """"enabled"/"disabled" when only that changed, else "changed"."""
+    after = skill_history.snapshot(skill)
+    if before and {k for k in after if after[k] != before.get(k)} == {"enabled"}:
+        return "enabled" if skill.enabled else "disabled"
+    return "changed"
 
 
 class ReadOnly(StaffView):
