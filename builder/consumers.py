@@ -199,7 +199,7 @@ class RunConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
 class WorkflowsConsumer(_StrictJson, AsyncJsonWebsocketConsumer):
     """``ws/workflows/``: the user's runs starting and ending (staff: everyone's), for the list page.
 
-    Sends ``{"type": "run.status", "workflow_id", "run_id", "status", "duration_ms"}``.
+    Sends ``{"type": "run.status", "workflow_id", "run_id", "status", "duration_ms", "origin"}``.
     """
 
     async def connect(self):

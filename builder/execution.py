@@ -31,6 +31,7 @@ from engine import Runner, WorkflowInvalid, plan
 
 from . import approvals, concurrency, leases
 from .models import Run
+from .origins import origin_text
 from .recorder import RunRecorder
 from .runtime import engine_settings, load_workflow, registry, secrets_for
 from .services import completed_outputs
@@ -154,7 +155,8 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
         runner = Runner(actions, engine_settings(), secrets=secret_values, services=services)
         recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
                                on_fatal=lambda: runner.cancel(str(run_id)), stored_rows=state["stored"],
-                               resumed=state["taken_over"])
+                               resumed=state["taken_over"],
+                               origin=origin_text(run.origin, run.origin_detail, short=True))
         await recorder.start()
         ACTIVE[run_id] = runner
         _watch()

@@ -55,7 +55,7 @@ class RunRecorder:
 
     def __init__(self, run_id: int, *, interval: float = 0.1, send: bool = True,
                  owner_id: int | None = None, workflow_id: int | None = None, on_fatal=None,
-                 stored_rows: set | None = None, resumed: bool = False):
+                 stored_rows: set | None = None, resumed: bool = False, origin: str = ""):
         self.run_id = run_id
         # a run taken over from a stopped process: the (path, attempt) rows it has already, and
         # its first start time stays
@@ -65,6 +65,7 @@ class RunRecorder:
         self.on_fatal = on_fatal  # called once when a batch cannot be stored: stop the run
         self.fatal: str | None = None
         self.owner_id, self.workflow_id = owner_id, workflow_id  # for the live workflow list
+        self.origin = origin  # where the run came from, in words (the list's line under its status)
         self.interval = interval
         self.layer = get_channel_layer() if send else None
         self.pending: list = []  # emitted, not yet written
@@ -177,7 +178,7 @@ class RunRecorder:
         """A run started or ended: tell the owner's (and staff's) open workflow lists."""
         status = {"type": "run.status", "workflow_id": self.workflow_id, "run_id": self.run_id,
                   "status": "running" if event["type"] == "run.started" else event["status"],
-                  "duration_ms": event.get("duration_ms")}
+                  "duration_ms": event.get("duration_ms"), "origin": self.origin}
         for group in (owner_group(self.owner_id), STAFF_GROUP):
             await self.layer.group_send(group, status)
 

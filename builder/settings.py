@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "ninja",  # its vendored Swagger UI for /api/docs (without the app, the page loads it from a CDN)
     "builder",
 ]
 

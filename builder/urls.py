@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path, register_converter
+from django.views.generic import RedirectView
 
 from . import views
 from .api import api
@@ -33,6 +35,8 @@ urlpatterns = [
     path("tokens/", views.tokens_page, name="tokens"),
     path("tokens/<id:token_id>/revoke/", views.revoke_token, name="revoke-token"),
     path("hooks/<str:token>/", hook, name="webhook"),
+    # pages without the icon link (the admin's) ask for /favicon.ico
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -11,21 +11,26 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from engine.spec import NAME_PATTERN
+
 from .approvals import visible_runs
 from .models import Run, Workflow
 from .services import MAX_YAML_BYTES, Invalid, delete_workflow_and_runs, save_workflow, visible_to
 
 RECENT = 20  # runs per workflow on the list (its sparkline)
+REFUSED = "list-refused"  # the session key of a refused "new" or import, shown once by the list
+NAME_RULE = ("A name is lower-case letters, digits, '-' and '_', starting with a letter or digit "
+             "(like sales-report), up to 100 characters.")
 NEW_TEMPLATE = "version: 1\nname: {name}\ntitle: \"\"\nsteps: []\n"
 
 
-def _list(request, status=200, **extra):
+def _list(request, **extra):
     workflows = list(visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
         Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:RECENT], to_attr="recent")))
     week_ago = timezone.now() - timedelta(days=7)
     for workflow in workflows:  # the sparkline: this week's runs, oldest first
         workflow.week = [run for run in reversed(workflow.recent) if run.created_at >= week_ago]
-    return render(request, "workflow_list.html", {"workflows": workflows, **extra}, status=status)
+    return render(request, "workflow_list.html", {"workflows": workflows, "name_rule": NAME_RULE, **extra})
 
 
 def _workflow(request, workflow_id: int) -> Workflow:
@@ -35,8 +40,16 @@ def _workflow(request, workflow_id: int) -> Workflow:
 
 @login_required
 def workflow_list(request):
-    """The user's workflows with their last run."""
-    return _list(request)
+    """The user's workflows with their last run, and what a refused "new" or import said."""
+    refused = request.session.pop(REFUSED, None) or {}
+    return _list(request, problems=refused.get("problems"), new_name=refused.get("name", ""))
+
+
+def _refused(request, problems: list[str], name: str = ""):
+    """Back to the list (a GET: reloading it posts nothing again), which shows the problems and
+    keeps the name typed."""
+    request.session[REFUSED] = {"problems": [str(p)[:500] for p in problems[:20]], "name": name[:100]}
+    return redirect("home")
 
 
 @login_required
@@ -44,13 +57,12 @@ def workflow_list(request):
 def new_workflow(request):
     """Create an empty workflow named by the form and open it in the editor."""
     name = request.POST.get("name", "").strip()
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}", name):
-        return _list(request, 400, problems=["A name is letters, digits, '-', '_' or '.', up to 100 characters."],
-                     new_name=name)
+    if len(name) > 100 or not re.fullmatch(NAME_PATTERN, name):
+        return _refused(request, [f"'{name[:100]}' is not a name. {NAME_RULE}"], name)
     try:
         workflow = save_workflow(request.user, NEW_TEMPLATE.format(name=name), "created")
     except Invalid as exc:
-        return _list(request, 400, problems=[i.message for i in exc.issues], new_name=name)
+        return _refused(request, [i.message for i in exc.issues], name)
     return redirect("editor", workflow.pk)
 
 
@@ -60,15 +72,15 @@ def import_workflow(request):
     """Create a workflow from an uploaded YAML file; problems are listed with their places."""
     upload = request.FILES.get("file")
     if upload is None or upload.size > MAX_YAML_BYTES:
-        return _list(request, 400, problems=["Choose a YAML file of at most 1 MiB."])
+        return _refused(request, ["Choose a YAML file of at most 1 MiB."])
     try:
         text = upload.read().decode("utf-8")
         workflow = save_workflow(request.user, text, f"imported from {upload.name}")
     except UnicodeDecodeError:
-        return _list(request, 400, problems=[f"{upload.name} is not UTF-8 text."])
+        return _refused(request, [f"{upload.name} is not UTF-8 text."])
     except Invalid as exc:
-        return _list(request, 400, problems=[f"{upload.name}:{i.line}:{i.column}: {i.path + ': ' if i.path else ''}"
-                                             f"{i.message}" for i in exc.issues])
+        return _refused(request, [f"{upload.name}:{i.line}:{i.column}: {i.path + ': ' if i.path else ''}"
+                                  f"{i.message}" for i in exc.issues])
     messages.success(request, f"Imported {workflow.name}.")
     return redirect("editor", workflow.pk)
 
@@ -85,7 +97,7 @@ def duplicate_workflow(request, workflow_id: int):
     try:
         workflow = save_workflow(request.user, text, f"copied from {original.name} v{original.version}")
     except Invalid as exc:
-        return _list(request, 400, problems=[i.message for i in exc.issues])
+        return _refused(request, [i.message for i in exc.issues])
     messages.success(request, f"Copied {original.name} to {name}.")
     return redirect("editor", workflow.pk)
 

@@ -23,13 +23,23 @@ function renameKey(map, from, to) {
   for (const [k, v] of entries) map[k] = v;
 }
 
+/** Add `key` to `map` just before `before` (or at the end): the printed YAML keeps the
+ * model's key order, and a workflow's inputs belong above its steps. */
+function putBefore(map, key, value, before) {
+  const entries = Object.entries(map);
+  const at = entries.findIndex(([k]) => k === before);
+  entries.splice(at < 0 ? entries.length : at, 0, [key, value]);
+  for (const k of Object.keys(map)) delete map[k];
+  for (const [k, v] of entries) map[k] = v;
+}
+
 /** Fill `body` with the workflow's own fields; `onChange()` after each edit. */
 export function showWorkflow(body, workflow, onChange) {
   const head = document.createElement("p");
   head.className = "props-kind";
   head.textContent = "workflow";
   body.append(head);
-  for (const [key, hint] of [["name", "letters, digits, '-', '_' and '.'"], ["title", "one line that says what it does"]]) {
+  for (const [key, hint] of [["name", "lower-case letters, digits, '-' and '_'"], ["title", "one line that says what it does"]]) {
     body.append(field(key, {type: "string", title: key, description: hint}, workflow[key], (v) => {
       set(workflow, key, v);
       onChange();
@@ -82,7 +92,7 @@ export function showWorkflow(body, workflow, onChange) {
   };
   const add = Object.assign(document.createElement("button"), {type: "button", textContent: "+ input", className: "add"});
   add.addEventListener("click", () => {
-    workflow.inputs = workflow.inputs && typeof workflow.inputs === "object" ? workflow.inputs : {};
+    if (!workflow.inputs || typeof workflow.inputs !== "object") putBefore(workflow, "inputs", {}, "steps");
     let n = 1;
     while (`input_${n}` in workflow.inputs) n++;
     workflow.inputs[`input_${n}`] = {type: "string"};

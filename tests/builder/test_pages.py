@@ -15,11 +15,21 @@ def test_new_workflow_opens_the_editor(alice_client, alice):
 
 
 def test_new_workflow_refuses_a_bad_or_taken_name(alice_client, alice):
-    response = alice_client.post("/workflows/new/", {"name": "no spaces"})
-    assert response.status_code == 400 and b"letters, digits" in response.content
+    # refused, the list comes back by a redirect (a reload posts nothing again) with the reason
+    # and the name typed; the server's rule is the engine's, the same as the form's pattern
+    for name in ("no spaces", "My.Flow", "Upper", "-dash", "x" * 101):
+        response = alice_client.post("/workflows/new/", {"name": name})
+        assert response.status_code == 302 and response["Location"] == "/"
+        page = alice_client.get("/")
+        assert page.status_code == 200 and b"lower-case letters, digits" in page.content
+        assert b'data-testid="problems"' in page.content
+        assert b'data-testid="problems"' not in alice_client.get("/").content  # said once
+    assert not Workflow.objects.filter(owner=alice).exists()
     save_workflow(alice, SIMPLE)
     response = alice_client.post("/workflows/new/", {"name": "simple"})
-    assert response.status_code == 400 and b"already have a workflow named" in response.content
+    page = alice_client.get("/")
+    assert b"already have a workflow named" in page.content and b'value="simple"' in page.content
+    assert b'pattern="[a-z0-9][a-z0-9_\\-]{0,99}"' in page.content
 
 
 def test_import_a_yaml_file_names_the_place_of_each_problem(alice_client, alice):
@@ -28,8 +38,9 @@ def test_import_a_yaml_file_names_the_place_of_each_problem(alice_client, alice)
     assert response.status_code == 302 and Workflow.objects.filter(owner=alice, name="simple").exists()
     bad = SimpleUploadedFile("bad.yaml", b"name: bad\nsteps:\n  - id: a\n    uses: nope\n")
     response = alice_client.post("/workflows/import/", {"file": bad})
-    assert response.status_code == 400
-    assert b"bad.yaml:4:" in response.content and b"steps[0]" in response.content
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = alice_client.get("/").content
+    assert b"bad.yaml:4:" in page and b"steps[0]" in page
 
 
 def test_duplicate_and_delete(alice_client, alice):
