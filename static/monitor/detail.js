@@ -1,7 +1,9 @@
-// The step detail pane: status, attempts, duration, inputs as resolved (secrets already
-// redacted by the server), output, error and log lines; for a foreach, its items, paged.
+// The step detail pane: status, attempts (each with its duration and error), inputs as resolved
+// (secrets already redacted by the server), output, error and log lines, "restart from this
+// step"; for a foreach, its items by index, paged (builder/monitor_api.py).
 import {api} from "../common/api.js";
 import {duration, mark} from "../common/status.js";
+import {statusText} from "./flow.js";
 
 const PAGE = 50;
 const SHOWN_CHARS = 20000;  // more JSON than this waits for a click: laying out 10 000 lines takes 100 ms
@@ -39,8 +41,39 @@ function section(title, ...content) {
   return details;
 }
 
-/** Mount the pane in `root`; show(path) fills it, refresh() re-reads the selected step. */
-export function mountDetail(root, runId, state, {onSelect}) {
+/** An attempt's length: its own figure, else from its row's start and end (a retried attempt has none). */
+function attemptMs(row) {
+  if (row.duration_ms != null) return row.duration_ms;
+  if (row.started_at && row.finished_at) return Date.parse(row.finished_at) - Date.parse(row.started_at);
+  return null;
+}
+
+/** Every attempt of a step: number, status, duration and error. */
+function attemptsList(rows) {
+  const list = document.createElement("ol");
+  list.className = "attempts";
+  list.dataset.testid = "attempts";
+  for (const row of rows) {
+    const li = document.createElement("li");
+    li.dataset.testid = "attempt";
+    const ms = attemptMs(row);
+    li.textContent = `attempt ${row.attempt}: ${mark(row.status)} ${row.status}${ms != null ? ` · ${duration(ms)}` : ""}`;
+    if (row.error) {
+      const error = Object.assign(document.createElement("pre"), {className: "error", textContent: row.error});
+      li.append(error);
+    }
+    list.append(li);
+  }
+  return list;
+}
+
+/**
+ * Mount the pane in `root`; show(path) fills it, refresh() re-reads the selected step.
+ * `restart(path)` (when the server can restart a run from a step) starts that re-run.
+ */
+export function mountDetail(root, runId, state, options) {
+  const {onSelect, resumedFrom = null} = options;
+  const restart = (path) => options.restart(path);  // read late: known once the server said it can
   let selected = null;
   let token = 0;
 
@@ -65,10 +98,13 @@ export function mountDetail(root, runId, state, {onSelect}) {
     const facts = document.createElement("p");
     facts.dataset.testid = "detail-facts";
     const step = state.steps.get(path);
-    facts.textContent = step
-      ? `${mark(step.status)} ${step.status} · ${step.attempts || 0} attempt${step.attempts === 1 ? "" : "s"}${step.duration_ms != null ? ` · ${duration(step.duration_ms)}` : ""}`
-      : "not started";
+    if (step?.reused) facts.textContent = `${statusText(step, resumedFrom)}: its output was taken as it was, not run again`;
+    else if (step) {
+      facts.textContent = `${mark(step.status)} ${step.status} · ${step.attempts || 0} attempt${step.attempts === 1 ? "" : "s"}` +
+        `${step.duration_ms != null ? ` · ${duration(step.duration_ms)}` : ""}`;
+    } else facts.textContent = state.ready ? "not started" : "loading…";
     root.append(head, facts);
+    if (options.restart && !path.includes("[")) root.append(restartButton(path));
     if (state.progress.has(path)) root.append(await itemsPager(path, 0, mine));
     const [rows, logs] = await Promise.all([
       api(`runs/${runId}/steps?path=${encodeURIComponent(path)}&limit=50`),
@@ -89,13 +125,8 @@ export function mountDetail(root, runId, state, {onSelect}) {
         root.append(section(`Output${last.output_note ? ` (${last.output_note})` : ""}`, json(last.output)));
       }
       if (rows.length > 1) {
-        const list = document.createElement("ol");
-        for (const row of rows) {
-          const li = document.createElement("li");
-          li.textContent = `${mark(row.status)} ${row.status} · ${duration(row.duration_ms)}${row.error ? ` · ${row.error}` : ""}`;
-          list.append(li);
-        }
-        root.append(section("Attempts", list));
+        state.setTries(path, rows);
+        root.append(section(`Attempts (${rows.length})`, attemptsList(rows)));
       }
     }
     const lines = logs.length ? logs : (state.logs.get(path) || []);
@@ -108,38 +139,71 @@ export function mountDetail(root, runId, state, {onSelect}) {
     }
   }
 
+  function restartButton(path) {
+    const box = document.createElement("div");
+    box.className = "restart";
+    const button = Object.assign(document.createElement("button"), {type: "button",
+      textContent: "↻ Restart from this step", title: "A new run that reuses everything before this step and runs it and what follows"});
+    button.dataset.testid = "restart";
+    const error = Object.assign(document.createElement("p"), {className: "field-error", hidden: true});
+    error.setAttribute("role", "alert");
+    error.dataset.testid = "restart-error";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      error.hidden = true;
+      try {
+        await restart(path);
+      } catch (err) {
+        error.textContent = `Cannot restart from ${path}: ${err.message}`;
+        error.hidden = false;
+        button.disabled = false;
+      }
+    });
+    box.append(button, error);
+    return box;
+  }
+
   async function itemsPager(path, offset, mine) {
     const box = document.createElement("div");
     box.className = "items";
     box.dataset.testid = "items";
-    const rows = await api(`runs/${runId}/steps?prefix=${encodeURIComponent(`${path}[`)}&offset=${offset}&limit=${PAGE}`);
+    const page = await api(`runs/${runId}/items?path=${encodeURIComponent(path)}&offset=${offset}&limit=${PAGE}`);
     if (mine !== token) return box;
+    const rows = page.rows;
+    const last = Math.min(offset + PAGE, page.total ?? offset + PAGE);
     const table = document.createElement("table");
     table.className = "table";
-    table.innerHTML = "<caption></caption><thead><tr><th>item step</th><th>status</th><th>duration</th><th>error</th></tr></thead>";
-    table.querySelector("caption").textContent = `Items of ${path}: rows ${offset + 1}–${offset + rows.length}`;
+    table.innerHTML = "<caption></caption><thead><tr><th>item</th><th>step</th><th>status</th><th>duration</th><th>error</th></tr></thead>";
+    table.querySelector("caption").textContent = `Items of ${path}: ${offset + 1}–${last}` +
+      `${page.total != null ? ` of ${page.total}` : ""}`;
     const body = document.createElement("tbody");
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.testid = "item-row";
-      tr.innerHTML = "<td><button type=button class=link></button></td><td></td><td></td><td></td>";
+      tr.dataset.item = String(row.item);
+      tr.innerHTML = "<td></td><td><button type=button class=link></button></td><td></td><td></td><td></td>";
+      tr.children[0].textContent = String(row.item);
       tr.querySelector("button").textContent = `${row.path}${row.attempt > 1 ? ` #${row.attempt}` : ""}`;
       tr.querySelector("button").addEventListener("click", () => onSelect(row.path));
-      tr.children[1].textContent = `${mark(row.status)} ${row.status}`;
-      tr.children[2].textContent = duration(row.duration_ms);
-      tr.children[3].textContent = row.error || "";
+      tr.children[2].textContent = `${mark(row.status)} ${row.status}`;
+      tr.children[3].textContent = duration(row.duration_ms);
+      tr.children[4].textContent = row.error || "";
       body.append(tr);
     }
     table.append(body);
     const nav = document.createElement("div");
     nav.className = "pager";
     const prev = Object.assign(document.createElement("button"), {type: "button", textContent: "← previous", disabled: offset === 0});
-    const next = Object.assign(document.createElement("button"), {type: "button", textContent: "next →", disabled: rows.length < PAGE});
+    const more = page.total != null ? offset + PAGE < page.total : rows.length > 0;
+    const next = Object.assign(document.createElement("button"), {type: "button", textContent: "next →", disabled: !more});
     next.dataset.testid = "items-next";
     prev.addEventListener("click", async () => box.replaceWith(await itemsPager(path, Math.max(offset - PAGE, 0), token)));
     next.addEventListener("click", async () => box.replaceWith(await itemsPager(path, offset + PAGE, token)));
     nav.append(prev, " ", next);
-    box.append(table, nav);
+    const wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    wrap.append(table);
+    box.append(wrap, nav);
     return box;
   }
 

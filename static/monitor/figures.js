@@ -70,3 +70,27 @@ export function describeBlock(block) {
   const across = (ACROSS[block.kind] || "steps") + (peak > 1 ? " and overlapping runs" : "");
   return `${text}, saved ${secondsText(block.saved_ms / 1000)} across ${across}`;
 }
+
+/**
+ * What held the run back (the summary's `held_back`, from the critical path): its words, and
+ * the figures they come from. "per_file: 2.1 s waiting for a slot of 4 — 8 would have saved ~1.0 s"
+ * @param {{block?: string, cause?: string, waited_ms?: number, limit?: number, saving_ms?: number, text?: string}} entry
+ * @returns {{text: string, figures: string}}
+ */
+export function heldBack(entry) {
+  const waited = secondsText((entry.waited_ms || 0) / 1000);
+  const text = entry.text || `${entry.block || "?"}: ${waited} waiting for ${entry.cause || "a slot"}` +
+    `${entry.limit != null ? ` (limit ${entry.limit})` : ""}`;
+  const figures = [`waited ${waited}`];
+  if (entry.cause) figures.push(`cause: ${entry.cause}`);
+  if (entry.limit != null) figures.push(`limit ${entry.limit}`);
+  if (entry.saving_ms != null) figures.push(`saving ~${secondsText(entry.saving_ms / 1000)}`);
+  return {text, figures: figures.join(" · ")};
+}
+
+/** The words of the figures line for what held the run back: "held back: 2.1 s in per_file". */
+export function heldBackShort(entries) {
+  const top = [...entries].sort((a, b) => (b.waited_ms || 0) - (a.waited_ms || 0)).slice(0, 2);
+  if (!top.length) return "";
+  return `held back: ${top.map((e) => `${secondsText((e.waited_ms || 0) / 1000)} waiting in ${e.block || "?"}`).join(", ")}`;
+}

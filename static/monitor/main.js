@@ -1,19 +1,27 @@
 // The monitor page: the run's flow with live statuses, the timeline, figures, step detail,
-// cancel / re-run / resume and the connection indicator. Repaints at most once a frame.
+// approvals, sub-workflows, the toolbar's actions and the connection indicator. Repaints at
+// most once a frame. `#step=<path>` selects a step; `#sub=<path>` shows a sub-workflow's steps
+// as their own view.
 import {api} from "../common/api.js";
 import {duration, mark} from "../common/status.js";
 import {parse} from "../vendor/yaml.js";
 import {connectRun} from "./socket.js";
 import {RunState} from "./state.js";
 import {mountFlow} from "./flow.js";
+import {mountViewport} from "../flow/viewport.js";
 import {mountTimeline} from "./timeline.js";
 import {mountDetail} from "./detail.js";
-import {runFigures} from "./figures.js";
+import {mountApprovals} from "./approvals.js";
+import {decorateSubflows, loadSubrun} from "./subflow.js";
+import {canRestart, mountActions} from "./actions.js";
+import {figuresText, paintMoreFigures, paintStatus} from "./header.js";
 
 const data = JSON.parse(document.getElementById("monitor-data").textContent);
 const $ = (sel) => document.querySelector(sel);
 const state = new RunState();
 const ACTIVE = new Set(["queued", "running"]);
+const hash = new URLSearchParams(location.hash.slice(1));
+const subPath = hash.get("sub") || "";
 
 let workflow;
 try {
@@ -21,9 +29,27 @@ try {
 } catch {
   workflow = {steps: []};
 }
+if (subPath) workflow = await subWorkflow(subPath);
+
+/** The sub-workflow shown as its own view, with a way back to the whole run. */
+async function subWorkflow(path) {
+  const crumb = $("[data-testid=subflow-crumb]");
+  crumb.hidden = false;
+  try {
+    const sub = await loadSubrun(data.id, path);
+    crumb.querySelector("span").textContent = `› ${path}: ${sub.name} v${sub.version} (sub-workflow)`;
+    return sub.workflow;
+  } catch (err) {
+    crumb.querySelector("span").textContent = `› ${path}: ${err.message}`;
+    return {steps: []};
+  }
+}
 
 function selectPath(path) {
-  if (path) history.replaceState(null, "", `#step=${encodeURIComponent(path)}`);
+  const next = new URLSearchParams();
+  if (subPath) next.set("sub", subPath);
+  if (path) next.set("step", path);
+  if (path || subPath) history.replaceState(null, "", `#${next.toString().replaceAll("%5B", "[").replaceAll("%5D", "]")}`);
   detail.show(path);
   for (const node of document.querySelectorAll(".selected")) node.classList.remove("selected");
   if (path) {
@@ -37,18 +63,25 @@ const connection = $("[data-testid=connection]");
 const socket = connectRun(data.id, {
   lastSeq: () => state.seq,
   onSnapshot(msg) {
+    const first = !state.ready;
     state.snapshot(msg);
+    state.ready = true;
     flow.update(state, null);
     timeline.update(state, null, Date.now() / 1000);
-    detail.refresh(new Set(), !ACTIVE.has(state.run.status));
+    if (first && detail.selected()) detail.show(detail.selected());  // shown before the snapshot: read again
+    else detail.refresh(new Set(), !ACTIVE.has(state.run.status));
     paintRun();
     paintOrigin(state.run);
+    loadDetails();
     if (!document.body.dataset.ready) performance.mark("wf:first-render");
     document.body.dataset.ready = "true";
   },
   onEvents(events) {
     const t = performance.now();
-    for (const e of events) state.apply(e);
+    for (const e of events) {
+      state.apply(e);
+      if (e.type === "step.waiting" || (e.type === "run.finished" && e.status === "waiting")) approvals.refresh();
+    }
     schedule();
     performance.measure("wf:events", {start: t});
   },
@@ -59,44 +92,46 @@ const socket = connectRun(data.id, {
   },
 });
 
-const flow = mountFlow($("[data-testid=flow]"), workflow, {onSelect: selectPath, onItems: selectPath});
-const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSelect: selectPath});
-const detail = mountDetail($("[data-testid=detail]"), data.id, state, {onSelect: selectPath});
+const actions = mountActions(data.id, {onCancelled(run) { Object.assign(state.run, {status: run.status}); schedule(); }});
+mountViewport($("[data-testid=flow]"));
+const flow = mountFlow($("[data-testid=flow]"), workflow, {onSelect: selectPath, onItems: selectPath, prefix: subPath,
+  resumedFrom: data.resumed_from});
+const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSelect: selectPath, resumedFrom: data.resumed_from});
+const restart = {fn: null};
+const detail = mountDetail($("[data-testid=detail]"), data.id, state, {onSelect: selectPath, resumedFrom: data.resumed_from,
+  get restart() { return restart.fn; }});
+const approvals = mountApprovals($("[data-testid=approvals]"), data.id, {onDecided: () => schedule()});
+decorateSubflows($("[data-testid=flow]"), flow.steps, data.id, (byPath, canvas) => {
+  flow.adopt(byPath);
+  const parent = canvas.closest(".card")?.dataset.path;
+  timeline.insertRows(parent, flow.rows(canvas));
+  flow.update(state, null);
+  timeline.update(state, null, Date.now() / 1000);
+  paintCritical();
+});
+canRestart().then((yes) => {
+  if (!yes) return;
+  restart.fn = actions.restart;
+  if (detail.selected()) detail.show(detail.selected());
+});
 
-function figures() {
-  const run = state.run;
-  const summary = run.summary || {};
-  let wall = run.duration_ms ?? summary.wall_ms;
-  let work = summary.work_ms;
-  const now = Date.now() / 1000;
-  if (wall == null && run.started_at) wall = (now - run.started_at) * 1000;
-  let actions = 0;
-  let done = 0;
-  if (work == null) {  // live: the action steps' time so far (cancelled attempts are no work)
-    work = 0;
-    for (const step of state.steps.values()) {
-      if ((step.kind && step.kind !== "action") || step.status === "cancelled") continue;
-      if (step.duration_ms != null) work += step.duration_ms;
-      else if (step.started && ["running", "retrying"].includes(step.status)) work += (now - step.started) * 1000;
+/** What the snapshot leaves out: every attempt of retried steps, the steps a resume reused. */
+function loadDetails() {
+  for (const [path, step] of state.steps) {
+    if (step.attempts > 1 && step.tries.length < step.attempts) {
+      api(`runs/${data.id}/steps?path=${encodeURIComponent(path)}&limit=100`).then((rows) => {
+        state.setTries(path, rows);
+        schedule();
+      }).catch(() => {});
     }
   }
-  const final = ["succeeded", "failed", "skipped", "cancelled"];
-  for (const path of flow.actionPaths) {
-    actions += 1;
-    if (final.includes(state.steps.get(path)?.status)) done += 1;
+  if (data.resumed_from) {
+    api(`runs/${data.id}/reused`).then((reused) => {
+      state.markReused(reused.paths);
+      schedule();
+    }).catch(() => {});
   }
-  for (const counts of state.items.values()) {  // foreach items' steps
-    for (const [status, n] of Object.entries(counts)) {
-      actions += n;
-      if (final.includes(status)) done += n;
-    }
-  }
-  const parts = runFigures({wall_ms: wall, work_ms: work || null, blocks: summary.blocks || []}, ACTIVE.has(run.status));
-  if (summary.action_steps != null) parts.push(`${summary.action_steps} action steps`);
-  else if (actions) parts.push(`${done} of ${actions} steps done`);
-  const tokens = summary.tokens && Object.values(summary.tokens).reduce((a, b) => a + (Number(b) || 0), 0);
-  if (tokens) parts.push(`${tokens} tokens`);
-  return parts.join(" · ");
+  if (state.run.status === "waiting" || [...state.steps.values()].some((s) => s.status === "waiting")) approvals.refresh();
 }
 
 /** Where the run came from, after "v2 · run #4" in the header (a resume says so there already). */
@@ -109,21 +144,26 @@ function paintOrigin(run) {
   title.append(origin);
 }
 
+let shownCritical = "";
+function paintCritical() {
+  const paths = state.run.summary?.critical_path;
+  const list = Array.isArray(paths) ? paths.filter((p) => typeof p === "string") : [];
+  shownCritical = list.join("\n");
+  flow.critical(list);
+  timeline.critical(list);
+}
+
 let shownStatus = null;
 function paintRun() {
   const run = state.run;
   if (shownStatus !== null && shownStatus !== run.status && !ACTIVE.has(run.status)) loadHistory();
+  if (shownStatus !== null && shownStatus !== run.status && run.status !== "waiting") approvals.refresh();
   shownStatus = run.status;
-  const status = $("[data-testid=run-status]");
-  status.dataset.status = run.status;
-  status.textContent = `${mark(run.status)} ${run.status}`;
-  $("[data-testid=figures]").textContent = figures();
-  const error = $("[data-testid=run-error]");
-  error.textContent = run.error && run.status !== "succeeded" ? run.error : "";
-  error.hidden = !error.textContent;
-  $("[data-action=cancel]").disabled = !ACTIVE.has(run.status) && run.status !== "waiting";  // a waiting run too
-  $("[data-action=resume]").disabled = !["failed", "cancelled", "interrupted"].includes(run.status);
-  $("[data-action=rerun]").disabled = ACTIVE.has(run.status);
+  paintStatus(run);
+  $("[data-testid=figures]").textContent = figuresText(state, flow.plan());
+  paintMoreFigures($("[data-testid=more-figures]"), run.summary);
+  const critical = Array.isArray(run.summary?.critical_path) ? run.summary.critical_path.join("\n") : "";
+  if (critical !== shownCritical) paintCritical();
 }
 
 let frame = 0;
@@ -143,38 +183,22 @@ function paint() {
 }
 // running runs tick (elapsed time, growing bars) twice a second without events too
 setInterval(() => { if (ACTIVE.has(state.run.status)) schedule(); }, 500);
-
-async function post(action) {
-  const error = $("[data-testid=run-error]");
-  try {
-    const run = await api(`runs/${data.id}/${action}`, {method: "POST"});
-    if (action === "cancel") { Object.assign(state.run, {status: run.status}); schedule(); }
-    else location.assign(`/runs/${run.id}/`);
-  } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-  }
-}
-$("[data-action=cancel]").addEventListener("click", () => post("cancel"));
-$("[data-action=rerun]").addEventListener("click", () => post("rerun"));
-$("[data-action=resume]").addEventListener("click", () => post("resume"));
 $("[data-action=reconnect]").addEventListener("click", () => socket.drop());
 
-const start = decodeURIComponent((location.hash.match(/step=([^&]+)/) || [])[1] || "");
-selectPath(start || null);
+selectPath(hash.get("step") || null);
 
 function loadHistory() {
   return api(`workflows/${data.workflow_id}/runs?limit=10`).then((runs) => {
-  const list = $("[data-testid=run-history]");
-  list.replaceChildren(...runs.map((run) => {
-    const li = document.createElement("li");
-    const link = Object.assign(document.createElement("a"), {href: `/runs/${run.id}/`, textContent: `#${run.id}`});
-    if (run.id === data.id) link.setAttribute("aria-current", "page");
-    const status = Object.assign(document.createElement("span"), {className: "status", textContent: ` ${mark(run.status)} ${run.status}`});
-    status.dataset.status = run.status;
-    li.append(link, status, ` ${duration(run.duration_ms)}`);
-    return li;
-  }));
+    const list = $("[data-testid=run-history]");
+    list.replaceChildren(...runs.map((run) => {
+      const li = document.createElement("li");
+      const link = Object.assign(document.createElement("a"), {href: `/runs/${run.id}/`, textContent: `#${run.id}`});
+      if (run.id === data.id) link.setAttribute("aria-current", "page");
+      const status = Object.assign(document.createElement("span"), {className: "status", textContent: ` ${mark(run.status)} ${run.status}`});
+      status.dataset.status = run.status;
+      li.append(link, status, ` ${duration(run.duration_ms)}`);
+      return li;
+    }));
   }).catch(() => {});
 }
 loadHistory();

@@ -1,10 +1,15 @@
-// The timeline (Gantt): one row per step on a shared time axis, bars coloured by status,
-// a moving "now" line while the run goes on. Bars are placed with CSS variables so a longer
-// axis changes one variable on the container, not every bar.
+// The timeline (Gantt): one row per step on a shared time axis, one bar per attempt coloured by
+// status (the gaps between a retried step's bars are its backoff), a foreach body's items as a
+// density band from its first item's start, the critical path marked, a moving "now" line while
+// the run goes on, and a legend. Bars are placed with CSS variables so a longer axis changes one
+// variable on the container, not every bar. Steps that ran without a card (a sub-workflow's, a
+// hook's the flow does not draw) get a row of their own under their parent's.
 import {duration, mark} from "../common/status.js";
+import {legend} from "./legend.js";
 
 const ACTIVE = new Set(["running", "retrying"]);
 const BUCKETS = 40;
+const ITEM = /\[\d+\]/;
 
 /** A foreach's items drawn as a density band: darker where more of them finished. */
 function band(times, from, to) {
@@ -25,8 +30,19 @@ function niceStep(span) {
   return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) || pow * 10;
 }
 
+/** Where a foreach body's bar starts: its first item's start, else the loop's own start. */
+function bodyStart(state, path) {
+  const first = state.itemStarts.get(path);
+  if (first != null) return first;
+  for (let cut = path.lastIndexOf("."); cut > 0; cut = path.lastIndexOf(".", cut - 1)) {
+    const loop = state.steps.get(path.slice(0, cut));
+    if (loop?.started != null) return loop.started;
+  }
+  return null;
+}
+
 /** Mount the timeline in `root` with one row per path of `rows` ([{path, label, depth}]). */
-export function mountTimeline(root, rows, {onSelect}) {
+export function mountTimeline(root, rows, {onSelect, resumedFrom = null}) {
   root.replaceChildren();
   const axis = document.createElement("div");
   axis.className = "tl-axis";
@@ -39,8 +55,9 @@ export function mountTimeline(root, rows, {onSelect}) {
   now.className = "tl-now";
   now.dataset.testid = "timeline-now";
   body.append(now);
-  const bars = new Map();
-  for (const row of rows) {
+  const tracks = new Map();  // path -> {line, track, bars: Element[]}
+
+  function makeRow(row) {
     const line = document.createElement("div");
     line.className = "tl-row";
     line.setAttribute("role", "listitem");
@@ -53,22 +70,47 @@ export function mountTimeline(root, rows, {onSelect}) {
     label.title = row.path;
     const track = document.createElement("div");
     track.className = "tl-track";
-    const bar = document.createElement("div");
-    bar.className = "tl-bar";
-    bar.dataset.testid = "timeline-bar";
-    bar.setAttribute("role", "img");
-    bar.dataset.path = row.path;
-    bar.hidden = true;
-    track.append(bar);
     line.append(label, track);
-    body.append(line);
-    bars.set(row.path, bar);
+    tracks.set(row.path, {line, track, bars: []});
+    return line;
   }
-  root.append(axis, body);
+  body.append(...rows.map(makeRow));
+  root.append(axis, body, legend());
   root.addEventListener("click", (e) => {
     const row = e.target.closest(".tl-row");
     if (row) onSelect(row.dataset.path);
   });
+
+  /** Rows for `more` right after the row of `after` (and its rows below), unless there already. */
+  function insertRows(after, more) {
+    let anchor = tracks.get(after)?.line || null;
+    while (anchor?.nextElementSibling?.dataset.path?.startsWith(`${after}.`)) anchor = anchor.nextElementSibling;
+    const fresh = more.filter((row) => !tracks.has(row.path)).map(makeRow);
+    if (anchor) anchor.after(...fresh);
+    else body.append(...fresh);
+  }
+
+  /** A row for a step that ran without a card: under its nearest parent's row. */
+  function adoptPath(path) {
+    let parent = path;
+    do parent = parent.slice(0, Math.max(parent.lastIndexOf("."), 0)); while (parent && !tracks.has(parent));
+    const label = path.slice(parent ? parent.length + 1 : 0);
+    insertRows(parent, [{path, label, depth: path.split(".").length - 1}]);
+  }
+
+  function barsFor(entry, n) {
+    while (entry.bars.length < n) {
+      const bar = document.createElement("div");
+      bar.className = "tl-bar";
+      bar.dataset.testid = "timeline-bar";
+      bar.dataset.path = entry.line.dataset.path;
+      bar.setAttribute("role", "img");
+      entry.track.append(bar);
+      entry.bars.push(bar);
+    }
+    for (const [i, bar] of entry.bars.entries()) bar.hidden = i >= n;
+    return entry.bars;
+  }
 
   let span = 1;
   let t0 = null;
@@ -85,16 +127,64 @@ export function mountTimeline(root, rows, {onSelect}) {
     for (let t = 0; t <= span + 1e-9; t += step) {
       const tick = document.createElement("span");
       tick.style.left = `${(t / span) * 100}%`;
-      tick.textContent = `${+t.toFixed(3)}s`;
+      tick.textContent = span < 2 ? `${Math.round(t * 1000)} ms` : `${+t.toFixed(2)}s`;
       ticks.push(tick);
     }
     axis.replaceChildren(...ticks);
   }
 
+  function place(bar, path, piece, end, extra = "") {
+    const a = piece.started - t0;
+    const b = (piece.finished ?? (ACTIVE.has(piece.status) ? end : piece.started)) - t0;
+    bar.dataset.status = piece.status;
+    bar.style.setProperty("--t0", a.toFixed(4));
+    bar.style.setProperty("--t1", Math.max(b, a).toFixed(4));
+    bar.title = `${path}${extra}: ${mark(piece.status)} ${piece.status}\nstart +${a.toFixed(2)} s, ` +
+      `${piece.finished ? `end +${b.toFixed(2)} s, ` : ""}${duration((b - a) * 1000)}` +
+      `${piece.error ? `\n${piece.error.slice(0, 200)}` : ""}`;
+    bar.setAttribute("aria-label", bar.title);
+  }
+
+  function draw(state, path, end, clock) {
+    const entry = tracks.get(path);
+    let step = state.steps.get(path);
+    const times = state.itemTimes.get(path);
+    if (!step && times?.length) {  // a foreach body step: its items, first start to last end
+      const counts = state.items.get(path) || {};
+      const start = bodyStart(state, path) ?? Math.min(...times.slice(0, 50)) - 0.001;
+      step = {status: counts.running ? "running" : counts.failed ? "failed" : "succeeded", started: start,
+        finished: counts.running ? null : times[times.length - 1], tries: []};
+    }
+    if (!step || step.started === null) { barsFor(entry, 0); return; }
+    const tries = step.tries?.length > 1 ? step.tries.filter((a) => a.started != null) : [];
+    const bars = barsFor(entry, Math.max(tries.length, 1));
+    if (tries.length > 1) {
+      tries.forEach((a, i) => {
+        place(bars[i], path, a, end, ` attempt ${a.attempt} of ${tries.length}`);
+        bars[i].dataset.attempt = String(a.attempt);
+      });
+      return;
+    }
+    const bar = bars[0];
+    bar.classList.toggle("reused", Boolean(step.reused));
+    place(bar, path, step, end);
+    if (step.reused) {
+      bar.title = `${path}: reused${resumedFrom ? ` from #${resumedFrom}` : ""} (not run again)`;
+      bar.setAttribute("aria-label", bar.title);
+    } else if (step.attempts > 1) bar.title += `, ${step.attempts} attempts`;
+    if (times?.length && (step.finished || !(clock - (banded.get(path) || 0) < 0.5))) {
+      banded.set(path, clock);
+      bar.classList.add("band");
+      bar.style.backgroundImage = band(times, step.started, step.finished ?? end);
+      bar.title += `\n${times.length} item steps finished (darker: more at once)`;
+      bar.setAttribute("aria-label", bar.title);
+    }
+  }
+
   return {
+    insertRows,
     /**
-     * Redraw: `steps` is the RunState's map; `changed` the paths to redraw (null: all);
-     * `clock` the time now (or the run's end).
+     * Redraw: `changed` the paths to redraw (null: all); `clock` the time now (or the run's end).
      */
     update(state, changed, clock) {
       const start = state.run.started_at ?? null;
@@ -111,42 +201,27 @@ export function mountTimeline(root, rows, {onSelect}) {
         root.style.setProperty("--scale", scale);
       }
       drawAxis();
-      const paths = new Set(changed ? [...changed].filter((p) => bars.has(p)) : bars.keys());
+      for (const path of changed || state.steps.keys()) {
+        if (!tracks.has(path) && state.steps.has(path) && !ITEM.test(path)) adoptPath(path);
+      }
+      const paths = new Set(changed ? [...changed].filter((p) => tracks.has(p)) : tracks.keys());
       if (clock - grown >= 0.25 || state.run.finished_at) {  // running bars grow 4 times a second
         grown = clock;
-        for (const path of bars.keys()) {
-          if (ACTIVE.has(state.steps.get(path)?.status)) paths.add(path);
+        for (const path of tracks.keys()) {
+          if (ACTIVE.has(state.steps.get(path)?.status) || state.items.get(path)?.running) paths.add(path);
         }
       }
-      for (const path of paths) {
-        const bar = bars.get(path);
-        let step = state.steps.get(path);
-        const times = state.itemTimes.get(path);
-        if (!step && times?.length) {  // a foreach body step: its items, first to last
-          const counts = state.items.get(path) || {};
-          step = {status: counts.running ? "running" : counts.failed ? "failed" : "succeeded", attempts: 1,
-            started: Math.min(...times.slice(0, 50)) - 0.001, finished: times[times.length - 1]};
-        }
-        if (!step || step.started === null) { bar.hidden = true; continue; }
-        const a = step.started - t0;
-        const b = (step.finished ?? (ACTIVE.has(step.status) ? end : step.started)) - t0;
-        bar.hidden = false;
-        bar.dataset.status = step.status;
-        bar.style.setProperty("--t0", a.toFixed(4));
-        bar.style.setProperty("--t1", Math.max(b, a).toFixed(4));
-        bar.title = `${path}: ${mark(step.status)} ${step.status}\nstart +${a.toFixed(2)} s, ` +
-          `${step.finished ? `end +${b.toFixed(2)} s, ` : ""}${duration((b - a) * 1000)}` +
-          `${step.attempts > 1 ? `, ${step.attempts} attempts` : ""}`;
-        bar.setAttribute("aria-label", bar.title);
-        if (times?.length && (step.finished || !(clock - (banded.get(path) || 0) < 0.5))) {
-          banded.set(path, clock);
-          bar.classList.add("band");
-          bar.style.backgroundImage = band(times, step.started, step.finished ?? end);
-          bar.title += `\n${times.length} item steps finished (darker: more at once)`;
-        }
-      }
+      for (const path of paths) draw(state, path, end, clock);
       now.hidden = Boolean(state.run.finished_at);
       now.style.setProperty("--t0", String(Math.max(clock - t0, 0).toFixed(4)));
+    },
+    /** Mark the rows of the steps on the critical path. */
+    critical(paths) {
+      const on = new Set(paths);
+      for (const [path, {line}] of tracks) {
+        line.classList.toggle("critical", on.has(path));
+        if (on.has(path)) line.querySelector(".tl-label").setAttribute("aria-description", "on the critical path");
+      }
     },
     /** The visible span in seconds. */
     span: () => span,

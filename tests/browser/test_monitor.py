@@ -131,7 +131,7 @@ def test_resume_a_failed_run(page, server, alice, tmp_path, shot, settings):
     shot("failed")
 
     marker.write_text("now it is")
-    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("button", name="Resume", exact=True).click()
     page.wait_for_url(lambda url: re.search(r"/runs/(\d+)/", url) and int(re.search(r"/runs/(\d+)/", url).group(1)) != first)
     expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=10000)
     expect(page.get_by_text(f"resumed from #{first}")).to_be_visible()
@@ -180,7 +180,7 @@ def test_a_foreach_shows_progress_and_pages_its_items(page, server, alice, shot)
     expect(page.locator("[data-testid=item-row]")).to_have_count(50)
     first_page = page.locator("[data-testid=item-row]").first.inner_text()
     page.click("[data-testid=items-next]")
-    expect(page.locator("[data-testid=items] caption")).to_contain_text("rows 51–100")
+    expect(page.locator("[data-testid=items] caption")).to_contain_text("51–100 of 120")
     assert page.locator("[data-testid=item-row]").first.inner_text() != first_page
     page.locator("[data-testid=item-row] button").first.click()
     expect(page.locator("[data-testid=detail-title]")).to_have_text(re.compile(r"each\[\d+\]\.work"))
