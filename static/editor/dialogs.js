@@ -1,7 +1,9 @@
 // The editor's dialogs: save with a message, version history (view, restore), run with
-// inputs (a form from their declared types), and the workflow's run history.
+// inputs (a form from their declared types; lists and mappings in YAML, like the rest of the
+// editor, JSON being YAML too), and the workflow's run history.
 import {api} from "../common/api.js";
 import {duration, mark} from "../common/status.js";
+import {parse, stringify} from "../vendor/yaml.js";
 
 function dialog(name) {
   return document.querySelector(`dialog[data-dialog=${name}]`);
@@ -66,8 +68,8 @@ function inputField(name, spec) {
     control = Object.assign(document.createElement("input"), {type: "checkbox", checked: Boolean(spec.default)});
   } else if (spec.type === "object" || spec.type === "array") {
     control = document.createElement("textarea");
-    control.value = spec.default !== undefined ? JSON.stringify(spec.default, null, 2) : "";
-    control.placeholder = spec.type === "array" ? "[...] as JSON" : "{...} as JSON";
+    control.value = spec.default !== undefined && spec.default !== null ? stringify(spec.default, {lineWidth: 0}).trimEnd() : "";
+    control.placeholder = spec.type === "array" ? "a list in YAML: - one\n- two  (or [one, two])" : "a mapping in YAML: key: value  (or {key: value})";
   } else {
     control = Object.assign(document.createElement("input"), {type: spec.type === "number" || spec.type === "integer" ? "number" : "text"});
     if (spec.type === "number") control.step = "any";
@@ -80,13 +82,31 @@ function inputField(name, spec) {
   return row;
 }
 
+/** A list or mapping input's YAML; an Error naming the input when it is not one. */
+function structured(name, type, text) {
+  let value;
+  try {
+    value = parse(text);
+  } catch (err) {
+    const at = err.linePos?.[0];
+    throw new Error(`${name}: not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ""}: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`);
+  }
+  const isList = Array.isArray(value);
+  const isMap = value !== null && typeof value === "object" && !isList;
+  if (type === "array" ? !isList : !isMap) {
+    const got = isList ? "a list" : isMap ? "a mapping" : value === null ? "nothing" : `${typeof value === "string" ? "text" : typeof value}`;
+    throw new Error(`${name}: expected ${type === "array" ? "a list (- one per line, or [a, b])" : "a mapping (key: value)"}, got ${got}`);
+  }
+  return value;
+}
+
 function readInputs(form, specs) {
   const out = {};
   for (const [name, spec] of Object.entries(specs)) {
     const control = form.elements.namedItem(name);
     if (spec.type === "boolean") out[name] = control.checked;
     else if (control.value === "") continue;
-    else if (spec.type === "object" || spec.type === "array") out[name] = JSON.parse(control.value);
+    else if (spec.type === "object" || spec.type === "array") out[name] = structured(name, spec.type, control.value);
     else if (spec.type === "number" || spec.type === "integer") out[name] = Number(control.value);
     else out[name] = control.value;
   }
@@ -105,8 +125,16 @@ export function startRun(workflowId, specs) {
   form.onsubmit = async (e) => {
     if (e.submitter?.value !== "run") return;
     e.preventDefault();
+    let inputs;
     try {
-      const run = await api(`workflows/${workflowId}/runs`, {method: "POST", body: {inputs: readInputs(form, specs || {})}});
+      inputs = readInputs(form, specs || {});
+    } catch (err) {
+      say(error, err.message);
+      form.elements.namedItem(err.message.split(":")[0])?.focus();
+      return;
+    }
+    try {
+      const run = await api(`workflows/${workflowId}/runs`, {method: "POST", body: {inputs}});
       location.assign(`/runs/${run.id}/`);
     } catch (err) {
       const problems = err.body?.errors?.map((i) => i.message).join("; ");

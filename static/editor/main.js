@@ -3,11 +3,14 @@
 import {api} from "../common/api.js";
 import {deleteStep, idsOf, insertInto, move, newStep} from "../flow/tree.js";
 import {mountCanvas} from "./canvas.js";
+import {mountViewport} from "../flow/viewport.js";
+import {mountNeedsDrag} from "./needs-drag.js";
 import {mountPalette} from "./palette.js";
 import {showProperties} from "./properties.js";
 import {attachCompletions, candidates} from "./completions.js";
 import {mountYaml} from "./yaml-sync.js";
-import {parseYaml, printYaml} from "./yaml-model.js";
+import {locate, parseYaml, printYaml} from "./yaml-model.js";
+import {countReferences, renameReferences} from "./rename.js";
 import {History} from "./history.js";
 import {askSaveMessage, showHistory, showRuns, startRun} from "./dialogs.js";
 
@@ -52,6 +55,7 @@ function references() {
 function select(step) {
   flush();
   state.selected = step;
+  toWorkflow.hidden = !step;
   if (step === state.shown && (step || state.shownWorkflow === state.workflow)) return;
   state.shownWorkflow = state.workflow;
   state.shown = step;
@@ -59,8 +63,63 @@ function select(step) {
     workflow: state.workflow,
     actionsByName,
     attach: (input) => attachCompletions(input, references),
-    onChange: (edited) => fromModel({typing: true, step: edited}),
+    onChange: (edited, extra) => {
+      if (extra?.renamed) noteRename(edited, extra.renamed[0]);
+      fromModel({typing: true, step: edited});
+    },
   });
+}
+
+// -- back to the workflow's own properties: the button, a click on empty canvas, Escape -------
+const toWorkflow = $("[data-testid=to-workflow]");
+toWorkflow.addEventListener("click", () => canvas.select(null));
+let pressedAt = null;
+$("[data-testid=canvas]").addEventListener("pointerdown", (e) => { pressedAt = [e.clientX, e.clientY]; });
+$("[data-testid=canvas]").addEventListener("click", (e) => {
+  // a click, not the end of a pan or a drag, on nothing that is a step or a control
+  const still = pressedAt && Math.hypot(e.clientX - pressedAt[0], e.clientY - pressedAt[1]) < 5;
+  if (still && state.selected && !e.target.closest(".card, .lane-head, button, input, select, textarea, a, [data-keep-selection]")) {
+    canvas.select(null);
+  }
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || !state.selected || document.querySelector("dialog[open]")) return;
+  if (e.target.closest?.(".cm-editor, input, textarea, select") && !e.target.closest(".canvas")) return;
+  canvas.select(null);
+});
+
+// -- a renamed step: offer to update the references to its old id, with one confirm ----------
+const offer = $("[data-testid=rename-offer]");
+let rename = null;  // {step, from}: the id the step had before this run of edits to its id
+let renameTimer = null;
+
+function noteRename(step, previous) {
+  if (!rename || rename.step !== step) rename = {step, from: previous};
+  clearTimeout(renameTimer);
+  renameTimer = setTimeout(offerRename, 600);  // once the typing stops
+}
+
+function offerRename() {
+  const {step, from} = rename || {};
+  const count = step && step.id !== from && /^[A-Za-z_][A-Za-z0-9_]*$/.test(step.id || "")
+    ? countReferences(state.workflow, from) : 0;
+  if (!count) { offer.hidden = true; return; }
+  const to = step.id;
+  offer.replaceChildren(`Step ${from} is now ${to}, but ${count} reference${count === 1 ? "" : "s"} still name${count === 1 ? "s" : ""} ${from}. `);
+  const yes = Object.assign(document.createElement("button"), {type: "button", className: "primary",
+    textContent: `Update ${count === 1 ? "it" : `all ${count}`} to ${to}`});
+  yes.dataset.testid = "rename-apply";
+  const no = Object.assign(document.createElement("button"), {type: "button", textContent: "Leave them"});
+  yes.addEventListener("click", () => {
+    renameReferences(state.workflow, from, to);
+    offer.hidden = true;
+    rename = null;
+    fromModel();
+    showBanner(`Updated ${count} reference${count === 1 ? "" : "s"} from ${from} to ${to}.`);
+  });
+  no.addEventListener("click", () => { offer.hidden = true; rename = null; });
+  offer.append(yes, " ", no);
+  offer.hidden = false;
 }
 
 // -- the two directions of the sync -------------------------------------------------------------
@@ -152,6 +211,7 @@ async function validate() {
 }
 
 // -- the parts ---------------------------------------------------------------------------------
+mountViewport($("[data-testid=canvas]"));
 const canvas = mountCanvas($("[data-testid=canvas]"), {
   onSelect: select,
   onMove(from, to, index, step) {
@@ -164,7 +224,10 @@ const canvas = mountCanvas($("[data-testid=canvas]"), {
       fromModel();
     }
   },
+  onEdit: () => fromModel(),
 });
+
+mountNeedsDrag($("[data-testid=canvas]"), {model: () => state.workflow, changed: () => fromModel(), say: showBanner});
 
 const yamlPane = mountYaml($("[data-yaml]"), state.text, {
   references,
@@ -178,8 +241,20 @@ const yamlPane = mountYaml($("[data-yaml]"), state.text, {
 });
 yamlPane.view.contentDOM.addEventListener("focus", flush);  // type over the latest text
 
+/** The defaults of the parameters an action or skill requires: a new step starts with them
+ * written, so it is valid as dropped and its form shows them as values, not placeholders. */
+function requiredDefaults(name) {
+  const schema = actionsByName.get(name)?.schema || {};
+  const out = {};
+  for (const key of schema.required || []) {
+    const spec = schema.properties?.[key];
+    if (spec && spec.default !== undefined) out[key] = structuredClone(spec.default);
+  }
+  return out;
+}
+
 function addEntry(entry, list, index) {
-  const step = newStep(state.workflow, entry);
+  const step = newStep(state.workflow, entry.block ? entry : {...entry, defaults: {...requiredDefaults(entry.name), ...entry.defaults}});
   state.workflow.steps = state.workflow.steps || [];
   const point = list ? {ref: canvas.refOf(list), index} : canvas.insertionPoint();
   if (!point.ref) return canvas.render(state.workflow);
@@ -207,10 +282,23 @@ async function save({force = false} = {}) {
         {label: "Save mine as the newest version", run: () => save({force: true})});
       return;
     }
-    const issues = err.body?.errors || [];
+    const issues = (err.body?.errors || []).map(onItsLine);
     if (issues.length) { yamlPane.showIssues(issues); canvas.markIssues(issues); }
-    showBanner(`Not saved: ${err.message}${issues.length ? ` (${issues.length} problem${issues.length === 1 ? "" : "s"}; see the markers)` : ""}. Your changes are kept in this browser.`);
+    const said = issues.slice(0, 3).map((i) => `${i.path ? `${i.path}: ` : ""}${i.message} (line ${i.line})`).join("; ");
+    const more = issues.length > 3 ? ` and ${issues.length - 3} more` : "";
+    showBanner(`Not saved: ${said ? `${said}${more}` : err.message}. Your changes are kept in this browser.`);
   }
+}
+
+/** An issue's marker on the line of the key it names, when the server placed it elsewhere
+ * (a blank or comment line: a name clash is found after the YAML is read, at its line 1). */
+function onItsLine(issue) {
+  const row = state.text.split("\n")[(issue.line || 1) - 1] ?? "";
+  if (issue.path && (!row.trim() || row.trim().startsWith("#") || issue.line < 1)) {
+    const place = locate(state.text, issue.path);
+    if (place) return {...issue, ...place};
+  }
+  return issue;
 }
 
 const history = new History(state.text);

@@ -118,7 +118,12 @@ export function objectFields(title, schema, value, onChange, ctx) {
       else current[key] = v;
       onChange(Object.keys(current).length ? {...current} : undefined);
     }, ctx);
-    if (required.has(key)) node.classList.add("required");
+    if (required.has(key)) {
+      node.classList.add("required");
+      // a default written nowhere does not apply to a required parameter: not shown as if it did
+      const input = node.querySelector(":scope > input[placeholder], :scope > textarea[placeholder]");
+      if (input && current[key] === undefined) input.placeholder = `required, e.g. ${input.placeholder}`;
+    }
     set.append(node);
   }
   return set;

@@ -1,7 +1,9 @@
 // The workflow model and its YAML text, both ways. Text to model: parse, or say where the
 // syntax is wrong. Model to text: written over the text it replaces, so what did not change
 // keeps its comments, blank lines, quoting and flow style, and a step keeps them wherever it
-// moves (steps are matched by their id).
+// moves (steps are matched by their id). A list or mapping that was empty (`steps: []`, as a
+// new workflow starts) is written in block style once it holds something: every edit then
+// lands on its own line, and so do the lint markers.
 import {Document, isMap, isScalar, isSeq, parseDocument, visit} from "../vendor/yaml.js";
 
 // Strings the server's YAML 1.1 reader (PyYAML) would read as something else: yes/no/on/off,
@@ -76,6 +78,7 @@ class Merger {
   }
 
   map(node, value) {
+    unflow(node, value);
     const pairs = new Map(node.items.map((pair) => [isScalar(pair.key) ? String(pair.key.value) : pair.key, pair]));
     node.items = Object.entries(value).filter(([, v]) => v !== undefined).map(([key, v]) => {
       const pair = pairs.get(key);
@@ -87,6 +90,7 @@ class Merger {
   }
 
   seq(node, value) {
+    unflow(node, value);
     const old = node.items;
     node.items = value.map((v, i) => this.node(old[i], v));
     return node;
@@ -105,6 +109,13 @@ class Merger {
   }
 }
 
+/** An empty flow collection (`[]`, `{}`) that gains items turns to block style (flow style
+ * the person wrote with items in it stays as written). */
+function unflow(node, value) {
+  const size = Array.isArray(value) ? value.length : Object.keys(value).length;
+  if (node.flow && node.items.length === 0 && size > 0) node.flow = false;
+}
+
 let last = {text: null, doc: null};  // the last text printed and its document: typing skips a parse
 
 /** `workflow` (plain data) as YAML, keeping all it can of `previous` (the text it replaces). */
@@ -115,4 +126,30 @@ export function printYaml(workflow, previous) {
   const text = doc.toString({lineWidth: 0});
   last = {text, doc};
   return text;
+}
+
+/**
+ * The line and column of the value at `path` (`name`, `steps[2].with.url`) in `text`, or null
+ * when the text does not hold it: where a marker belongs when the server's position is not
+ * on it (its line 1 is a comment after an import).
+ */
+export function locate(text, path) {
+  if (!path) return null;
+  const doc = parseDocument(text);
+  if (doc.errors.length) return null;
+  const keys = [];
+  for (const part of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) keys.push(part[2] !== undefined ? Number(part[2]) : part[1]);
+  let node = doc.contents;
+  let place = null;
+  for (const key of keys) {
+    if (!node || !(isMap(node) || isSeq(node))) break;
+    const pair = isMap(node) ? node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key)) : null;
+    if (isMap(node) && !pair) break;
+    place = pair ? pair.key.range?.[0] : node.items[key]?.range?.[0];
+    node = pair ? pair.value : node.items[key];
+    if (place === undefined) return null;
+  }
+  if (place === null || place === undefined) return null;
+  const before = text.slice(0, place).split("\n");
+  return {line: before.length, column: before[before.length - 1].length + 1};
 }

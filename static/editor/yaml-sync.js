@@ -22,7 +22,8 @@ export function mountYaml(parent, text, {onText, references, onSave}) {
       lintGutter(),
       autocompletion({override: [complete]}),
       keymap.of([{key: "Mod-s", preventDefault: true, run: () => { onSave?.(); return true; }}]),
-      EditorView.contentAttributes.of({"aria-label": "Workflow YAML", "data-testid": "yaml-editor"}),
+      // tabindex: the scroller then holds a focusable element axe-core recognises (keyboard access to it)
+      EditorView.contentAttributes.of({"aria-label": "Workflow YAML", "data-testid": "yaml-editor", tabindex: "0"}),
       EditorView.updateListener.of((update) => {
         if (update.docChanged && !quiet) onText(update.state.doc.toString());
       }),
