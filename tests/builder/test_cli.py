@@ -34,7 +34,7 @@ def test_runworkflow_json_for_every_example(path):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["status"] == "succeeded" and data["duration_ms"] > 0
-    assert set(data) >= {"status", "outputs", "duration_ms", "steps"}
+    assert set(data) >= {"status", "outputs", "duration_ms", "steps", "origin"} and data["origin"] == "command line"
     for step in data["steps"].values():
         assert set(step) == {"status", "attempts", "started_at", "finished_at", "duration_ms", "error"}
 
@@ -127,5 +127,8 @@ def test_runworkflow_records_the_run_for_the_browser(tmp_path, new_database):
     check = run("shell", "-v", "0", "-c", "from builder.models import Run; r = Run.objects.get(); "
                 "print(r.status, r.mode, r.workflow.name, r.steps.count(), r.events.count())")
     assert check.stdout.split() == ["succeeded", "cli", "dag", "5", "12"]
+    recorded = run("runworkflow", "examples/dag.yaml", "--user", "cli", "--json")
+    data = json.loads(recorded.stdout)
+    assert data["run"] == 2 and data["origin"] == "command line"
     unrecorded = run("runworkflow", "examples/dag.yaml", "--user", "nobody", "--json")
     assert unrecorded.returncode == 0 and "not recorded: no user 'nobody'" in unrecorded.stderr

@@ -149,6 +149,7 @@ class Command(BaseCommand):
 
     async def run_async(self, actions, secret_values, workflow, inputs, as_json: bool, record=None,
                         completed=None, workflows=None, report=None) -> int:
+        from builder.origins import origin_text
         from builder.recorder import RunRecorder
 
         runner = Runner(actions, engine_settings(), secrets=secret_values,
@@ -190,7 +191,10 @@ class Command(BaseCommand):
                 "error": result.error,
                 "summary": result.summary,
                 "steps": table.steps,
-                **({"run": record.pk, "resume": report} if report is not None else {}),
+                # where it came from, as the server says it: "command line", "resume of #12"
+                "origin": origin_text(record.origin, record.origin_detail) if record is not None else origin_text("cli", None),
+                **({"run": record.pk} if record is not None else {}),
+                **({"resume": report} if report is not None else {}),
             }, default=str, indent=2))
         else:
             print_summary(console, result, table.steps, shown_live=live is not None)
