@@ -3,9 +3,12 @@
 import Sortable from "../vendor/sortable.esm.js";
 import {redrawCard, renderFlow} from "../flow/render.js";
 import {trackEdges} from "../flow/edges.js";
+import {openLists} from "../flow/constructs.js";
+import {freshCase} from "../flow/tree.js";
 
 /**
- * handlers: onMove(fromRef, toRef, index, step), onSelect(step|null), onDelete(step).
+ * handlers: onMove(fromRef, toRef, index, step), onSelect(step|null), onDelete(step), onEdit() (the
+ * canvas edited the model in place: "+ case", "+ default").
  * The model is re-rendered by the caller after each change (render()).
  */
 export function mountCanvas(root, handlers) {
@@ -15,6 +18,8 @@ export function mountCanvas(root, handlers) {
   let selected = null;
   let issues = [];
   let dragging = false;
+  let workflow = null;  // the model drawn last (an unfolded lane draws it again)
+  let target = null;  // an empty list clicked: where the palette's Enter adds a step
   // never move things under the pointer during a drag: marks wait for the drop
   document.addEventListener("wf:drag-start", () => { dragging = true; document.body.classList.add("dragging"); });
   document.addEventListener("wf:drag-end", () => {
@@ -37,13 +42,14 @@ export function mountCanvas(root, handlers) {
     handlers.onSelect(step || null);
   }
 
-  function render(workflow) {
+  function render(model) {
+    workflow = model;
     const hadFocus = root.contains(document.activeElement) ? stepOf(document.activeElement)?.id : null;
     sortables.forEach((s) => s.destroy());
     ctx = renderFlow(root, workflow, {editable: true});
     sortables = [...ctx.refs.keys()].map((list) => Sortable.create(list, {
       group: "steps", draggable: ".card", forceFallback: true, fallbackOnBody: true, swapThreshold: 0.65,
-      filter: ".card-delete, input, textarea, select", preventOnFilter: false, ghostClass: "drop-ghost",
+      filter: "button, input, textarea, select", preventOnFilter: false, ghostClass: "drop-ghost",
       chosenClass: "drag-chosen", emptyInsertThreshold: 12,
       onStart: () => document.dispatchEvent(new CustomEvent("wf:drag-start")),
       onEnd(evt) {
@@ -90,14 +96,57 @@ export function mountCanvas(root, handlers) {
     }
   }
 
+  /** The buttons the drawing offers for the constructs: add a case or a default, unfold a lane. */
+  function flowAction(button) {
+    const step = stepOf(button);
+    const action = button.dataset.flowAction;
+    if (action === "open-list") {
+      openLists(root).add(button.dataset.openKey);
+      render(workflow);
+      // the new lane is where the palette's Enter adds a step
+      const list = [...ctx.refs.keys()].find((l) => {
+        const ref = ctx.refs.get(l);
+        return ref.type === "list" && `${ref.owner === workflow ? "" : ref.owner.id}|${ref.key}` === button.dataset.openKey;
+      });
+      if (list) markTarget(list);
+      return;
+    }
+    if (!step) return;
+    if (action === "add-case") {
+      step.cases = step.cases && typeof step.cases === "object" && !Array.isArray(step.cases) ? step.cases : {};
+      step.cases[freshCase(step)] = [];
+    } else if (action === "add-default") {
+      step.default = [];
+    } else return;
+    select(step);
+    handlers.onEdit();
+  }
+
+  function markTarget(list) {
+    root.querySelector(".seq-target")?.classList.remove("seq-target");
+    target = list && ctx.refs.get(list) ? list : null;
+    target?.classList.add("seq-target");
+  }
+
   root.addEventListener("click", (e) => {
+    const button = e.target.closest("[data-flow-action]");
+    if (button) return flowAction(button);
     if (e.target.closest(".card-delete")) {
       const step = stepOf(e.target);
       if (step) handlers.onDelete(step);
       return;
     }
+    if (e.target.closest("button")) return;  // a fold toggle: the drawing handles it
     const step = stepOf(e.target);
-    if (step) select(step);
+    if (step) {
+      markTarget(null);
+      select(step);
+      return;
+    }
+    // empty canvas: back to the workflow's own properties; an empty list becomes the target
+    const list = e.target.closest(".seq");
+    markTarget(list && !list.querySelector(".card") ? list : null);
+    select(null);
   });
   root.addEventListener("keydown", (e) => {
     const node = e.target.closest?.(".card");
@@ -177,6 +226,11 @@ export function mountCanvas(root, handlers) {
     refOf: (list) => ctx.refs.get(list),
     /** Where a new step goes when added with the keyboard: after the selection, or at the end. */
     insertionPoint() {
+      if (target?.isConnected && ctx.refs.get(target)) {
+        const point = {ref: ctx.refs.get(target), index: target.querySelectorAll(":scope > .card").length};
+        markTarget(null);
+        return point;
+      }
       for (const [node, s] of ctx.cards) {
         if (s.id === selectedId && ctx.refs.get(node.parentElement)) {
           return {ref: ctx.refs.get(node.parentElement), index: [...node.parentElement.children].indexOf(node) + 1};

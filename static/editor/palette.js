@@ -1,12 +1,16 @@
 // The palette: blocks, built-in actions and enabled skills, grouped, searchable, draggable
 // onto the canvas (SortableJS clone lists) or added with Enter at the selected place.
 import Sortable from "../vendor/sortable.esm.js";
+import {icon} from "../flow/icons.js";
 
 const BLOCKS = [
   {block: "parallel", name: "parallel", title: "Parallel", description: "Branches that run at the same time", icon: "∥"},
   {block: "foreach", name: "foreach", title: "For each", description: "The same steps for every item of a list", icon: "⟳"},
   {block: "group", name: "group", title: "Group", description: "A sequence of steps as one", icon: "▤"},
+  {block: "switch", name: "switch", title: "Switch", description: "One of several cases runs, chosen by a value", svg: "switch"},
+  {block: "repeat", name: "repeat", title: "Repeat", description: "A group run again until a condition holds", svg: "repeat"},
 ];
+const SVG_ACTIONS = {approval: "approval"};  // built-in actions with an icon of their own
 
 /**
  * Fill `root` with the palette; `onAdd(entry, toElement, index)` is called for a drop,
@@ -44,7 +48,9 @@ export function mountPalette(root, actions, onAdd) {
       node.setAttribute("aria-label", `Add ${item.title || item.name}`);
       node.title = item.description || item.title || item.name;
       node.innerHTML = `<span class="icon" aria-hidden="true"></span><span class="palette-name"></span><span class="palette-title muted"></span>`;
-      node.querySelector(".icon").textContent = item.icon || (item.kind === "skill" ? "★" : "▸");
+      const svg = item.svg || (item.kind !== "skill" && SVG_ACTIONS[item.name]);
+      if (svg) node.querySelector(".icon").append(icon(svg));
+      else node.querySelector(".icon").textContent = item.icon || (item.kind === "skill" ? "★" : "▸");
       node.querySelector(".palette-name").textContent = item.block ? item.title : item.name;
       node.querySelector(".palette-title").textContent = item.block ? "" : item.title || "";
       entries.set(node, item);

@@ -1,10 +1,16 @@
 // Draws a workflow's steps as the vertical flow the editor and the monitor share: cards for
-// actions, framed blocks for parallel (branches side by side), foreach and group.
-import {kindOf, isGroupBranch} from "./tree.js";
+// actions, framed blocks for parallel (branches side by side), foreach, group, repeat and
+// switch (cases side by side), the hooks of blocks and of the workflow, compensations.
+import {kindOf, isGroupBranch, isRepeat} from "./tree.js";
 import {trackEdges} from "./edges.js";
+import {el} from "./dom.js";
+import {icon} from "./icons.js";
+import {approvalBody, compensateFold, hookLanes, openLists, repeatFrame, switchBody} from "./constructs.js";
 
 const ICONS = {action: "▸", parallel: "∥", foreach: "⟳", group: "▤", invalid: "?"};
+const SVG_ICONS = {switch: "switch", repeat: "repeat", approval: "approval"};
 const SUMMARY_KEYS = ["url", "query", "prompt", "function", "workflow", "message", "seconds", "op"];
+const HOLDS_HOOKS = new Set(["parallel", "foreach", "group"]);
 
 /** One line that says what a step does: its main parameter, cut short. */
 export function summaryOf(step) {
@@ -17,24 +23,12 @@ export function summaryOf(step) {
   return text.length > 70 ? `${text.slice(0, 69)}…` : text;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
 function badges(step) {
   const out = el("span", {class: "badges"});
-  const add = (text, title) => out.append(el("span", {class: "badge", title, text}));
+  const add = (text, title, ...before) => out.append(el("span", {class: "badge", title}, ...before, text));
   if (step.if !== undefined) add("if", `if: ${step.if}`);
   if (step.retry !== undefined) add(`retry ${typeof step.retry === "object" ? step.retry.attempts ?? "" : step.retry}`.trim(), "retries on failure");
-  if (step.timeout !== undefined) add(`⏱ ${step.timeout}`, `timeout: ${step.timeout}`);
+  if (step.timeout !== undefined) add(` ${step.timeout}`, `timeout: ${step.timeout}`, icon("clock", {size: 11}));
   if (step.on_error !== undefined) add(`on_error: ${step.on_error}`, "what a failure does");
   if (Array.isArray(step.needs)) {
     const b = step.needs.length
@@ -46,57 +40,65 @@ function badges(step) {
 }
 
 /**
- * Render `workflow.steps` into `container`.
+ * Render the workflow's steps (and its on_failure / finally lanes) into `container`.
  * @returns {{cards: Map<Element, object>, refs: Map<Element, object>, byPath: Map<string, Element>, byYamlPath: Map<string, Element>}}
  */
 export function renderFlow(container, workflow, {editable = false} = {}) {
-  const ctx = {editable, cards: new Map(), refs: new Map(), byPath: new Map(), byYamlPath: new Map()};
+  const ctx = {editable, cards: new Map(), refs: new Map(), byPath: new Map(), byYamlPath: new Map(), open: openLists(container)};
+  ctx.seq = (ref, steps, parentPath, yamlBase, label, role) => seqElement(ctx, ref, steps, parentPath, yamlBase, label, role);
   const root = seqElement(ctx, {type: "list", owner: workflow, key: "steps"}, workflow.steps || [], "", "steps");
   root.classList.add("seq-root");
   root.setAttribute("aria-label", "Workflow steps");
-  container.replaceChildren(root);
+  const hooks = hookLanes(ctx, workflow, "", "", {workflow: true});
+  container.replaceChildren(root, ...(hooks ? [hooks] : []));
   trackEdges(container);
   return ctx;
 }
 
 /**
  * Draw one action step's card again in place (an edit of its properties), keeping `ctx` right.
- * Returns the new card, or null where a full render is needed (a block, or a card not drawn).
+ * Returns the new card, or null where a full render is needed (a block, a card holding lists, or a card not drawn).
  */
 export function redrawCard(ctx, node, step) {
   if (kindOf(step) !== "action" || !node.isConnected || node.querySelector(".seq")) return null;
   const oldPath = node.dataset.path;
   const cut = oldPath.lastIndexOf(".");
   const fresh = card(ctx, step, cut < 0 ? "" : oldPath.slice(0, cut), node.dataset.yamlPath);
+  if (fresh.querySelector(".seq")) return null;
   ctx.cards.delete(node);
   if (ctx.byPath.get(oldPath) === node) ctx.byPath.delete(oldPath);
   node.replaceWith(fresh);
   return fresh;
 }
 
-function seqElement(ctx, ref, steps, parentPath, yamlBase, label) {
-  const list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": label});
+/** A list of steps: `role` says which (steps, branch, case, default, on_failure, finally, compensate). */
+function seqElement(ctx, ref, steps, parentPath, yamlBase, label, role = "steps") {
+  const list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": label, "data-list": role});
   if (ctx.editable) list.dataset.empty = "Drop a step here";
   ctx.refs.set(list, ref);
-  (steps || []).forEach((step, i) => list.append(card(ctx, step, parentPath, `${yamlBase}[${i}]`)));
+  (Array.isArray(steps) ? steps : []).forEach((step, i) => list.append(card(ctx, step, parentPath, `${yamlBase}[${i}]`)));
   return list;
 }
 
 function card(ctx, step, parentPath, yamlPath) {
   const kind = kindOf(step);
+  const approval = kind === "action" && step.uses === "approval";
+  const repeat = isRepeat(step);
   const id = step && typeof step === "object" ? String(step.id ?? "") : "";
   const path = parentPath ? `${parentPath}.${id}` : id;
-  const what = kind === "action" ? step.uses : kind;
+  const what = kind === "action" ? step.uses : repeat ? "repeat" : kind;
+  const classes = ["card", `card-${kind}`, approval && "card-approval", repeat && "card-repeat"].filter(Boolean).join(" ");
   const node = el("div", {
-    class: `card card-${kind}`, role: "listitem", tabindex: 0, "data-testid": "card", "data-id": id,
+    class: classes, role: "listitem", tabindex: 0, "data-testid": "card", "data-id": id,
     "data-path": path, "data-yaml-path": yamlPath, "data-kind": kind, "aria-label": `${id || "step"} (${what})`,
   });
-  if (Array.isArray(step?.needs) && step.needs.length) node.dataset.needs = step.needs.map(String).join(" ");
+  if (Array.isArray(step?.needs)) node.dataset.needs = step.needs.map(String).join(" ");  // even []: a graph
   ctx.cards.set(node, step);
   ctx.byPath.set(path, node);
   ctx.byYamlPath.set(yamlPath, node);
+  const svg = SVG_ICONS[approval ? "approval" : repeat ? "repeat" : kind];
   const head = el("div", {class: "card-head"},
-    el("span", {class: "icon", "aria-hidden": "true", text: ICONS[kind]}),
+    svg ? el("span", {class: "icon", "aria-hidden": "true"}, icon(svg)) : el("span", {class: "icon", "aria-hidden": "true", text: ICONS[kind]}),
     el("span", {class: "card-id", text: id || "(no id)"}),
     el("span", {class: "card-uses", text: what}),
     step?.name ? el("span", {class: "card-name", text: step.name}) : null,
@@ -104,7 +106,9 @@ function card(ctx, step, parentPath, yamlPath) {
     el("span", {class: "card-status", "data-testid": "card-status"}));
   if (ctx.editable) head.append(el("button", {class: "card-delete", type: "button", "aria-label": `Delete ${id}`, title: "Delete (Del)", text: "×"}));
   node.append(head);
-  if (kind === "action") {
+  if (approval) {
+    node.append(approvalBody(step));
+  } else if (kind === "action") {
     const summary = summaryOf(step);
     if (summary) node.append(el("div", {class: "card-summary", text: summary}));
   } else if (kind === "parallel") {
@@ -114,8 +118,20 @@ function card(ctx, step, parentPath, yamlPath) {
     node.append(el("div", {class: "foreach-head", text: `for each ${step.as || "item"} in ${step.foreach}${conc}`}));
     node.append(el("div", {class: "foreach-progress", "data-testid": "foreach-progress", hidden: true}));
     node.append(seqElement(ctx, {type: "list", owner: step, key: "steps"}, step.steps, path, `${yamlPath}.steps`, `Body of ${id}`));
+  } else if (repeat) {
+    node.append(repeatFrame(ctx, step, path, yamlPath));
   } else if (kind === "group") {
     node.append(seqElement(ctx, {type: "list", owner: step, key: "steps"}, step.steps, path, `${yamlPath}.steps`, `Steps of ${id}`));
+  } else if (kind === "switch") {
+    node.append(...switchBody(ctx, step, path, yamlPath));
+  }
+  if (HOLDS_HOOKS.has(kind)) {
+    const hooks = hookLanes(ctx, step, path, yamlPath);
+    if (hooks) node.append(hooks);
+  }
+  if (kind !== "invalid") {
+    const fold = compensateFold(ctx, step, path, yamlPath);
+    if (fold) node.append(fold);
   }
   return node;
 }
@@ -132,17 +148,21 @@ function lanes(ctx, block, path, yamlPath) {
         el("span", {class: "lane-progress", "data-testid": "lane-progress"})));
     let list;
     if (group) {
-      list = seqElement(ctx, ref, item.steps, `${path}.${laneId}`, `${itemPath}.steps`, `Branch ${laneId}`);
+      list = seqElement(ctx, ref, item.steps, `${path}.${laneId}`, `${itemPath}.steps`, `Branch ${laneId}`, "branch");
       ctx.byYamlPath.set(itemPath, lane);
       ctx.byPath.set(`${path}.${laneId}`, lane);
       lane.dataset.yamlPath = itemPath;
     } else {
-      list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": `Branch ${i + 1}`});
+      list = el("div", {class: "seq", role: "list", "data-testid": "seq", "aria-label": `Branch ${i + 1}`, "data-list": "branch"});
       if (ctx.editable) list.dataset.empty = "Drop a step here";
       ctx.refs.set(list, ref);
       list.append(card(ctx, item, path, itemPath));
     }
     lane.append(list);
+    if (group) {  // a branch of several steps is a group: it may have hooks
+      const hooks = hookLanes(ctx, item, `${path}.${laneId}`, itemPath);
+      if (hooks) lane.append(hooks);
+    }
     row.append(lane);
   });
   if (ctx.editable) {
