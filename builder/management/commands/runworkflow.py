@@ -192,7 +192,7 @@ class Command(BaseCommand):
                 "summary": result.summary,
                 "steps": table.steps,
                 # where it came from, as the server says it: "command line", "resume of #12"
-                "origin": origin_text(record.origin, record.origin_detail) if record is not None else origin_text("cli", None),
+                "origin": origin_text(*((record.origin, record.origin_detail) if record is not None else ("cli", None))),
                 **({"run": record.pk} if record is not None else {}),
                 **({"resume": report} if report is not None else {}),
             }, default=str, indent=2))
