@@ -23,6 +23,7 @@ from . import events as ev
 from . import subruns
 from .actions import ActionRegistry, default_registry
 from .budgets import RunBudget
+from .critical import CriticalPath, shape_of
 from .distributed import find, run_part
 from .errors import BudgetExceeded, ExpressionError, InputsInvalid, StepFailed, UnstorableValue, Waiting
 from .expressions import Evaluator, render
@@ -155,6 +156,7 @@ class _Execution(Steps):
         # the run's limits, and those of the runs that called it (``workflow`` steps)
         self.run_slots = _RunSlots(plan.workflow.limits, runner.services.get("limits", ()))
         self.stats: dict[str, BlockStat] = {}
+        self.critical = CriticalPath(shape_of(plan))  # fed every step event (emit, forward)
         self.work = 0.0
         self.action_steps = 0
         self.tokens: dict[str, int] = {}
@@ -169,7 +171,7 @@ class _Execution(Steps):
                          "chain": [plan.workflow.name], **runner.services, "resources": self.resources,
                          "forward": self.forward, "budget": self.budget, "stored": self.stored,
                          "subworkflow": functools.partial(subruns.run_subworkflow, self),
-                         "limits": self.run_slots.chain(),
+                         "limits": self.run_slots.chain(), "waited": self.critical.waited,
                          # the run's secret values, for actions that must not send them on (http redirects)
                          "secret_values": tuple(str(v) for v in runner.secrets.values() if v)}
 
@@ -177,12 +179,16 @@ class _Execution(Steps):
     def emit(self, cls, *args) -> None:
         """Number, stamp and send one event."""
         self.seq += 1
-        self.sink.emit(cls(self.seq, now(), self.run_id, *args))
+        event = cls(self.seq, now(), self.run_id, *args)
+        self.critical.emit(event)
+        self.sink.emit(event)
 
     def forward(self, event, prefix: str) -> None:
         """Re-emit a sub-run's event here, its path under ``prefix`` (``workflow`` steps)."""
         self.seq += 1
-        self.sink.emit(dataclasses.replace(event, seq=self.seq, run_id=self.run_id, path=prefix + event.path))
+        event = dataclasses.replace(event, seq=self.seq, run_id=self.run_id, path=prefix + event.path)
+        self.critical.emit(event)  # a sub-workflow's steps stay inside their step; a spread item's count
+        self.sink.emit(event)
 
     def clean(self, data):
         """Secrets redacted (a no-op when the run has none)."""
@@ -296,7 +302,8 @@ class _Execution(Steps):
         return {"wall_ms": round(wall * 1000, 3), "work_ms": round(self.work * 1000, 3),
                 "speedup": round(self.work / wall, 2) if wall > 0 else None,
                 "saved_ms": round(max(self.work - wall, 0) * 1000, 3), "action_steps": self.action_steps,
-                "tokens": dict(self.tokens), "blocks": [s.as_dict() for s in self.stats.values()]}
+                "tokens": dict(self.tokens), "blocks": [s.as_dict() for s in self.stats.values()],
+                **self.critical.summary(now())}
 
     def finish(self, status, outputs, error, start) -> RunResult:
         """Emit ``run.finished`` and return the same facts as a RunResult."""

@@ -62,8 +62,9 @@ def spacing(rate: float) -> tuple[float, float]:
 
 
 @asynccontextmanager
-async def queued(ctx):
-    """Time spent in here waits for a turn: reported as queued, and off the step's timeout."""
+async def queued(ctx, cause: str = "slot", limit=None):
+    """Time spent in here waits for a turn: reported as queued, and off the step's timeout; and,
+    with its ``cause`` (``slot`` of ``limit``, or ``rate``), to the run's critical path."""
     deadline = getattr(ctx, "deadline", None)
     when = deadline.when() if deadline is not None and not deadline.expired() else None
     if when is not None:
@@ -74,6 +75,9 @@ async def queued(ctx):
     finally:
         waited = time.monotonic() - start
         ctx.queued(waited)
+        told = ctx.services.get("waited")  # engine/critical.py: what held the run back
+        if told is not None and waited > 0:
+            told(ctx.path, cause, waited, limit)
         if when is not None and not deadline.expired():
             deadline.reschedule(when + waited)
 
@@ -84,11 +88,14 @@ async def turn(ctx, slots=(), rates=()):
     body runs holding the slots, which are given back when it ends (or the wait is cancelled)."""
     throttle = ctx.services.get("throttle") or LOCAL
     async with AsyncExitStack() as held:
-        async with queued(ctx):
-            for key, limit in slots:
-                await held.enter_async_context(throttle.slot(key, limit))
-            for key, rate in rates:
-                await throttle.pace(key, rate)
+        if slots:
+            async with queued(ctx, "slot", min(limit for _, limit in slots)):
+                for key, limit in slots:
+                    await held.enter_async_context(throttle.slot(key, limit))
+        if rates:
+            async with queued(ctx, "rate", min(rate for _, rate in rates)):
+                for key, rate in rates:
+                    await throttle.pace(key, rate)
         yield
 
 

@@ -1,0 +1,497 @@
+"""The critical path of a run: the chain of steps that set its wall time, and what held it back.
+
+Fed every step event of a run (``CriticalPath.emit``) and the time each action queued for a
+limiter (``waited``, from ``throttle.queued``), it folds the steps bottom-up as they end, by
+docs/format.md's "Run figures — the critical path":
+
+- a step list (the run's, a group's, a switch case's, a block's hooks) goes back from the step
+  that ended last to the one that let it start: in a ``needs`` graph the need that ended last,
+  else the step that ended last before it started (in a sequence: the step before);
+- a parallel block goes through its longest branch and a foreach through its longest item;
+  the rest of the block's time (its wall less that branch or item) was spent because the
+  others waited for one of its ``concurrency`` slots;
+- a repeat's passes follow each other.
+
+What bounds it: a foreach keeps the items running now (at most its ``concurrency``, each with
+its own steps' results) and, for the ones that ended, a count, two sums, a maximum and the
+longest one's chain: a 10 000-item foreach holds no per-item record. Waits are kept summed per
+(block, cause), chains are cut to ``MAX_CHAIN`` paths (their head and tail).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from types import SimpleNamespace
+
+from .stats import seconds_text
+
+__all__ = ["CriticalPath", "MAX_CHAIN", "held_back", "shape_of", "from_rows"]
+
+MAX_CHAIN = 1000  # paths kept on a chain: the first and last half of a longer one
+BINDING = 0.75  # a block's own slot limit is what held it when its model explains this much of its wall
+MIN_WAIT = 0.001  # seconds: shorter waits are overhead, not worth a line
+_INDEX = re.compile(r"\[\d+\]")
+_ITEM = re.compile(r"^(.*)\[(\d+)\]$")
+_ENDS = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
+
+
+def template(path: str) -> str:
+    """A run-time step path without its item or pass indexes: ``a[3].b`` → ``a.b``."""
+    return _INDEX.sub("", path) if "[" in path else path
+
+
+class Wait:
+    """Time waited for one cause at one block, summed over its waits on a chain."""
+
+    __slots__ = ("seconds", "limit", "saving", "target", "count")
+
+    def __init__(self, seconds: float, limit=None, saving: float | None = None, target=None, count: int = 1):
+        self.seconds, self.limit, self.saving, self.target, self.count = seconds, limit, saving, target, count
+
+    def plus(self, other: Wait) -> Wait:
+        if self.saving is None:
+            saving = other.saving
+        else:
+            saving = self.saving + (other.saving or 0.0)
+        return Wait(self.seconds + other.seconds, self.limit if self.limit is not None else other.limit, saving,
+                    self.target if self.target is not None else other.target, self.count + other.count)
+
+
+def _merged(*many: dict) -> dict:
+    out: dict = {}
+    for waits in many:
+        for key, wait in waits.items():
+            have = out.get(key)
+            out[key] = wait if have is None else have.plus(wait)
+    return out
+
+
+class Res:
+    """An ended step (or item, or pass): its interval, the chain through it, its waits on that chain."""
+
+    __slots__ = ("start", "end", "chain", "waits", "cut")
+
+    def __init__(self, start, end, chain: tuple = (), waits: dict | None = None, cut: int = 0):
+        self.start, self.end, self.chain, self.waits, self.cut = start, end, chain, waits or {}, cut
+
+    @property
+    def span(self) -> float:
+        return max(self.end - self.start, 0.0) if self.start is not None else 0.0
+
+    def own_work(self) -> float:
+        """Its span less what it waited for on its chain (limiters, slots), backoff kept: what
+        it would take with no limit."""
+        waited = sum(w.seconds for (_, cause), w in self.waits.items() if cause != "backoff")
+        return max(self.span - waited, 0.0)
+
+
+NOTHING = Res(None, None)
+
+
+def _joined(parts: list[Res]) -> tuple[tuple, dict, int]:
+    chain: list = []
+    cut = 0
+    for part in parts:
+        chain.extend(part.chain)
+        cut += part.cut
+    if len(chain) > MAX_CHAIN:
+        half = MAX_CHAIN // 2
+        cut += len(chain) - MAX_CHAIN
+        chain = chain[:half] + chain[-half:]
+    return tuple(chain), _merged(*(p.waits for p in parts)), cut
+
+
+def combine(kids: list, deps: dict | None, start=None, end=None) -> Res:
+    """A step list's Res from its children's ``(id, Res)``: back from the one that ended last,
+    each time to its need that ended last (``deps``: id → ids it needs) or else to the child
+    that ended last before it started."""
+    timed = sorted((r.end, i, cid, r) for i, (cid, r) in enumerate(kids) if r.start is not None)
+    if not timed:
+        return Res(start, end if start is not None else None)
+    ends = [t[0] for t in timed]
+    where = {t[2]: pos for pos, t in enumerate(timed)}
+    pos = len(timed) - 1
+    picked = [pos]
+    while True:
+        _, _, cid, res = timed[pos]
+        need = deps.get(cid) if deps else None
+        if need:
+            found = [where[d] for d in need if d in where and where[d] < pos]
+            if not found:
+                break
+            pos = max(found)
+        else:
+            pos = bisect_right(ends, res.start, 0, pos) - 1
+            if pos < 0:
+                break
+        picked.append(pos)
+    parts = [timed[p][3] for p in reversed(picked)]
+    chain, waits, cut = _joined(parts)
+    first = min(t[3].start for t in timed)
+    return Res(first if start is None else start, timed[-1][0] if end is None else end, chain, waits, cut)
+
+
+class Info:
+    """What the plan says of a step (``shape_of``): its kind, its slot limit, its lists' needs."""
+
+    __slots__ = ("kind", "limit", "deps", "body", "branches")
+
+    def __init__(self, kind: str, limit=None, deps: dict | None = None, body=None, branches=None):
+        self.kind, self.limit, self.deps, self.body, self.branches = kind, limit, deps, body, branches
+
+
+def shape_of(plan) -> dict:
+    """``{template path: Info}`` for a Plan's steps; ``""`` is the run's own list."""
+    shape: dict = {}
+
+    def deps_of(lists) -> dict:
+        found: dict = {}
+        for nodes, dag in lists:
+            if dag:
+                for node in nodes:
+                    if node.deps:
+                        found[node.id] = tuple(nodes[d].id for d in node.deps)
+        return found
+
+    def visit(node, prefix: str) -> None:
+        path = prefix + node.id
+        step = node.step
+        lists = [(node.children, node.dag)] if node.children else []
+        lists += [v for v in (node.cases or {}).values()]
+        lists += [x for x in (node.on_failure, node.finally_) if x is not None]
+        kind = "repeat" if node.until is not None else node.kind
+        limit = (getattr(step, "concurrency", None) or 8) if kind == "foreach" else \
+            getattr(step, "concurrency", None) if kind == "parallel" else None
+        shape[path] = Info(kind, limit, deps_of(lists), frozenset(c.id for c in node.children) if kind == "foreach"
+                           else None, frozenset(c.id for c in node.children) if kind == "parallel" else None)
+        for nodes, _ in lists:
+            for child in nodes:
+                visit(child, path + ".")
+        if node.compensate is not None:
+            for child in node.compensate[0]:
+                visit(child, path + ".compensate.")
+
+    root_lists = [(plan.nodes, plan.dag)] + [x for x in (plan.on_failure, plan.finally_) if x is not None]
+    shape[""] = Info("root", None, deps_of(root_lists))
+    for nodes, _ in root_lists:
+        for node in nodes:
+            visit(node, "")
+    return shape
+
+
+class _List:
+    """The children of one list instance as they end; for a foreach item also when it is done."""
+
+    __slots__ = ("kids", "owner", "index", "body", "ended")
+
+    def __init__(self, owner=None, index=None, body=None):
+        self.kids: list = []
+        self.owner, self.index, self.body = owner, index, body
+        self.ended = set() if body is not None else None
+
+    def add(self, cid: str, res: Res, event, direct: bool) -> None:
+        if res.start is not None:
+            self.kids.append((cid, res))
+        if self.owner is None or not direct or self.body is None or cid not in self.body:
+            return
+        self.ended.add(cid)
+        stops = event.type == "step.cancelled" or (event.type == "step.failed" and not getattr(event, "continued", False))
+        if stops or len(self.ended) >= len(self.body):
+            self.owner.finish(self.index)
+
+
+class _Items:
+    """The indexed instances of a block: foreach items (``longest``) or repeat passes."""
+
+    __slots__ = ("longest", "open", "body", "n", "sum_w", "max_w", "best", "last_end", "passes")
+
+    def __init__(self, longest: bool, body=None):
+        self.longest, self.body = longest, body
+        self.open: dict[int, _List] = {}
+        self.n, self.sum_w, self.max_w, self.best, self.last_end = 0, 0.0, 0.0, None, None
+        self.passes: list = []
+
+    def item(self, index: int, create: bool):
+        found = self.open.get(index)
+        if found is None and create:
+            found = self.open[index] = _List(self, index, self.body)
+        return found
+
+    def finish(self, index: int) -> None:
+        one = self.open.pop(index, None)
+        if one is None:
+            return
+        res = combine(one.kids, None)
+        if res.start is None:
+            return
+        self.last_end = res.end if self.last_end is None else max(self.last_end, res.end)
+        if not self.longest:
+            self.passes.append((str(index), res))
+            return
+        work = res.own_work()
+        self.n += 1
+        self.sum_w += work
+        self.max_w = max(self.max_w, work)
+        if self.best is None or res.span > self.best.span:
+            self.best = res
+
+    def close(self) -> None:
+        for index in sorted(self.open):
+            self.finish(index)
+
+
+class _Rec:
+    """A step instance that started and has not ended."""
+
+    __slots__ = ("path", "kind", "start", "info", "home", "direct", "kids", "items", "slot", "rate", "backoff")
+
+    def __init__(self, path: str, kind: str, start: float, info, home, direct: bool):
+        self.path, self.kind, self.start, self.info, self.home, self.direct = path, kind, start, info, home, direct
+        self.kids = _List() if kind != "action" else None
+        self.items: _Items | None = None
+        self.slot = self.rate = self.backoff = None
+
+    def indexed(self) -> _Items:
+        if self.items is None:
+            body = self.info.body if self.info is not None else None
+            self.items = _Items(self.kind == "foreach", body)
+        return self.items
+
+    def result(self, end: float) -> Res:
+        template_path = template(self.path)
+        if self.kind == "action":
+            waits = {(template_path, cause): w for cause, w in
+                     (("slot", self.slot), ("rate", self.rate), ("backoff", self.backoff)) if w is not None}
+            return Res(self.start, end, (self.path,), waits)
+        deps = self.info.deps if self.info is not None else None
+        kids = list(self.kids.kids)
+        if self.items is not None:
+            self.items.close()
+            if self.items.longest:
+                kids.append(("", self._through_longest(template_path, self.items.best, self.items.last_end,
+                                                       self.items.n, self.items.sum_w, self.items.max_w)))
+            else:
+                kids.extend(self.items.passes)
+        elif self.kind == "parallel":
+            branches = self.info.branches if self.info is not None else None
+            inside = [(c, r) for c, r in kids if branches is None or c in branches]
+            if inside:
+                rest = [(c, r) for c, r in kids if branches is not None and c not in branches]
+                best = max((r for _, r in inside), key=lambda r: r.span)
+                works = [r.own_work() for _, r in inside]
+                kids = rest + [("", self._through_longest(template_path, best, max(r.end for _, r in inside),
+                                                          len(inside), sum(works), max(works)))]
+        return combine(kids, deps, self.start, end)
+
+    def _through_longest(self, template_path, best, last_end, n, sum_w, max_w) -> Res:
+        """The block's children phase: its longest child's chain, and the rest of its time as
+        waiting for its slots (estimated as docs/format.md says)."""
+        if best is None:
+            return NOTHING
+        limit = self.info.limit if self.info is not None else None
+        wall = max(last_end - self.start, 0.0)
+        wait = _slot_wait(wall, best.span, n, sum_w, max_w, limit)
+        waits = _merged(best.waits, {(template_path, "slot"): wait}) if wait is not None else best.waits
+        return Res(self.start, last_end, best.chain, waits, best.cut)
+
+
+def _slot_wait(wall: float, longest: float, n: int, sum_w: float, max_w: float, limit) -> Wait | None:
+    """How much longer a block took than its longest child, when more children than slots
+    waited; the saving with twice the slots (or one for each child) from the model
+    ``max(longest work, ceil(n / slots) × mean work)``, given only where that model explains the
+    wall (else another limit inside held the children, and raising this one alone says little)."""
+    waited = wall - longest
+    if waited < MIN_WAIT or n <= 1 or (limit is not None and n <= limit):
+        return None
+    if limit is None:  # the slots are not known (stored rows without a plan): no estimate
+        return Wait(waited)
+    target = min(2 * limit, n)
+    mean = sum_w / n
+
+    def model(slots):
+        return max(max_w, math.ceil(n / slots) * mean)
+
+    saving = None
+    if model(limit) >= BINDING * wall:
+        saving = min(max(model(limit) - model(target), 0.0), waited)
+    return Wait(waited, limit, saving, target)
+
+
+class CriticalPath:
+    """Folds a run's step events into its critical path and what held it back (``summary``)."""
+
+    def __init__(self, shape: dict | None = None):
+        self.shape = shape or {}
+        self.open: dict[str, _Rec] = {}
+        deps = self.shape[""].deps if "" in self.shape else None
+        self.root = _List()
+        self.root_deps = deps
+        self.begin: float | None = None
+
+    # -- what the runner tells -----------------------------------------------------------------
+    def emit(self, event) -> None:
+        kind = event.type
+        if kind == "step.started":
+            if event.path not in self.open:
+                self._started(event)
+        elif kind in _ENDS:
+            self._ended(event)
+        elif kind == "step.retrying":
+            rec = self.open.get(event.path)
+            if rec is not None and event.delay > 0:
+                rec.backoff = _add(rec.backoff, Wait(event.delay))
+        elif kind == "run.started" and self.begin is None:
+            self.begin = event.ts
+
+    def waited(self, path: str, cause: str, seconds: float, limit) -> None:
+        """An action at ``path`` waited ``seconds`` for a ``slot`` of ``limit`` or a ``rate``."""
+        rec = self.open.get(path)
+        if rec is None or seconds <= 0 or cause not in ("slot", "rate"):
+            return
+        wait = Wait(seconds, limit, seconds / 2, 2 * limit if limit else None)  # twice the slots or rate: half the wait
+        if cause == "slot":
+            rec.slot = _add(rec.slot, wait)
+        else:
+            rec.rate = _add(rec.rate, wait)
+
+    def summary(self, end: float) -> dict:
+        """``critical_path`` (paths, start to end) and ``held_back`` (docs/format.md); open steps
+        (a run that ended waiting, or cancelled) end now."""
+        for path in sorted(self.open, key=len, reverse=True):
+            rec = self.open.pop(path)
+            self._deliver(rec, rec.result(end), SimpleNamespace(type="step.cancelled", path=path))
+        res = combine(self.root.kids, self.root_deps, self.begin, end)
+        data = {"critical_path": list(res.chain), "held_back": held_back(res.waits)}
+        if res.cut:
+            data["critical_path_cut"] = res.cut
+        return data
+
+    # -- folding ---------------------------------------------------------------------------------
+    def _home(self, path: str, create: bool):
+        """The list an instance at ``path`` ends in, and whether it is its direct parent; None
+        inside an action (a sub-workflow's steps) or where no instance is open."""
+        parent, direct = path, True
+        while True:
+            cut = parent.rfind(".")
+            if cut <= 0:
+                return self.root, direct
+            parent = parent[:cut]
+            if parent.endswith("]"):
+                match = _ITEM.match(parent)
+                rec = self.open.get(match.group(1)) if match else None
+                if rec is not None and rec.kind != "action":
+                    items = rec.indexed().item(int(match.group(2)), create and direct)
+                    return (items, direct) if items is not None else None
+            else:
+                rec = self.open.get(parent)
+                if rec is not None:
+                    return (rec.kids, direct) if rec.kind != "action" else None
+            direct = False
+
+    def _started(self, event) -> None:
+        found = self._home(event.path, True)
+        if found is None:
+            return
+        home, direct = found
+        info = self.shape.get(template(event.path))
+        kind = info.kind if info is not None and info.kind == "repeat" else event.kind
+        self.open[event.path] = _Rec(event.path, kind, event.ts, info, home, direct)
+
+    def _ended(self, event) -> None:
+        rec = self.open.pop(event.path, None)
+        if rec is None:  # never started: skipped, reused, refused before it started
+            found = self._home(event.path, False)
+            if found is not None:
+                found[0].add(_id(event.path), NOTHING, event, found[1])
+            return
+        self._deliver(rec, rec.result(event.ts), event)
+
+    def _deliver(self, rec: _Rec, res: Res, event) -> None:
+        rec.home.add(_id(rec.path), res, event, rec.direct)
+
+
+def _add(have: Wait | None, wait: Wait) -> Wait:
+    return wait if have is None else have.plus(wait)
+
+
+def _id(path: str) -> str:
+    return path[path.rfind(".") + 1:]
+
+
+def held_back(waits: dict) -> list[dict]:
+    """The waits on the critical path, longest first, each with its words."""
+    out = []
+    for (block, cause), wait in waits.items():
+        if wait.seconds < MIN_WAIT:
+            continue
+        saving = None if wait.saving is None else round(wait.saving * 1000, 3)
+        entry = {"block": block, "cause": cause, "waited_ms": round(wait.seconds * 1000, 3),
+                 "limit": wait.limit, "saving_ms": saving}
+        entry["text"] = describe_wait(entry, wait.target, wait.count)
+        out.append(entry)
+    out.sort(key=lambda e: -e["waited_ms"])
+    return out
+
+
+def describe_wait(entry: dict, target=None, count: int = 1) -> str:
+    """``per_file: 2.1 s waiting for a slot of 4 — 8 would have saved ~1.0 s``."""
+    waited = seconds_text(entry["waited_ms"] / 1000)
+    limit, saving = entry.get("limit"), entry.get("saving_ms")
+    head = f"{entry['block']}: {waited}"
+    if entry["cause"] == "backoff":
+        tries = f" ({count} retries)" if count > 1 else ""
+        return f"{head} waiting between attempts (retry backoff{tries})"
+    if entry["cause"] == "rate":
+        what = f"waiting for a rate limit of {_num(limit)}/s" if limit else "waiting for a rate limit"
+        other = f"{_num(target)}/s" if target else "twice the rate"
+    else:
+        what = f"waiting for a slot of {_num(limit)}" if limit else "waiting for a slot"
+        other = _num(target) if target else "twice as many"
+    if saving is None:
+        if limit is None:
+            return f"{head} {what}"
+        return f"{head} {what} — no estimate: its steps were held by other limits as well"
+    if saving < 1:
+        return f"{head} {what} — {other} would have saved nothing (its longest part sets its time)"
+    return f"{head} {what} — {other} would have saved ~{seconds_text(saving / 1000)}"
+
+
+def _num(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def from_rows(rows, shape: dict | None = None, begin: float | None = None, end: float | None = None) -> dict:
+    """The same figures from stored step rows ``(path, kind, attempt, started, finished, status)``
+    (epoch seconds; a run taken over by another process): the rows do not say what an action
+    queued for, so its limiter waits are not told; a retried step's backoff is the time between
+    its attempts."""
+    attempts: dict = {}
+    for path, kind, attempt, started, finished, status in rows:
+        attempts.setdefault(path, []).append((attempt or 1, kind, started, finished, status))
+    events = []
+    depth = {}
+    for path, tries in attempts.items():
+        tries.sort(key=lambda t: t[0])
+        depth[path] = path.count(".") + path.count("[")
+        first = next((t for t in tries if t[2] is not None), None)
+        if first is None:
+            continue
+        events.append((first[2], 0, depth[path], SimpleNamespace(type="step.started", path=path, kind=first[1],
+                                                                  ts=first[2])))
+        for before, after in zip(tries, tries[1:]):
+            if before[3] is not None and after[2] is not None and after[2] > before[3]:
+                events.append((before[3], 1, -depth[path], SimpleNamespace(
+                    type="step.retrying", path=path, delay=after[2] - before[3], ts=before[3])))
+        last = tries[-1]
+        if last[3] is not None:
+            status = last[4] if last[4] in ("succeeded", "failed", "skipped", "cancelled") else "succeeded"
+            events.append((last[3], 2, -depth[path], SimpleNamespace(type=f"step.{status}", path=path, ts=last[3],
+                                                                      continued=True)))
+    events.sort(key=lambda e: e[:3])
+    tracker = CriticalPath(shape)
+    tracker.begin = begin if begin is not None else (events[0][0] if events else None)
+    for _, _, _, event in events:
+        tracker.emit(event)
+    return tracker.summary(end if end is not None else (events[-1][0] if events else 0.0))
