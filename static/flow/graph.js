@@ -1,0 +1,148 @@
+// Lays out the step lists that use `needs` as layered graphs (dagre): a step sits below the
+// steps it waits for, independent steps side by side. The cards stay where renderFlow put
+// them in the DOM (their order is the YAML's, which the editor's drag and drop and keyboard
+// moves rely on); only their boxes are placed. Layouts are cached by graph shape and card
+// sizes, so a redraw that changes neither (typing in the YAML) costs no layout at all.
+import {graphlib, layout} from "../vendor/dagre.js";
+
+const SPACING = {nodesep: 28, ranksep: 44, edgesep: 12, marginx: 10, marginy: 12};
+const CACHE = new Map();  // shape key -> layout; the most recent ones only
+const CACHE_SIZE = 64;
+
+/**
+ * @typedef {{cards: Element[], edges: [number, number, boolean][]}} ListGraph
+ * edges are [from index, to index, implicit]: implicit when a step without `needs` waits for
+ * the step before it, as the engine's planner reads a list in which some steps declare `needs`.
+ */
+
+/** True when `seq` (a step list) has a step that declares `needs`, even `needs: []`. */
+export function isDag(seq) {
+  for (const child of seq.children) {
+    if (child.classList.contains("card") && child.dataset.needs !== undefined) return true;
+  }
+  return false;
+}
+
+/** The cards of a needs list and the edges between them (needs naming other lists are not drawn). */
+export function graphOf(seq) {
+  const cards = [...seq.children].filter((c) => c.classList.contains("card") && !c.classList.contains("drop-ghost"));
+  const index = new Map();
+  cards.forEach((card, i) => { if (!index.has(card.dataset.id)) index.set(card.dataset.id, i); });
+  const edges = [];
+  cards.forEach((card, i) => {
+    if (card.dataset.needs === undefined) {
+      if (i) edges.push([i - 1, i, true]);
+      return;
+    }
+    for (const id of new Set(card.dataset.needs.split(" ").filter(Boolean))) {
+      const j = index.get(id);
+      if (j !== undefined && j !== i) edges.push([j, i, false]);
+    }
+  });
+  return {cards, edges};
+}
+
+function compute(sizes, edges) {
+  const g = new graphlib.Graph();
+  // network simplex gives the tightest ranks; past 120 steps the cheaper tight tree keeps it fast
+  g.setGraph({rankdir: "TB", ...SPACING, ranker: sizes.length > 120 ? "tight-tree" : "network-simplex"});
+  g.setDefaultEdgeLabel(() => ({}));
+  sizes.forEach(([width, height], i) => g.setNode(String(i), {width, height}));
+  for (const [a, b] of edges) g.setEdge(String(a), String(b));
+  layout(g);
+  return {
+    boxes: sizes.map((_, i) => {
+      const n = g.node(String(i));
+      return [Math.round(n.x - n.width / 2), Math.round(n.y - n.height / 2)];
+    }),
+    points: edges.map(([a, b]) => g.edge(String(a), String(b)).points.map((p) => [p.x, p.y])),
+    width: Math.ceil(g.graph().width),
+    height: Math.ceil(g.graph().height),
+  };
+}
+
+function cached(key, make) {
+  let hit = CACHE.get(key);
+  if (hit) {
+    CACHE.delete(key);  // most recent last
+  } else {
+    hit = make();
+    if (CACHE.size >= CACHE_SIZE) CACHE.delete(CACHE.keys().next().value);
+  }
+  CACHE.set(key, hit);
+  return hit;
+}
+
+/** Place the cards of one needs list; returns its graph and the layout used. */
+export function placeList(seq) {
+  const graph = graphOf(seq);
+  seq.classList.add("dag");
+  const sizes = graph.cards.map((card) => [card.offsetWidth, card.offsetHeight]);
+  const key = `${sizes.map((s) => s.join("x")).join(",")}|${graph.edges.map((e) => `${e[0]}>${e[1]}`).join(",")}`;
+  const started = performance.now();
+  const result = cached(key, () => compute(sizes, graph.edges));
+  graph.cards.forEach((card, i) => {
+    card.style.left = `${result.boxes[i][0]}px`;
+    card.style.top = `${result.boxes[i][1]}px`;
+  });
+  seq.style.width = `${result.width}px`;
+  seq.style.height = `${result.height}px`;
+  seq.classList.add("dag-placed");
+  performance.measure("wf:layout", {start: started});  // bench/browser.py reads these
+  return {graph, result};
+}
+
+/** Where `el`'s padding box starts in `container`'s (layout pixels: transforms left out). */
+export function originIn(container, el) {
+  let x = el.clientLeft;
+  let y = el.clientTop;
+  for (let node = el; node && node !== container;) {
+    x += node.offsetLeft;
+    y += node.offsetTop;
+    const parent = node.offsetParent;
+    if (!parent || parent === container) break;
+    x += parent.clientLeft;
+    y += parent.clientTop;
+    node = parent;
+  }
+  return [x, y];
+}
+
+/** dagre's edge points as a smooth path (a uniform B-spline through them, as d3's curveBasis). */
+export function curve(points) {
+  const f = (n) => Math.round(n * 10) / 10;
+  if (points.length < 3) return `M${points.map(([x, y]) => `${f(x)} ${f(y)}`).join(" L")}`;
+  let [[x0, y0], [x1, y1]] = points;
+  let d = `M${f(x0)} ${f(y0)} L${f((5 * x0 + x1) / 6)} ${f((5 * y0 + y1) / 6)}`;
+  const bezier = (x, y) => {
+    d += ` C${f((2 * x0 + x1) / 3)} ${f((2 * y0 + y1) / 3)} ${f((x0 + 2 * x1) / 3)} ${f((y0 + 2 * y1) / 3)} ${f((x0 + 4 * x1 + x) / 6)} ${f((y0 + 4 * y1 + y) / 6)}`;
+  };
+  for (const [x, y] of points.slice(2)) {
+    bezier(x, y);
+    [x0, y0, x1, y1] = [x1, y1, x, y];
+  }
+  bezier(x1, y1);
+  return `${d} L${f(x1)} ${f(y1)}`;
+}
+
+/**
+ * Lay out every needs list in `container`, innermost first (a block's size depends on the
+ * graph inside it). Returns the placed lists.
+ */
+export function layoutGraphs(container) {
+  const lists = [...container.querySelectorAll(".seq")].filter(isDag).reverse();
+  for (const seq of container.querySelectorAll(".seq.dag")) {
+    if (!lists.includes(seq)) unplace(seq);
+  }
+  return lists.map((seq) => ({seq, ...placeList(seq)}));
+}
+
+function unplace(seq) {
+  seq.classList.remove("dag", "dag-placed");
+  seq.style.removeProperty("width");
+  seq.style.removeProperty("height");
+  for (const card of seq.children) {
+    card.style?.removeProperty("left");
+    card.style?.removeProperty("top");
+  }
+}
