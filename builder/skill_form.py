@@ -125,5 +125,5 @@ class SkillForm(forms.ModelForm):
         breaks = impact([(self._was["name"], self.instance, self.instance.pk)])
         if breaks and self.cleaned_data.get("confirm_breaking") != breaks.fingerprint:
             self.breaks = breaks
-            self.add_error(None, f"Saving this would break {breaks.summary}: see the list below, "
-                                 "then save anyway or change it.")
+            self.add_error(None, f"Saving this would break {breaks.summary} (listed above): change the skill, "
+                                 "or save anyway with the button at the bottom.")

@@ -33,6 +33,13 @@ _TYPE_WORDS = {"config": "a mapping", "input_schema": "a mapping (a JSON Schema)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Never writes anchors and aliases (the import refuses them): a shared value is repeated."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 class TransferError(Exception):
     """The file cannot be imported: ``problems`` says why, each naming its skill."""
 
@@ -54,7 +61,7 @@ def export_yaml(skills) -> str:
             entry["enabled"] = False
         entries.append(entry)
     head = "# Skills exported from the workflow builder's admin; import them in another one's.\n"
-    return head + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=110)
+    return head + yaml.dump(entries, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
 def _guard(text: str) -> None:
@@ -77,25 +84,34 @@ def _guard(text: str) -> None:
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise TransferError([f"not valid YAML: {where}{getattr(exc, 'problem', None) or exc}"]) from None
+        raise TransferError([_yaml_problem(exc)]) from None
 
 
-def parse(text: str) -> list[dict]:
-    """The entries of a skills file, or TransferError with every problem found."""
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error in one line: where, and what."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = str(getattr(exc, "problem", None) or exc).split("\n")[0][:300]
+    if "could not determine a constructor" in problem:
+        problem = f"{problem.split('for the tag')[-1].strip()} is not accepted (plain YAML only)"
+    return f"not valid YAML: {where}{problem}"
+
+
+def parse(text: str) -> tuple[list[dict], list[str]]:
+    """The well-formed entries of a skills file and the problems of the others; TransferError
+    when the file as a whole cannot be read."""
     _guard(text)
     try:
         data = yaml.load(text, Loader=_LOADER)
     except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. a date out of range
-        raise TransferError([f"not valid YAML: {str(exc)[:300]}"]) from None
+        raise TransferError([_yaml_problem(exc)]) from None
     if not isinstance(data, list):
         raise TransferError(["a skills file is a list of skills (- name: …), like examples/skills/skills.yaml"])
     if len(data) > MAX_SKILLS:
         raise TransferError([f"more than {MAX_SKILLS} skills in one file"])
-    found, seen = [], {}
+    found, seen, good = [], {}, []
     for n, entry in enumerate(data, 1):
-        label = f"entry {n}"
+        label, before = f"entry {n}", len(found)
         if not isinstance(entry, dict):
             found.append(f"{label}: a skill is a mapping (name: …, action: …)")
             continue
@@ -115,9 +131,9 @@ def parse(text: str) -> list[dict]:
                 found.append(f"{label}: {key} must be {_TYPE_WORDS.get(key, 'text')}")
         if "action" not in entry:
             found.append(f"{label}: it has no action")
-    if found:
-        raise TransferError(found)
-    return data
+        if len(found) == before:
+            good.append(entry)
+    return good, found
 
 
 @dataclass
@@ -139,9 +155,9 @@ class Plan:
 
 def plan(text: str) -> Plan:
     """Every skill of the file checked as the admin form checks one, or TransferError."""
-    entries = parse(text)
+    entries, found = parse(text)
     existing = {s.name: s for s in Skill.objects.filter(name__in=[e["name"] for e in entries])}
-    result, found = Plan(), []
+    result = Plan()
     for entry in entries:
         skill = existing.get(entry["name"]) or Skill(name=entry["name"])
         result.before[skill.name] = snapshot(skill) if skill.pk else None
