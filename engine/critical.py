@@ -441,7 +441,7 @@ def describe_wait(entry: dict, target=None, count: int = 1) -> str:
     limit, saving = entry.get("limit"), entry.get("saving_ms")
     head = f"{entry['block']}: {waited}"
     if entry["cause"] == "backoff":
-        tries = f" ({count} retries)" if count > 1 else ""
+        tries = f", {count} retries" if count > 1 else ""
         return f"{head} waiting between attempts (retry backoff{tries})"
     if entry["cause"] == "rate":
         what = f"waiting for a rate limit of {_num(limit)}/s" if limit else "waiting for a rate limit"
