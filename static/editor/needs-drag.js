@@ -133,9 +133,9 @@ export function mountNeedsDrag(canvas, {model, changed, say}) {
   const stop = (e) => e.stopPropagation();  // not a card drag (SortableJS), not a pan, not a selection
   for (const type of ["mousedown", "touchstart", "click"]) handle.addEventListener(type, stop);
 
-  function targetAt(x, y) {
+  function targetAt(x, y, from) {
     const card = document.elementFromPoint(x, y)?.closest(".card");
-    return card && canvas.contains(card) && card !== drag.from ? card : null;
+    return card && canvas.contains(card) && card !== from ? card : null;
   }
 
   handle.addEventListener("pointerdown", (e) => {
@@ -157,7 +157,7 @@ export function mountNeedsDrag(canvas, {model, changed, say}) {
     const l = drag.line.firstElementChild;
     l.setAttribute("x2", e.clientX);
     l.setAttribute("y2", e.clientY);
-    const over = targetAt(e.clientX, e.clientY);
+    const over = targetAt(e.clientX, e.clientY, drag.from);
     if (over === drag.over) return;
     drag.over?.classList.remove("needs-target", "needs-refused");
     drag.over = over;
@@ -172,7 +172,7 @@ export function mountNeedsDrag(canvas, {model, changed, say}) {
     drag = null;
     line.remove();
     over?.classList.remove("needs-target", "needs-refused");
-    const to = !cancelled && targetAt(e.clientX, e.clientY);
+    const to = !cancelled && targetAt(e.clientX, e.clientY, from);
     if (to) connect(from, to);
   };
   handle.addEventListener("pointerup", (e) => end(e, false));

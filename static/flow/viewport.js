@@ -33,7 +33,7 @@ export function mountViewport(stage) {
   tools.setAttribute("role", "toolbar");
   tools.setAttribute("aria-label", "Zoom");
   const out = button("Zoom out (Ctrl+wheel)", "−", {"data-zoom": "out"});
-  const level = button("Zoom to 100%", "100%", {"data-zoom-level": ""});
+  const level = button("Zoom to 100%", "100%", {"data-zoom-level": "", "data-testid": "zoom-level"});
   const into = button("Zoom in (Ctrl+wheel)", "+", {"data-zoom": "in"});
   const fitButton = button("Fit to screen", "Fit", {"data-zoom": "fit"});
   tools.append(out, level, into, fitButton);
@@ -48,6 +48,7 @@ export function mountViewport(stage) {
     stage.style.transform = k === 1 ? "" : `scale(${k})`;
     outer.dataset.zoom = k.toFixed(3);
     level.textContent = `${Math.round(k * 100)}%`;
+    level.setAttribute("aria-label", `${level.textContent}: zoom to 100%`);  // the visible text first (WCAG 2.5.3)
     out.disabled = k <= MIN + 1e-6;
     into.disabled = k >= MAX - 1e-6;
     minimap.draw();
