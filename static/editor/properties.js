@@ -1,8 +1,10 @@
 // The properties panel: the selected step's id, name, if, timeout, retry, on_error, needs,
-// its block settings, and its `with` as a form from the action's or skill's JSON Schema.
+// its block settings (a switch's cases, a group's repeat), its `with` as a form from the
+// action's or skill's JSON Schema, and its on_failure / finally / compensate steps.
 import {kindOf} from "../flow/tree.js";
 import {field, objectFields, rawYaml} from "./schema-form.js";
 import {showWorkflow} from "./workflow-form.js";
+import {listFields, listKeysOf, repeatFields, switchFields, workflowFields} from "./construct-props.js";
 
 const DURATION = {type: "scalar", description: "seconds, or 250ms / 10s / 2m / 1h"};
 const COMMON = [
@@ -20,8 +22,8 @@ const BLOCK = {
     ["min_success", {type: "integer", title: "min_success"}]],
   group: [],
 };
-const ON_ERROR = {action: ["fail", "continue"], parallel: ["fail_fast", "wait_all", "continue"],
-  foreach: ["fail_fast", "wait_all", "continue"], group: []};
+const POLICIES = ["fail_fast", "wait_all", "continue", "rollback"];
+const ON_ERROR = {action: ["fail", "continue"], parallel: POLICIES, foreach: POLICIES, group: POLICIES, switch: []};
 const RETRY = {type: "object", title: "retry", properties: {
   attempts: {type: "integer", title: "attempts"}, delay: {...DURATION, title: "delay"},
   backoff: {type: "number", title: "backoff"}, max_delay: {...DURATION, title: "max_delay"}}};
@@ -38,8 +40,15 @@ function set(step, key, value) {
 export function showProperties(root, step, {workflow, actionsByName, onChange, attach}) {
   const body = root.querySelector("[data-properties]");
   body.replaceChildren();
+  const actions = [...actionsByName.values()];
   if (!step) {
     showWorkflow(body, workflow, () => onChange(null, {}));
+    // the workflow's own lists and runs-at-once settings go above its triggers
+    const extra = [workflowFields(workflow, () => onChange(null, {})),
+      listFields(workflow, ["on_failure", "finally"], {workflow, actions, changed: (added) => onChange(added || null, {})})];
+    const triggers = body.querySelector(".props-triggers");
+    if (triggers) triggers.before(...extra);
+    else body.append(...extra);
     return;
   }
   const kind = kindOf(step);
@@ -53,10 +62,12 @@ export function showProperties(root, step, {workflow, actionsByName, onChange, a
 
   const head = document.createElement("p");
   head.className = "props-kind";
-  head.textContent = kind === "action" ? `uses ${step.uses}` : `${kind} block`;
+  head.textContent = kind === "action" ? `uses ${step.uses}` : step.repeat ? "repeat (a group run again)" : `${kind} block`;
   body.append(head);
   COMMON.forEach(([k, s]) => add(k, s));
   for (const [k, s] of BLOCK[kind] || []) add(k, s);
+  if (kind === "switch") body.append(switchFields(step, () => changed(), ctx));
+  if (kind === "group") body.append(repeatFields(step, () => changed(), ctx));
 
   if (kind === "action") {
     const action = actionsByName.get(step.uses);
@@ -90,5 +101,7 @@ export function showProperties(root, step, {workflow, actionsByName, onChange, a
       changed();
     }, ctx));
   body.append(advanced);
+  const lists = listKeysOf(step);
+  if (lists.length) body.append(listFields(step, lists, {workflow, actions, changed: () => changed()}));
 }
 

@@ -1,0 +1,124 @@
+"""Composing the constructs by drag and drop in a real Chromium: a switch (cases, "+ case",
+default), a repeat, an approval, the workflow's on_failure and finally lanes, a block's hook,
+a step's compensate; the YAML has them where FORMAT.md puts them and Save succeeds."""
+
+import re
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+from builder.models import Workflow
+
+from .conftest import drag, login, yaml_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def new_workflow(page, server, name):
+    login(page, server, "alice", "alice-password")
+    page.fill("#new-name", name)
+    page.get_by_role("button", name="New").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+
+
+def fill(page, card_id, label, value):
+    """Select a card and type a value into one of its properties."""
+    page.locator(f".card[data-id={card_id}]").locator(":scope > .card-head .card-id").click()
+    field = page.locator("[data-testid=properties]").get_by_label(label, exact=True)
+    field.fill(value)
+
+
+def save(page, version):
+    expect(page.locator("[data-testid=validity]")).to_have_text("✓ valid", timeout=5000)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.click("[data-testid=save-confirm]")
+    expect(page.locator("[data-testid=version-state]")).to_have_text(f"v{version} (saved)")
+
+
+def test_compose_a_switch_a_repeat_an_approval_and_hooks_by_dragging(page, server, alice, shot):
+    new_workflow(page, server, "composed")
+    palette = page.locator(".palette")
+    wait = palette.locator("[data-name=wait]")
+
+    drag(page, palette.locator("[data-name=switch]"), page.locator(".seq-root"))
+    route = page.locator(".card[data-id=route]")
+    expect(route.locator("[data-testid=lane-case]")).to_have_count(2)
+    expect(route.locator("[data-testid=lane-default]")).to_have_count(1)
+    drag(page, wait, route.locator("[data-case=a] .seq"))
+    drag(page, wait, route.locator("[data-testid=lane-default] .seq"))
+    route.locator("[data-testid=add-case]").click()
+    expect(route.locator("[data-case=case_3]")).to_be_visible()
+    drag(page, wait, route.locator("[data-case=case_3] .seq"))
+    expect(route.locator("[data-case=case_3] .card")).to_have_count(1)
+
+    drag(page, palette.locator("[data-name=repeat]"), page.locator(".seq-root"))
+    drag(page, wait, page.locator(".card[data-id=poll] [data-testid=repeat-frame] .seq"))
+    drag(page, palette.locator("[data-name=approval]"), page.locator(".seq-root"))
+    drag(page, wait, page.locator(".workflow-hooks [data-testid=lane-on_failure] .seq"))
+    drag(page, wait, page.locator(".workflow-hooks [data-testid=lane-finally] .seq"))
+
+    # a compensation under the step of case a: "+ compensate" shows on the selected card
+    first = route.locator("[data-case=a] .card").first
+    first.locator(":scope > .card-head .card-id").click()
+    first.locator("[data-testid=add-compensate]").click()
+    drag(page, wait, page.locator(".card[data-id=wait] [data-testid=compensate] .seq"))
+    expect(page.locator(".card[data-id=wait] [data-testid=fold-compensate]")).to_contain_text("1 step")
+
+    # what the dropped steps need, by form
+    fill(page, "route", "switch", "${'a'}")
+    fill(page, "approval", "Message", "Go on?")
+    ids = page.locator(".card-action").evaluate_all("cs => cs.filter(c => c.querySelector('.card-uses').textContent === 'wait').map(c => c.dataset.id)")
+    assert len(ids) == 7
+    for step_id in ids:
+        fill(page, step_id, "Seconds", "0")
+    page.wait_for_timeout(600)
+    data = yaml.safe_load(yaml_text(page))
+    steps = {s["id"]: s for s in data["steps"]}
+    route_data = steps["route"]
+    assert list(route_data["cases"]) == ["a", "b", "case_3"]
+    assert [s["uses"] for s in route_data["cases"]["a"]] == ["wait"]
+    assert route_data["cases"]["a"][0]["compensate"][0]["uses"] == "wait"
+    assert route_data["cases"]["b"] == [] and len(route_data["cases"]["case_3"]) == 1
+    assert [s["uses"] for s in route_data["default"]] == ["wait"]
+    assert steps["poll"]["repeat"]["max"] == 3 and [s["uses"] for s in steps["poll"]["steps"]] == ["wait"]
+    assert steps["approval"]["uses"] == "approval" and steps["approval"]["with"]["message"] == "Go on?"
+    assert [s["uses"] for s in data["on_failure"]] == ["wait"] and [s["uses"] for s in data["finally"]] == ["wait"]
+    shot("composed")
+    save(page, 2)
+    assert yaml.safe_load(Workflow.objects.get(name="composed").yaml) == data
+
+
+def test_a_blocks_on_failure_lane_and_an_empty_foreach_body_take_drops(page, server, alice, shot):
+    new_workflow(page, server, "hooked")
+    palette = page.locator(".palette")
+    wait = palette.locator("[data-name=wait]")
+    drag(page, palette.locator("[data-name=foreach]"), page.locator(".seq-root"))
+    each = page.locator(".card-foreach")
+    # one plain press-move-release onto the empty body, as a person drags (no re-aiming): across
+    # the palette to the body's height, then straight right into it
+    body = each.locator(":scope > .seq")
+    wait.scroll_into_view_if_needed()
+    source = wait.bounding_box()
+    page.mouse.move(source["x"] + 20, source["y"] + source["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(source["x"] + 28, source["y"] + source["height"] / 2 + 8, steps=4)
+    target = body.bounding_box()
+    page.mouse.move(source["x"] + 40, target["y"] + target["height"] / 2, steps=8)
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
+    page.wait_for_timeout(300)
+    page.mouse.up()
+    expect(body.locator(".card")).to_have_count(1)
+
+    each.locator(":scope > .card-head .card-id").click()
+    each.locator("[data-testid=add-on_failure]").click()
+    lane = each.locator(":scope > .hook-lanes [data-testid=lane-on_failure] .seq")
+    expect(lane).to_be_visible()
+    drag(page, wait, lane)
+    expect(lane.locator(".card")).to_have_count(1)
+    page.wait_for_timeout(600)
+    block = yaml.safe_load(yaml_text(page))["steps"][0]
+    assert [s["uses"] for s in block["steps"]] == ["wait"]
+    assert [s["uses"] for s in block["on_failure"]] == ["wait"]
+    shot()
