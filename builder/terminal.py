@@ -12,6 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from engine.critical import describe_path
 from engine.stats import describe_block, describe_run
 
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),
@@ -134,6 +135,8 @@ def print_summary(console, result, table: dict, shown_live: bool = False) -> Non
     console.print(Text.assemble((result.status, f"bold {style}"), " · ", figures(result.summary)))
     for block in result.summary.get("blocks", []):
         console.print(Text("  " + describe_block(block), style="grey50"))  # worded again: stored text may be old
+    for line in describe_path(result.summary):  # the chain that set the wall time, and what held it
+        console.print(Text("  " + line, style="grey50"))
     if result.error:
         console.print(Text(result.error, style="red"))
     if result.outputs is not None:

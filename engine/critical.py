@@ -27,7 +27,8 @@ from types import SimpleNamespace
 
 from .stats import seconds_text
 
-__all__ = ["CriticalPath", "MAX_CHAIN", "held_back", "shape_of", "from_rows"]
+__all__ = ["CriticalPath", "MAX_CHAIN", "describe_path", "from_rows", "held_back", "shape_of"]
+SHOWN = 6  # steps of a critical path named in its one line; a longer one shows its ends
 
 MAX_CHAIN = 1000  # paths kept on a chain: the first and last half of a longer one
 BINDING = 0.75  # a block's own slot limit is what held it when its model explains this much of its wall
@@ -456,6 +457,29 @@ def describe_wait(entry: dict, target=None, count: int = 1) -> str:
     if saving < 1:
         return f"{head} {what} — {other} would have saved nothing (its longest part sets its time)"
     return f"{head} {what} — {other} would have saved ~{seconds_text(saving / 1000)}"
+
+
+def describe_path(summary: dict) -> list[str]:
+    """The critical path in one short line (``critical path: a → per_file[*].get → poll[*].check ×3
+    → b``: items and passes folded as the terminal folds them, a long path by its ends and its
+    length), then one line per wait that held it back."""
+    chain = []
+    for path in summary.get("critical_path") or []:
+        shown = _INDEX.sub("[*]", path)
+        if chain and chain[-1][0] == shown:
+            chain[-1][1] += 1
+        else:
+            chain.append([shown, 1])
+    chain = [path if times == 1 else f"{path} ×{times}" for path, times in chain]
+    lines = []
+    if chain:
+        total = len(chain) + (summary.get("critical_path_cut") or 0)
+        shown = chain if total <= SHOWN else [*chain[:SHOWN // 2], "…", *chain[-(SHOWN // 2):]]
+        count = f" ({total} steps)" if total > SHOWN else ""
+        lines.append(f"critical path{count}: " + " → ".join(shown))
+    for entry in summary.get("held_back") or []:
+        lines.append("held back: " + entry.get("text", ""))
+    return lines
 
 
 def _num(value) -> str:
