@@ -30,15 +30,16 @@ function niceStep(span) {
   return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) || pow * 10;
 }
 
-/** Where a foreach body's bar starts: its first item's start, else the loop's own start. */
+/**
+ * Where a foreach body's bar starts: when its loop started (the first item starts with it), else
+ * its first item's start seen (a nested loop's instances are not steps of their own here).
+ */
 function bodyStart(state, path) {
-  const first = state.itemStarts.get(path);
-  if (first != null) return first;
   for (let cut = path.lastIndexOf("."); cut > 0; cut = path.lastIndexOf(".", cut - 1)) {
     const loop = state.steps.get(path.slice(0, cut));
     if (loop?.started != null) return loop.started;
   }
-  return null;
+  return state.itemStarts.get(path) ?? null;
 }
 
 /** Mount the timeline in `root` with one row per path of `rows` ([{path, label, depth}]). */
