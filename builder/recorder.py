@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from engine.values import lenient
 
 from . import approvals
+from .critical_rows import whole_run_path
 from .frames import when as _when
 from .frames import (STAFF_GROUP, StrictEncoder, cap, coalesce, dumps, event_data, frames, group_name, owner_group,
                      plain)
@@ -307,6 +308,8 @@ class RunRecorder:
                    "saved_ms": round(max(work - wall, 0) * 1000, 3),
                    "action_steps": len({path for path, _ in attempts}), "taken_over": True,
                    "blocks": blocks_from_rows(blocks, attempts)}
+        summary.pop("critical_path_cut", None)  # this process's part: the whole run's replaces it
+        summary.update(whole_run_path(self.run_id, started, finished.ts))  # builder/critical_rows.py
         return {"duration_ms": round(wall * 1000, 3), "summary": summary}
 
     def _step(self, event, creates: dict, updates: dict) -> None:

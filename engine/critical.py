@@ -490,7 +490,7 @@ def from_rows(rows, shape: dict | None = None, begin: float | None = None, end: 
     """The same figures from stored step rows ``(path, kind, attempt, started, finished, status)``
     (epoch seconds; a run taken over by another process): the rows do not say what an action
     queued for, so its limiter waits are not told; a retried step's backoff is the time between
-    its attempts."""
+    a ``failed`` attempt and the next (after an ``interrupted`` one it is the takeover's, not told)."""
     attempts: dict = {}
     for path, kind, attempt, started, finished, status in rows:
         attempts.setdefault(path, []).append((attempt or 1, kind, started, finished, status))
@@ -505,7 +505,7 @@ def from_rows(rows, shape: dict | None = None, begin: float | None = None, end: 
         events.append((first[2], 0, depth[path], SimpleNamespace(type="step.started", path=path, kind=first[1],
                                                                   ts=first[2])))
         for before, after in zip(tries, tries[1:]):
-            if before[3] is not None and after[2] is not None and after[2] > before[3]:
+            if before[4] == "failed" and before[3] is not None and after[2] is not None and after[2] > before[3]:
                 events.append((before[3], 1, -depth[path], SimpleNamespace(
                     type="step.retrying", path=path, delay=after[2] - before[3], ts=before[3])))
         last = tries[-1]
