@@ -186,7 +186,7 @@ def lapsed(grace: float = 0.0) -> list[int]:
     """Runs to take over (clause 3): running with a lapsed lease or a gone holder on this host,
     and queued ones nobody took for a whole lease (their server stopped before starting them)."""
     now = timezone.now()
-    rows = Run.objects.filter(status__in=Run.ACTIVE, cancel_requested=False).exclude(mode="cli")
+    rows = Run.objects.filter(status__in=Run.ACTIVE, cancel_requested=False).exclude(mode__in=("cli", "try"))
     found = list(rows.filter(status=Run.Status.RUNNING).filter(_free(now)).values_list("pk", flat=True))
     # (a queued run whose claimer stopped before it started is free again once its lease lapsed)
     queued = rows.filter(_free(now), status=Run.Status.QUEUED, started_at__isnull=True,
@@ -201,7 +201,7 @@ def lapsed(grace: float = 0.0) -> list[int]:
 def continuing() -> list[int]:
     """Clause 6: runs continued after they waited (queued, started before) that no process holds."""
     rows = Run.objects.filter(_free(timezone.now()), status=Run.Status.QUEUED, started_at__isnull=False,
-                              cancel_requested=False).exclude(mode="cli")
+                              cancel_requested=False).exclude(mode__in=("cli", "try"))
     return sorted(rows.values_list("pk", flat=True))
 
 
