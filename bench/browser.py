@@ -1,11 +1,17 @@
-"""Browser benchmark: the monitor of a big run in Debian's Chromium, against a real daphne.
+"""Browser benchmarks in Debian's Chromium, against a real daphne.
 
-Run: ``python bench/browser.py`` (``--branches 200 --items 10000`` are the defaults). The run
-has a parallel block of N branches and a foreach of M items. Prints the time to first render
-(navigation start to the snapshot drawn) of the monitor opened as the run starts and again
-after it finished, and the longest main-thread task (PerformanceObserver "longtask", which
-reports tasks of 50 ms and more) and the longest gap between animation frames while events
-stream. Targets: first render < 1 s, no task over 100 ms.
+``python bench/browser.py editor`` (``--steps 300``): the editor with a workflow of N steps, as
+a plain sequence and as a needs graph. Prints the render time (navigation start to the page
+ready, and the graph layout's share), then the longest main-thread task (PerformanceObserver
+"longtask", which reports tasks of 50 ms and more) and the longest gap between animation
+frames while typing in the YAML pane, while dragging a card and while zooming. Target: no task
+over 100 ms while typing or dragging.
+
+``python bench/browser.py`` (or ``monitor``; ``--branches 200 --items 10000`` are the defaults):
+the monitor of a run with a parallel block of N branches and a foreach of M items. Prints the
+time to first render (navigation start to the snapshot drawn) of the monitor opened as the run
+starts and again after it finished, and the longest main-thread task and the longest gap
+between animation frames while events stream. Targets: first render < 1 s, no task over 100 ms.
 """
 
 from __future__ import annotations
@@ -151,8 +157,14 @@ def long_tasks(path: str, at_least_ms: float = 50, most: int = 5) -> list[str]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument("page", nargs="?", choices=["monitor", "editor"], default="monitor")
     parser.add_argument("--branches", type=int, default=200)
     parser.add_argument("--items", type=int, default=10000)
+    parser.add_argument("--steps", type=int, default=300, help="the editor's workflow size")
     parser.add_argument("--trace", help="write a Chromium trace of the live monitor here and break down its long tasks")
     args = parser.parse_args()
-    main(args.branches, args.items, args.trace)
+    if args.page == "editor":
+        from browser_editor import editor_bench
+        editor_bench(args.steps, FLAGS)
+    else:
+        main(args.branches, args.items, args.trace)

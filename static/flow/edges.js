@@ -34,6 +34,7 @@ function overlay(container) {
 
 /** Lay out the needs lists of `container` and draw their arrows; returns the lists drawn. */
 export function drawEdges(container) {
+  const started = performance.now();
   const placed = layoutGraphs(container);
   container.classList.toggle("has-edges", placed.length > 0);
   if (!placed.length) {
@@ -54,6 +55,7 @@ export function drawEdges(container) {
     return group;
   });
   svg.replaceChildren(svg.querySelector("defs"), ...groups);
+  performance.measure("wf:graphs", {start: started});  // layout and arrows: bench/browser.py reads these
   return placed;
 }
 
