@@ -3,6 +3,7 @@
 // or the owner when the step names none), and the server decides who may decide
 // (builder/approvals_api.py); a late or second decision answers 409 with its reason, shown here.
 import {api} from "../common/api.js";
+import {mark} from "../common/status.js";
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -21,7 +22,7 @@ export function mountApprovals(root, runId, {onDecided}) {
     const id = `approval-comment-${approval.id}`;
     const who = approval.approvers.length ? `asked of ${approval.approvers.join(", ")}` : "asked of the run's owner";
     const deadline = approval.deadline ? ` · decide by ${new Date(approval.deadline).toLocaleString()}` : "";
-    const head = el("p", {className: "approval-head"}, el("strong", {textContent: `✋ ${approval.path}`}),
+    const head = el("p", {className: "approval-head"}, el("strong", {textContent: `${mark("waiting")} ${approval.path}`})  // ✋ has no glyph in Debian's fonts,
       ` waits for a decision (${who}${deadline})`);
     const message = el("p", {className: "approval-message", textContent: approval.message});
     const label = el("label", {htmlFor: id, textContent: "Comment (the run sees it as the step's comment)"});
