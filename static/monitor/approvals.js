@@ -22,7 +22,7 @@ export function mountApprovals(root, runId, {onDecided}) {
     const id = `approval-comment-${approval.id}`;
     const who = approval.approvers.length ? `asked of ${approval.approvers.join(", ")}` : "asked of the run's owner";
     const deadline = approval.deadline ? ` · decide by ${new Date(approval.deadline).toLocaleString()}` : "";
-    const head = el("p", {className: "approval-head"}, el("strong", {textContent: `${mark("waiting")} ${approval.path}`})  // ✋ has no glyph in Debian's fonts,
+    const head = el("p", {className: "approval-head"}, el("strong", {textContent: `${mark("waiting")} ${approval.path}`}),  // ✋ has no glyph in Debian's fonts
       ` waits for a decision (${who}${deadline})`);
     const message = el("p", {className: "approval-message", textContent: approval.message});
     const label = el("label", {htmlFor: id, textContent: "Comment (the run sees it as the step's comment)"});
