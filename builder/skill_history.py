@@ -50,7 +50,7 @@ def diff(before: dict | None, after: dict | None) -> list[dict]:
     found = []
     for name in FIELDS:
         old, new = before.get(name), after.get(name)
-        if old == new:
+        if old == new or (old in (None, "") and new in (None, "")):  # a new skill's empty fields
             continue
         if name in JSON_FIELDS:
             lines = list(difflib.unified_diff(_pretty(old), _pretty(new), "before", "after", n=2, lineterm=""))[2:]

@@ -63,6 +63,20 @@ def try_yaml(skill: Skill, sample: dict) -> tuple[str, dict]:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100), inputs
 
 
+def sample_of(run: Run) -> dict:
+    """The sample values a try run was given (to show them again beside its outcome)."""
+    try:
+        document = yaml.safe_load(run.version.yaml)
+        given = document["steps"][0].get("with") or {}
+    except (yaml.YAMLError, KeyError, IndexError, TypeError, AttributeError):
+        return {}
+    sample = {}
+    for key, value in given.items():
+        name = value[len("${inputs."):-1] if isinstance(value, str) and value.startswith("${inputs.") else None
+        sample[key] = run.inputs.get(name) if name else value
+    return sample
+
+
 def parse_sample(text: str, skill: Skill) -> tuple[dict | None, list[str]]:
     """The sample values (a JSON object checked against the skill's input schema), or problems."""
     if len(text.encode()) > MAX_SAMPLE_BYTES:
@@ -141,8 +155,10 @@ def _handle(model_admin, request, object_id: str):
     run = None
     wanted = request.GET.get("run", "")
     if wanted.isdigit() and len(wanted) < 19:
-        run = (Run.objects.select_related("workflow").filter(pk=int(wanted), started_by=request.user,
-                                                              workflow__name=f"{TRY_PREFIX}{skill.name.lower()}").first())
+        run = (Run.objects.select_related("workflow", "version").filter(
+            pk=int(wanted), started_by=request.user, workflow__name=f"{TRY_PREFIX}{skill.name.lower()}").first())
+        if run is not None and request.method == "GET":
+            sample_text = json.dumps(sample_of(run), indent=2, ensure_ascii=False)
     context = {**site.each_context(request), "opts": Skill._meta, "skill": skill, "title": f"Try {skill.name}",
                "sample": sample_text, "problems": problems, "run": run,
                "input_schema": skill.input_schema or {"type": "object"},

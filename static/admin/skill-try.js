@@ -38,8 +38,11 @@ async function follow() {
     const run = await response.json();
     box.dataset.status = run.status;
     box.querySelector("[data-testid=try-status]").textContent = run.status;
-    box.querySelector("[data-testid=try-output]").textContent = run.outputs == null ? "" : JSON.stringify(run.outputs, null, 2);
+    const output = run.outputs == null ? "" : JSON.stringify(run.outputs, null, 2);
+    box.querySelector("[data-testid=try-output]").textContent = output;
+    box.querySelector("[data-part=output]").hidden = !output;
     box.querySelector("[data-testid=try-error]").textContent = run.error || "";
+    box.querySelector("[data-part=error]").hidden = !run.error;
   }
 }
 

@@ -49,6 +49,7 @@ async def test_a_try_is_a_recorded_run_of_the_admin_with_its_output(admin_client
     assert step.uses == "shout" and step.inputs == {"text": "hello"}
     page = (await admin_client.get(f"/admin/builder/skill/{skill.pk}/try/?run={run.pk}")).content.decode()
     assert 'data-status="succeeded"' in page and "&quot;HELLO&quot;" in page and f'href="/runs/{run.pk}/"' in page
+    assert "&quot;text&quot;: &quot;hello&quot;" in page  # the sample it ran with, shown again
     again = await try_it(admin_client, skill, {"text": "again"})
     workflow = await Workflow.objects.aget(pk=again.workflow_id)
     assert workflow.version == 1  # the same text: no new version for every try
