@@ -36,11 +36,10 @@ export function decorateSubflows(scope, steps, runId, onOpened) {
     const bar = document.createElement("div");
     bar.className = "subflow-bar";
     const toggle = Object.assign(document.createElement("button"), {type: "button", className: "link",
-      textContent: "▸ show its steps"});
+      textContent: `▸ show the steps of ${card.dataset.id}`});
     toggle.dataset.subflowToggle = path;
     toggle.dataset.testid = "subflow-toggle";
     toggle.setAttribute("aria-expanded", "false");
-    toggle.setAttribute("aria-label", `Show the steps of sub-workflow ${path}`);
     const own = Object.assign(document.createElement("a"), {href: `#sub=${encodeURIComponent(path)}`,
       textContent: "open as its own view"});
     own.dataset.testid = "subflow-open";
@@ -58,7 +57,7 @@ export function decorateSubflows(scope, steps, runId, onOpened) {
     toggle.addEventListener("click", async () => {
       const open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", String(open));
-      toggle.textContent = open ? "▾ hide its steps" : "▸ show its steps";
+      toggle.textContent = `${open ? "▾ hide" : "▸ show"} the steps of ${card.dataset.id}`;
       box.hidden = !open;
       if (!open || box.dataset.loaded) return;
       box.dataset.loaded = "true";
