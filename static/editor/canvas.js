@@ -138,15 +138,15 @@ export function mountCanvas(root, handlers) {
     }
     if (e.target.closest("button")) return;  // a fold toggle: the drawing handles it
     const step = stepOf(e.target);
-    if (step) {
-      markTarget(null);
-      select(step);
+    const list = e.target.closest(".seq");
+    if (list && ctx.refs.get(list) && !list.querySelector(":scope > .card") && ctx.cards.get(list.closest(".card")) === step) {
+      // an empty list (a case, a lane, a body): the palette's Enter adds there
+      markTarget(list);
+      select(step || null);
       return;
     }
-    // empty canvas: back to the workflow's own properties; an empty list becomes the target
-    const list = e.target.closest(".seq");
-    markTarget(list && !list.querySelector(".card") ? list : null);
-    select(null);
+    markTarget(null);
+    select(step || null);  // empty canvas: back to the workflow's own properties
   });
   root.addEventListener("keydown", (e) => {
     const node = e.target.closest?.(".card");
@@ -192,7 +192,7 @@ export function mountCanvas(root, handlers) {
     const at = cards.indexOf(node);
     const neighbour = cards[at + dir];
     if (neighbour) {
-      const body = neighbour.querySelector(":scope > .seq");
+      const body = neighbour.querySelector(":scope > .seq, :scope > .repeat-frame > .seq");
       if (body && ctx.refs.get(body)) return {ref: ctx.refs.get(body), index: dir > 0 ? 0 : body.children.length};
       return {ref: ctx.refs.get(list), index: at + dir};
     }

@@ -4,7 +4,7 @@
 // concurrency across runs and its on_error. Every edit is made on the model in place; the
 // caller's `changed(step?)` redraws and writes the YAML.
 import {field} from "./schema-form.js";
-import {caseNames, freshCase, kindOf, newStep} from "../flow/tree.js";
+import {caseNames, freshCase, inCompensation, kindOf, newStep} from "../flow/tree.js";
 import {openLists} from "../flow/constructs.js";
 
 const DURATION = {type: "scalar", description: "seconds, or 250ms / 10s / 2m / 1h"};
@@ -178,9 +178,9 @@ export function workflowFields(workflow, changed) {
   return box;
 }
 
-/** The lists a step of this kind may hold besides its work. */
-export function listKeysOf(step) {
+/** The lists a step of this kind may hold besides its work (none of a compensation's own). */
+export function listKeysOf(step, workflow) {
   const kind = kindOf(step);
   const keys = ["parallel", "foreach", "group"].includes(kind) ? ["on_failure", "finally"] : [];
-  return kind === "invalid" ? keys : [...keys, "compensate"];
+  return kind === "invalid" || inCompensation(workflow, step) ? keys : [...keys, "compensate"];
 }

@@ -101,7 +101,7 @@ export function showProperties(root, step, {workflow, actionsByName, onChange, a
       changed();
     }, ctx));
   body.append(advanced);
-  const lists = listKeysOf(step);
+  const lists = listKeysOf(step, workflow);
   if (lists.length) body.append(listFields(step, lists, {workflow, actions, changed: () => changed()}));
 }
 

@@ -129,7 +129,8 @@ function card(ctx, step, parentPath, yamlPath) {
     const hooks = hookLanes(ctx, step, path, yamlPath);
     if (hooks) node.append(hooks);
   }
-  if (kind !== "invalid") {
+  // a compensation's steps cannot have their own: none offered there (one written is still drawn)
+  if (kind !== "invalid" && (Array.isArray(step.compensate) || !yamlPath.includes(".compensate["))) {
     const fold = compensateFold(ctx, step, path, yamlPath);
     if (fold) node.append(fold);
   }

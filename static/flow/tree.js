@@ -266,6 +266,14 @@ export function earlierIds(workflow, target) {
   return [...new Set(out)];
 }
 
+/** True when `target` lies in a step's compensate (whose steps cannot have their own). */
+export function inCompensation(workflow, target) {
+  for (const {step} of walkWorkflow(workflow)) {
+    if (Array.isArray(step.compensate) && step.compensate.some((c) => contains(c, target))) return true;
+  }
+  return false;
+}
+
 /** The foreach blocks that enclose `target`, innermost last. */
 export function enclosingLoops(workflow, target) {
   const loops = [];
