@@ -6,6 +6,7 @@ import {duration, mark} from "../common/status.js";
 import {statusText} from "./flow.js";
 
 const PAGE = 50;
+const ENDED = new Set(["succeeded", "failed", "cancelled", "interrupted"]);  // a run that may be restarted
 const SHOWN_CHARS = 20000;  // more JSON than this waits for a click: laying out 10 000 lines takes 100 ms
 
 /** A value as indented JSON; a big one cut, with a button that shows the rest. */
@@ -104,7 +105,7 @@ export function mountDetail(root, runId, state, options) {
         `${step.duration_ms != null ? ` · ${duration(step.duration_ms)}` : ""}`;
     } else facts.textContent = state.ready ? "not started" : "loading…";
     root.append(head, facts);
-    if (options.restart && !path.includes("[")) root.append(restartButton(path));
+    if (options.restart && ENDED.has(state.run.status)) root.append(restartButton(path));
     if (state.progress.has(path)) root.append(await itemsPager(path, 0, mine));
     const [rows, logs] = await Promise.all([
       api(`runs/${runId}/steps?path=${encodeURIComponent(path)}&limit=50`),

@@ -158,6 +158,10 @@ function paintRun() {
   const run = state.run;
   if (shownStatus !== null && shownStatus !== run.status && !ACTIVE.has(run.status)) loadHistory();
   if (shownStatus !== null && shownStatus !== run.status && run.status !== "waiting") approvals.refresh();
+  // the run ended with a step shown: show it again (now it can be restarted from)
+  if (shownStatus !== null && shownStatus !== run.status && !ACTIVE.has(run.status) && detail.selected()) {
+    detail.show(detail.selected());
+  }
   shownStatus = run.status;
   paintStatus(run);
   $("[data-testid=figures]").textContent = figuresText(state, flow.plan());
