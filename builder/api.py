@@ -402,6 +402,7 @@ def _rerun(request, run_id: int) -> Run:
 
 api.add_router("/workflows", workflows)
 api.add_router("/runs", runs)
+api.add_router("/runs", "builder.restart_api.router")
 api.add_router("/secrets", secrets_router)
 api.add_router("/approvals", "builder.approvals_api.router")
 api.add_router("/", "builder.triggers_api.router")

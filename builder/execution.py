@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from engine import Runner, WorkflowInvalid, plan
 
-from . import approvals, concurrency, leases
+from . import approvals, concurrency, leases, restart
 from .models import Run
 from .origins import origin_text
 from .recorder import RunRecorder
@@ -108,6 +108,7 @@ def _prepare(run_id: int, worker: str):
         state = leases.stored_state(run_id)
     else:
         completed = completed_outputs(run.resumed_from, run.version) if run.resumed_from_id else {}
+        completed = restart.narrowed(run, completed)  # a restart from a step: only what ends before it
         state = {"completed": completed, "attempts": {}, "stored": set(), "seq": 0}
     state["taken_over"] = taken_over or run.started_at is not None
     state["approvals"] = approvals.known(run_id) if state["taken_over"] else {}
