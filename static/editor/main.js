@@ -10,8 +10,10 @@ import {showProperties} from "./properties.js";
 import {attachCompletions, candidates} from "./completions.js";
 import {mountYaml} from "./yaml-sync.js";
 import {locate, parseYaml, printYaml} from "./yaml-model.js";
-import {countReferences, renameReferences} from "./rename.js";
+import {mountDeselect} from "./deselect.js";
+import {mountRenameOffer} from "./rename-offer.js";
 import {History} from "./history.js";
+import {mountLastRun} from "./last-run.js";
 import {askSaveMessage, showHistory, showRuns, startRun} from "./dialogs.js";
 
 const data = JSON.parse(document.getElementById("editor-data").textContent);
@@ -21,6 +23,7 @@ const banner = $("[data-testid=banner]");
 const validity = $("[data-testid=validity]");
 const versionState = $("[data-testid=version-state]");
 const properties = $(".properties");
+const toWorkflow = $("[data-testid=to-workflow]");
 
 const state = {text: data.yaml, saved: data.yaml, version: data.version, workflow: {steps: []}, inputs: {},
   issues: [], shown: undefined, selected: null};
@@ -64,63 +67,19 @@ function select(step) {
     actionsByName,
     attach: (input) => attachCompletions(input, references),
     onChange: (edited, extra) => {
-      if (extra?.renamed) noteRename(edited, extra.renamed[0]);
+      if (extra?.renamed) renameOffer.note(edited, extra.renamed[0]);
       fromModel({typing: true, step: edited});
     },
   });
 }
 
-// -- back to the workflow's own properties: the button, a click on empty canvas, Escape -------
-const toWorkflow = $("[data-testid=to-workflow]");
-toWorkflow.addEventListener("click", () => canvas.select(null));
-let pressedAt = null;
-$("[data-testid=canvas]").addEventListener("pointerdown", (e) => { pressedAt = [e.clientX, e.clientY]; });
-$("[data-testid=canvas]").addEventListener("click", (e) => {
-  // a click, not the end of a pan or a drag, on nothing that is a step or a control
-  const still = pressedAt && Math.hypot(e.clientX - pressedAt[0], e.clientY - pressedAt[1]) < 5;
-  if (still && state.selected && !e.target.closest(".card, .lane-head, button, input, select, textarea, a, [data-keep-selection]")) {
-    canvas.select(null);
-  }
+// -- back to the workflow's properties; the offer that follows a rename ------------------------
+mountDeselect({button: toWorkflow, canvas: $("[data-testid=canvas]"), selected: () => Boolean(state.selected),
+  deselect: () => canvas.select(null)});
+const renameOffer = mountRenameOffer($("[data-testid=rename-offer]"), {
+  workflow: () => state.workflow,
+  onApplied(said) { fromModel(); showBanner(said); },
 });
-document.addEventListener("keydown", (e) => {
-  if (e.key !== "Escape" || !state.selected || document.querySelector("dialog[open]")) return;
-  if (e.target.closest?.(".cm-editor, input, textarea, select") && !e.target.closest(".canvas")) return;
-  canvas.select(null);
-});
-
-// -- a renamed step: offer to update the references to its old id, with one confirm ----------
-const offer = $("[data-testid=rename-offer]");
-let rename = null;  // {step, from}: the id the step had before this run of edits to its id
-let renameTimer = null;
-
-function noteRename(step, previous) {
-  if (!rename || rename.step !== step) rename = {step, from: previous};
-  clearTimeout(renameTimer);
-  renameTimer = setTimeout(offerRename, 600);  // once the typing stops
-}
-
-function offerRename() {
-  const {step, from} = rename || {};
-  const count = step && step.id !== from && /^[A-Za-z_][A-Za-z0-9_]*$/.test(step.id || "")
-    ? countReferences(state.workflow, from) : 0;
-  if (!count) { offer.hidden = true; return; }
-  const to = step.id;
-  offer.replaceChildren(`Step ${from} is now ${to}, but ${count} reference${count === 1 ? "" : "s"} still name${count === 1 ? "s" : ""} ${from}. `);
-  const yes = Object.assign(document.createElement("button"), {type: "button", className: "primary",
-    textContent: `Update ${count === 1 ? "it" : `all ${count}`} to ${to}`});
-  yes.dataset.testid = "rename-apply";
-  const no = Object.assign(document.createElement("button"), {type: "button", textContent: "Leave them"});
-  yes.addEventListener("click", () => {
-    renameReferences(state.workflow, from, to);
-    offer.hidden = true;
-    rename = null;
-    fromModel();
-    showBanner(`Updated ${count} reference${count === 1 ? "" : "s"} from ${from} to ${to}.`);
-  });
-  no.addEventListener("click", () => { offer.hidden = true; rename = null; });
-  offer.append(yes, " ", no);
-  offer.hidden = false;
-}
 
 // -- the two directions of the sync -------------------------------------------------------------
 let historyTimer = null;
@@ -229,6 +188,10 @@ const canvas = mountCanvas($("[data-testid=canvas]"), {
 
 mountNeedsDrag($("[data-testid=canvas]"), {model: () => state.workflow, changed: () => fromModel(), say: showBanner});
 
+const lastRun = mountLastRun($("[data-testid=canvas]"), {
+  workflowId: data.id, version: () => state.version, text: () => { flush(); return state.text; },
+});
+
 const yamlPane = mountYaml($("[data-yaml]"), state.text, {
   references,
   onSave: () => save(),
@@ -276,6 +239,7 @@ async function save({force = false} = {}) {
     $("[data-testid=wf-name]").textContent = saved.name;
     showBanner(`Saved as version ${saved.version}.`);
     updateState();
+    lastRun.reload();  // a new version has no run yet: the cards say so
   } catch (err) {
     if (err.status === 409) {
       showBanner(`Not saved: ${err.message}. Your changes are kept in this browser.`,
@@ -372,6 +336,7 @@ if (draft && draft.text !== data.yaml) {
   fromText(state.text, {record: false});
 }
 select(null);
+lastRun.reload();
 api("actions").then((list) => {
   actionsByName = new Map(list.map((a) => [a.name, a]));
   mountPalette($(".palette"), list, addEntry);
