@@ -9,6 +9,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 
 from engine import default_registry
 
@@ -105,6 +106,8 @@ class SkillForm(forms.ModelForm):
         if current and current not in dict(choices):  # keep a stored unknown name visible (refused on save)
             choices.append((current, f"{current} (unknown)"))
         self.fields["action"].widget.choices = [("", "— choose an action —"), *choices]
+        if not self.is_bound and self.instance.output_schema is None:
+            self.initial["output_schema"] = InvalidJSONInput("")  # an empty field, not the text "null"
         self.breaks = None  # skill_usage.Breaks, when saving would break workflows (not confirmed)
         self._was = {name: getattr(self.instance, name) for name in WATCHED} if self.instance.pk else None
 

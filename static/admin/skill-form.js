@@ -44,7 +44,7 @@ function mount() {
   holder.className = "skill-config-form";
   holder.dataset.testid = "config-form";
   const hint = document.createElement("p");
-  hint.className = "help skill-inputs-hint";
+  hint.className = "skill-hint skill-inputs-hint";
   hint.dataset.testid = "inputs-hint";
   const formBox = document.createElement("div");
   const note = document.createElement("p");
@@ -69,7 +69,7 @@ function mount() {
     }
     note.textContent = "";
     if (!action) {
-      formBox.replaceChildren(Object.assign(document.createElement("p"), {className: "help", textContent: "Choose an action: its parameters appear here."}));
+      formBox.replaceChildren(Object.assign(document.createElement("p"), {className: "skill-hint", textContent: "Choose an action: its parameters appear here."}));
       return;
     }
     const ctx = {root: action.schema, attach: (input) => { if (input.tagName === "INPUT") input.setAttribute("list", "skill-input-refs"); }};
@@ -78,7 +78,7 @@ function mount() {
     }, ctx);
     form.dataset.action = action.name;
     if (action.description) {
-      const about = Object.assign(document.createElement("p"), {className: "help", textContent: action.description});
+      const about = Object.assign(document.createElement("p"), {className: "skill-hint", textContent: action.description});
       form.querySelector("legend").after(about);
     }
     formBox.replaceChildren(form);

@@ -146,3 +146,18 @@ def test_saves_are_kept_in_the_history_with_who(staff_client, staff):
     assert kinds == [("created", "sam"), ("changed", "sam")]
     last = SkillChange.objects.order_by("id").last()
     assert last.before["title"] == "Shout" and last.after["title"] == "Louder"
+
+
+def test_renaming_a_skill_that_workflows_use_asks_first(staff_client, alice):
+    skill = make_shout()
+    save_workflow(alice, USES_SHOUT)
+    response = staff_client.post(f"/admin/builder/skill/{skill.pk}/change/", form_data(skill, name="yell"))
+    assert "Saving this would break 1 workflow of 1 owner" in response.content.decode()
+    assert Skill.objects.get().name == "shout"
+
+
+def test_a_new_skill_shows_an_empty_output_schema_not_null(staff_client):
+    form = staff_client.get("/admin/builder/skill/add/").context["adminform"].form
+    assert form["output_schema"].value() == "" and "null" not in str(form["output_schema"])
+    assert staff_client.post("/admin/builder/skill/add/", form_data(output_schema=None)).status_code == 302
+    assert Skill.objects.get().output_schema is None
