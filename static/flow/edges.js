@@ -35,7 +35,7 @@ function overlay(container) {
 /** Lay out the needs lists of `container` and draw their arrows; returns the lists drawn. */
 export function drawEdges(container) {
   const started = performance.now();
-  const placed = layoutGraphs(container);
+  const placed = layoutGraphs(container, () => redraw(container));
   container.classList.toggle("has-edges", placed.length > 0);
   if (!placed.length) {
     container.querySelector(":scope > svg.edges")?.remove();
@@ -59,6 +59,13 @@ export function drawEdges(container) {
   return placed;
 }
 
+/** Lay out and draw again (a card changed size, a worker's layout came in) and say so. */
+function redraw(container) {
+  if (!container.isConnected) return;
+  drawEdges(container);
+  container.dispatchEvent(new CustomEvent("wf:flow-drawn", {bubbles: true}));
+}
+
 /**
  * Lay out and draw a freshly rendered flow, and again whenever a card of a needs list (or the
  * flow's width) changes size. Tells the page with a `wf:flow-drawn` event on the container.
@@ -77,9 +84,7 @@ export function trackEdges(container) {
     queued = true;
     requestAnimationFrame(() => {
       queued = false;
-      if (!container.isConnected) return;
-      drawEdges(container);
-      container.dispatchEvent(new CustomEvent("wf:flow-drawn", {bubbles: true}));
+      redraw(container);
     });
   });
   if (container.firstElementChild) observer.observe(container.firstElementChild);

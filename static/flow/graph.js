@@ -3,11 +3,17 @@
 // them in the DOM (their order is the YAML's, which the editor's drag and drop and keyboard
 // moves rely on); only their boxes are placed. Layouts are cached by graph shape and card
 // sizes, so a redraw that changes neither (typing in the YAML) costs no layout at all.
+// dagre takes ~1 ms a step, so a graph past SYNC_MAX steps is laid out in a worker
+// (graph-worker.js): meanwhile its cards keep the places they had (new ones below).
 import {graphlib, layout} from "../vendor/dagre.js";
 
 const SPACING = {nodesep: 28, ranksep: 44, edgesep: 12, marginx: 10, marginy: 12};
 const CACHE = new Map();  // shape key -> layout; the most recent ones only
 const CACHE_SIZE = 64;
+const SYNC_MAX = 60;
+const lastBox = new Map();  // card path -> where it was last placed (the stand-in while a worker works)
+const waiting = new Map();  // shape key -> callbacks for when the worker's layout is in
+let worker;
 
 /**
  * @typedef {{cards: Element[], edges: [number, number, boolean][]}} ListGraph
@@ -42,7 +48,8 @@ export function graphOf(seq) {
   return {cards, edges};
 }
 
-function compute(sizes, edges) {
+/** The layout of a graph of boxes `sizes` ([w, h]) and `edges` ([from, to]): dagre's, in plain data. */
+export function compute(sizes, edges) {
   const g = new graphlib.Graph();
   // network simplex gives the tightest ranks; past 120 steps the cheaper tight tree keeps it fast
   g.setGraph({rankdir: "TB", ...SPACING, ranker: sizes.length > 120 ? "tight-tree" : "network-simplex"});
@@ -73,17 +80,68 @@ function cached(key, make) {
   return hit;
 }
 
-/** Place the cards of one needs list; returns its graph and the layout used. */
-export function placeList(seq) {
+/** The worker's layout of a big graph, `late()` called once it is in the cache. */
+function inWorker(key, sizes, edges, late) {
+  if (!worker) {
+    worker = new Worker(new URL("./graph-worker.js", import.meta.url), {type: "module"});
+    worker.addEventListener("message", ({data}) => {
+      const callbacks = waiting.get(data.key) || [];
+      waiting.delete(data.key);
+      cached(data.key, () => data.result);
+      for (const callback of new Set(callbacks)) callback();
+    });
+  }
+  if (!waiting.has(key)) {
+    waiting.set(key, []);
+    worker.postMessage({key, sizes, edges});
+  }
+  if (late) waiting.get(key).push(late);
+}
+
+/** Where the cards stood last time (the new ones in a column below): shown until the layout is in. */
+function standIn(graph, sizes) {
+  let bottom = SPACING.marginy;
+  const known = graph.cards.map((card, i) => {
+    const box = lastBox.get(card.dataset.path);
+    if (box) bottom = Math.max(bottom, box[1] + sizes[i][1] + SPACING.ranksep);
+    return box;
+  });
+  const boxes = known.map((box, i) => {
+    if (box) return box;
+    const at = [SPACING.marginx, bottom];
+    bottom += sizes[i][1] + SPACING.nodesep;
+    return at;
+  });
+  const points = graph.edges.map(([a, b]) => [
+    [boxes[a][0] + sizes[a][0] / 2, boxes[a][1] + sizes[a][1]], [boxes[b][0] + sizes[b][0] / 2, boxes[b][1]]]);
+  const width = Math.max(...boxes.map(([x], i) => x + sizes[i][0])) + SPACING.marginx;
+  const height = Math.max(...boxes.map(([, y], i) => y + sizes[i][1])) + SPACING.marginy;
+  return {boxes, points, width, height};
+}
+
+/**
+ * Place the cards of one needs list; returns its graph and the layout used. A big graph not
+ * laid out before gets a stand-in, and `late()` runs when its layout is ready.
+ */
+export function placeList(seq, late = null) {
   const graph = graphOf(seq);
   seq.classList.add("dag");
   const sizes = graph.cards.map((card) => [card.offsetWidth, card.offsetHeight]);
   const key = `${sizes.map((s) => s.join("x")).join(",")}|${graph.edges.map((e) => `${e[0]}>${e[1]}`).join(",")}`;
   const started = performance.now();
-  const result = cached(key, () => compute(sizes, graph.edges));
+  let result = CACHE.has(key) || sizes.length <= SYNC_MAX || typeof Worker === "undefined"
+    ? cached(key, () => compute(sizes, graph.edges)) : null;
+  if (!result) {
+    inWorker(key, sizes, graph.edges, late);
+    result = standIn(graph, sizes);
+  }
+  seq.classList.toggle("dag-pending", !CACHE.has(key));
+  if (lastBox.size > 20000) lastBox.clear();
   graph.cards.forEach((card, i) => {
-    card.style.left = `${result.boxes[i][0]}px`;
-    card.style.top = `${result.boxes[i][1]}px`;
+    const [x, y] = result.boxes[i];
+    card.style.left = `${x}px`;
+    card.style.top = `${y}px`;
+    lastBox.set(card.dataset.path, [x, y]);
   });
   seq.style.width = `${result.width}px`;
   seq.style.height = `${result.height}px`;
@@ -127,18 +185,18 @@ export function curve(points) {
 
 /**
  * Lay out every needs list in `container`, innermost first (a block's size depends on the
- * graph inside it). Returns the placed lists.
+ * graph inside it). Returns the placed lists; `late()` runs when a worker's layout comes in.
  */
-export function layoutGraphs(container) {
+export function layoutGraphs(container, late = null) {
   const lists = [...container.querySelectorAll(".seq")].filter(isDag).reverse();
   for (const seq of container.querySelectorAll(".seq.dag")) {
     if (!lists.includes(seq)) unplace(seq);
   }
-  return lists.map((seq) => ({seq, ...placeList(seq)}));
+  return lists.map((seq) => ({seq, ...placeList(seq, late)}));
 }
 
 function unplace(seq) {
-  seq.classList.remove("dag", "dag-placed");
+  seq.classList.remove("dag", "dag-placed", "dag-pending");
   seq.style.removeProperty("width");
   seq.style.removeProperty("height");
   for (const card of seq.children) {

@@ -51,7 +51,7 @@ export function mountViewport(stage) {
     level.setAttribute("aria-label", `${level.textContent}: zoom to 100%`);  // the visible text first (WCAG 2.5.3)
     out.disabled = k <= MIN + 1e-6;
     into.disabled = k >= MAX - 1e-6;
-    minimap.draw();
+    minimap.moved();  // the boxes are in unzoomed pixels: only the frame moves
   }
 
   /** Zoom to `next`, keeping the point (x, y) of the scroll box (its centre by default) still. */
