@@ -125,7 +125,7 @@ export function compensateFold(ctx, step, path, yamlPath) {
   const has = Array.isArray(step.compensate);
   if (!has && !(ctx.editable && ctx.open.has(k))) {
     return ctx.editable
-      ? el("div", {class: "card-foot"}, actionButton("+ compensate", "open-list",
+      ? el("div", {class: "card-foot card-foot-add"}, actionButton("+ compensate", "open-list",
         {"data-open-key": k, class: "flow-add fold-add", "aria-label": `+ compensate in ${step.id}`, "data-testid": "add-compensate"}))
       : null;
   }

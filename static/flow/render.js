@@ -146,6 +146,8 @@ function lanes(ctx, block, path, yamlPath) {
     const laneId = item && typeof item === "object" ? item.id : "";
     const lane = el("div", {class: "lane", "data-testid": "lane", "data-branch": laneId, "data-path": `${path}.${laneId}`},
       el("div", {class: "lane-head"}, el("span", {text: group ? laneId : `branch ${i + 1}`}),
+        isRepeat(item) ? el("span", {class: "lane-repeat", "data-testid": "repeat-max", title: `repeat until ${item.repeat.until}`},
+          icon("repeat"), ` at most ${item.repeat.max ?? "?"} passes`) : null,
         el("span", {class: "lane-progress", "data-testid": "lane-progress"})));
     let list;
     if (group) {

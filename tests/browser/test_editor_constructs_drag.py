@@ -9,8 +9,10 @@ import yaml
 from playwright.sync_api import expect
 
 from builder.models import Workflow
+from builder.services import save_workflow
 
-from .conftest import drag, login, yaml_text
+from .conftest import drag, login, login_as, yaml_text
+from .constructs_data import ALL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +124,36 @@ def test_a_blocks_on_failure_lane_and_an_empty_foreach_body_take_drops(page, ser
     assert [s["uses"] for s in block["steps"]] == ["wait"]
     assert [s["uses"] for s in block["on_failure"]] == ["wait"]
     shot()
+
+
+def test_steps_move_between_cases_hooks_and_compensations(page, server, alice, shot):
+    workflow = save_workflow(alice, ALL)
+    login_as(page, server, alice)
+    page.set_viewport_size({"width": 1920, "height": 1700})  # the whole flow in view: drags go top to bottom
+    page.goto(f"{server.url}/workflows/{workflow.pk}/")
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    route = page.locator(".card[data-id=route]")
+    drag(page, page.locator(".card[data-id=book]"), route.locator("[data-testid=lane-default] .seq"))
+    expect(route.locator("[data-testid=lane-default] .card")).to_have_count(2)
+    page.locator(".card[data-id=ask]").focus()
+    page.keyboard.press("Alt+ArrowLeft")  # to the case beside
+    expect(route.locator("[data-case=receipt] .card[data-id=ask]")).to_be_visible()
+    drag(page, page.locator(".card[data-id=classify]"), page.locator(".workflow-hooks [data-testid=lane-finally] .seq"))
+    page.locator(".card[data-id=flight] [data-testid=fold-compensate]").click()
+    drag(page, page.locator(".card[data-id=cleanup]"), page.locator(".card[data-id=flight] [data-testid=compensate] .seq"))
+    page.locator(".card[data-id=tidy]").focus()
+    page.keyboard.press("Delete")  # the block's only finally step: its `finally` goes
+    expect(page.locator(".card[data-id=tidy]")).to_have_count(0)
+    page.wait_for_timeout(600)
+    data = yaml.safe_load(yaml_text(page))
+    steps = {s["id"]: s for s in data["steps"]}
+    assert "classify" not in steps and [s["id"] for s in data["finally"]] == ["classify"]
+    assert steps["route"]["cases"] == {"invoice": [], "receipt": [
+        {"id": "file_it", "uses": "wait", "with": {"seconds": 0, "value": "filed"}},
+        {"id": "ask", "uses": "wait", "with": {"seconds": 0, "value": "asked"}}]}
+    assert [s["id"] for s in steps["route"]["default"]] == ["book"]
+    flight = steps["bookings"]["parallel"][0]
+    assert [s["id"] for s in flight["compensate"]] == ["cancel_flight", "cleanup"]
+    assert "finally" not in steps["bookings"]
+    shot()
+    save(page, 2)
