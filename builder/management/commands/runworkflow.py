@@ -18,6 +18,7 @@ from rich.console import Console
 
 from builder.management.commands.validateworkflow import check_file
 from builder.runtime import engine_settings, environment_secrets, load_workflow, registry, secrets_for
+from builder.restart_cli import restart_command
 from builder.terminal import LiveProgress, print_summary
 from engine import FanoutSink, InputsInvalid, Runner, StepTable, parse_cli_value, plan
 
@@ -40,12 +41,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-record", action="store_true", help="do not record the run in the database")
         parser.add_argument("--resume", type=int, metavar="RUN",
                             help="resume recorded run RUN of --user: a new run reusing its completed steps")
+        parser.add_argument("--restart", type=int, metavar="RUN", help="restart recorded run RUN of --user from "
+                            "--from-step STEP: a new run reusing its completed steps before that step")
+        parser.add_argument("--from-step", metavar="STEP", help="with --restart: the step path to run again from")
         parser.add_argument("--latest", action="store_true",
                             help="with --resume: use the workflow's current version, not the run's own; a "
                                  "completed step is reused where that version still has it, the others dropped")
 
     def handle(self, *args, **options):
         path = self.path = options["path"]
+        if options["restart"] is not None:  # builder/restart_cli.py
+            sys.exit(restart_command(self, options))
         if options["resume"] is not None:
             sys.exit(resume(self, options))
         if options["latest"] or path is None:
