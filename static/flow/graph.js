@@ -48,6 +48,25 @@ export function graphOf(seq) {
   return {cards, edges};
 }
 
+/**
+ * Steps that will likely share a rank (their longest path from a step that waits for nothing)
+ * stay left to right in the list's order: dagre's own order minimises crossings only, and a
+ * diamond's b and c would come out as c, b.
+ */
+function listOrder(count, edges) {
+  const deps = Array.from({length: count}, () => []);
+  for (const [a, b] of edges) if (a < b) deps[b].push(a);
+  const rank = [];
+  const last = new Map();
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    rank[i] = deps[i].reduce((r, j) => Math.max(r, rank[j] + 1), 0);
+    if (last.has(rank[i])) out.push({left: String(last.get(rank[i])), right: String(i)});
+    last.set(rank[i], i);
+  }
+  return out;
+}
+
 /** The layout of a graph of boxes `sizes` ([w, h]) and `edges` ([from, to]): dagre's, in plain data. */
 export function compute(sizes, edges) {
   const g = new graphlib.Graph();
@@ -56,7 +75,7 @@ export function compute(sizes, edges) {
   g.setDefaultEdgeLabel(() => ({}));
   sizes.forEach(([width, height], i) => g.setNode(String(i), {width, height}));
   for (const [a, b] of edges) g.setEdge(String(a), String(b));
-  layout(g);
+  layout(g, {constraints: listOrder(sizes.length, edges)});
   return {
     boxes: sizes.map((_, i) => {
       const n = g.node(String(i));
