@@ -5,6 +5,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -106,6 +107,19 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         skill = Skill.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         breaks = skill_usage.impact([(skill.name, None, skill.pk)]) if skill else None
         return super().delete_view(request, object_id, {**(extra_context or {}), "breaks": breaks})
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:  # the same action, its confirmation listing what it breaks
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (SkillAdmin._delete_selected, name, description)
+        return actions
+
+    def _delete_selected(self, request, queryset):
+        response = delete_selected(self, request, queryset)
+        if isinstance(response, TemplateResponse):  # the confirmation page (not rendered yet)
+            response.context_data["breaks"] = skill_usage.impact([(s.name, None, s.pk) for s in queryset])
+        return response
 
     @admin.action(description="Enable the selected skills")
     def enable(self, request, queryset):

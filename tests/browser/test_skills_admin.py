@@ -113,3 +113,21 @@ def test_try_it_shows_the_error_of_a_failed_run(page, server, staff):
     page.click("[data-testid=try-run]")
     expect(page.locator("[data-testid=try-result]")).to_have_attribute("data-status", "failed", timeout=15000)
     expect(page.locator("[data-testid=try-error]")).to_contain_text("refused: 127.0.0.1")
+
+
+def test_disabling_from_the_list_asks_first_and_names_the_workflows(page, server, staff, alice, shot):
+    Skill.objects.create(**SHOUT)
+    save_workflow(alice, USES_SHOUT)
+    login_as(page, server, staff)
+    page.goto(f"{server.url}/admin/builder/skill/")
+    page.locator("input[name=_selected_action]").check()
+    page.select_option("select[name=action]", "disable")
+    page.click("button[name=index]")
+    expect(page.locator("[data-testid=breaks]")).to_contain_text("This would break 1 workflow of 1 owner")
+    expect(page.locator("[data-testid=broken-workflow]")).to_contain_text("unknown action 'shout'")
+    assert Skill.objects.get().enabled
+    assert serious_violations(page) == []
+    shots(page, shot, "disable")
+    page.click("[data-testid=disable-anyway]")
+    expect(page.locator(".messagelist .success")).to_contain_text("1 skill(s) disabled")
+    assert not Skill.objects.get().enabled

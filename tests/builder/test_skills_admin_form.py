@@ -161,3 +161,13 @@ def test_a_new_skill_shows_an_empty_output_schema_not_null(staff_client):
     assert form["output_schema"].value() == "" and "null" not in str(form["output_schema"])
     assert staff_client.post("/admin/builder/skill/add/", form_data(output_schema=None)).status_code == 302
     assert Skill.objects.get().output_schema is None
+
+
+def test_the_bulk_delete_confirmation_lists_what_it_breaks_and_keeps_the_history(staff_client, alice):
+    skill = make_shout()
+    save_workflow(alice, USES_SHOUT)
+    response = staff_client.post("/admin/builder/skill/", {"action": "delete_selected", "_selected_action": [skill.pk]})
+    assert "This would break 1 workflow of 1 owner" in response.content.decode()
+    staff_client.post("/admin/builder/skill/", {"action": "delete_selected", "_selected_action": [skill.pk],
+                                                "post": "yes"})
+    assert not Skill.objects.exists() and SkillChange.objects.get().kind == "deleted"
