@@ -40,6 +40,7 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
     }));
   };
   findLanes();
+  let planned = null;  // plan()'s answer
   root.addEventListener("click", (e) => {
     if (e.target.closest("[data-subflow-toggle], a")) return;  // subflow.js handles its own buttons
     const more = e.target.closest("[data-items]");
@@ -113,8 +114,9 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
         depth: card.dataset.path.split(".").length - 1,
       })).filter((row) => !row.path.includes("["));
     },
-    /** The action steps that run once, and those in a loop's body (progress.js). */
+    /** The action steps that run once, and those in a loop's body (progress.js); kept until cards change. */
     plan() {
+      if (planned) return planned;
       const once = [];
       const bodies = [];
       for (const card of root.querySelectorAll(".card-action")) {
@@ -123,7 +125,8 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
         if (loop) bodies.push({path: card.dataset.path, loop: loop.dataset.path});
         else once.push(card.dataset.path);
       }
-      return {once, bodies};
+      planned = {once, bodies};
+      return planned;
     },
     /** Mark the steps on the critical path (class `critical`). */
     critical(paths) {
@@ -139,6 +142,7 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
     adopt(paths) {
       for (const [path, node] of paths) byPath.set(path, node);
       findLanes();
+      planned = null;
     },
   };
   return api;

@@ -213,7 +213,7 @@ export function mountTimeline(root, rows, {onSelect, resumedFrom = null}) {
         }
       }
       for (const path of paths) draw(state, path, end, clock);
-      now.hidden = Boolean(state.run.finished_at);
+      now.hidden = Boolean(state.run.finished_at) || state.run.status === "waiting";  // a waiting run is not going on
       now.style.setProperty("--t0", String(Math.max(clock - t0, 0).toFixed(4)));
     },
     /** Mark the rows of the steps on the critical path. */
