@@ -123,7 +123,8 @@ export function printYaml(workflow, previous) {
   const before = !previous ? null : previous === last.text ? last.doc : parseDocument(previous);
   const doc = before && !before.errors.length && isMap(before.contents) ? before : new Document({});
   doc.contents = new Merger(doc).map(doc.contents, workflow);
-  const text = doc.toString({lineWidth: 0});
+  // no padding inside flow collections: `{id: a}` stays as written, not `{ id: a }` on every edit
+  const text = doc.toString({lineWidth: 0, flowCollectionPadding: false});
   last = {text, doc};
   return text;
 }

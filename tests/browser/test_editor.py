@@ -272,7 +272,7 @@ def test_canvas_edits_keep_the_comments_and_style_of_the_yaml(page, server, alic
     page.wait_for_timeout(300)
     text = yaml_text(page)
     for kept in ("# sales report: runs every morning", "id: a # the slow branch", "# flow style stays",
-                 "# c sums up", "seconds: 0 # no wait", "value: 'on'", "{ id: b, uses: wait, with: { seconds: 0 }, name: Branch B }"):
+                 "# c sums up", "seconds: 0 # no wait", "value: 'on'", "{id: b, uses: wait, with: {seconds: 0}, name: Branch B}"):
         assert kept in text, f"{kept!r} lost from:\n{text}"
     data = yaml.safe_load(text)
     assert [s["id"] for s in data["steps"][0]["parallel"][0]["steps"]] == ["a", "c"]

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from builder.models import Run, Workflow
 from builder.services import save_workflow
 
-from .conftest import login_as
+from .conftest import login_as, yaml_text
 from .test_accessibility import serious_violations
 from .test_editor_defects import open_editor, shots
 from .test_monitor import run_from_editor
@@ -72,6 +72,7 @@ def test_cards_show_the_last_run_and_a_step_is_tried_with_its_outputs(page, serv
     assert Workflow.objects.get(pk=workflow.pk).version == 1
     dialog.get_by_role("button", name="Close").click()
     expect(page.get_by_test_id("version-state")).to_have_text("v1 (unsaved changes)")  # the edit is kept
+    assert "  - {id: fetch, uses: wait, with: {seconds: 0, value: {rows: [3, 4]" in yaml_text(page)  # flow style kept as written
     # the trial is not "the last run": the cards still show the run
     page.reload()
     expect(page.get_by_test_id("canvas")).to_have_attribute("data-last-run", str(run_id))
