@@ -71,7 +71,7 @@ function listOrder(count, edges) {
 export function compute(sizes, edges) {
   const g = new graphlib.Graph();
   // network simplex gives the tightest ranks; past 120 steps the cheaper tight tree keeps it fast
-  g.setGraph({rankdir: "TB", ...SPACING, ranker: sizes.length > 120 ? "tight-tree" : "network-simplex"});
+  g.setGraph({rankdir: "TB", rankalign: "top", ...SPACING, ranker: sizes.length > 120 ? "tight-tree" : "network-simplex"});
   g.setDefaultEdgeLabel(() => ({}));
   sizes.forEach(([width, height], i) => g.setNode(String(i), {width, height}));
   for (const [a, b] of edges) g.setEdge(String(a), String(b));

@@ -169,3 +169,40 @@ def test_a_cycle_is_refused_with_a_message_and_the_yaml_is_unchanged(page, serve
     expect(page.locator("[data-testid=banner]")).to_contain_text("'d' already waits for 'b'")
     assert yaml_text(page) == before
     expect(page.locator("[data-testid=version-state]")).to_have_text("v1 (saved)")
+
+
+NESTED = """version: 1
+name: nested
+inputs: {files: {type: array, default: [1, 2]}}
+steps:
+  - {id: start, uses: wait, with: {seconds: 0}}
+  - id: each
+    needs: [start]
+    foreach: ${inputs.files}
+    steps:
+      - {id: read, uses: wait, with: {seconds: 0}}
+      - {id: left, needs: [read], uses: wait, with: {seconds: 0}}
+      - {id: right, needs: [read], uses: wait, with: {seconds: 0}}
+  - {id: side, needs: [start], uses: wait, with: {seconds: 0}}
+"""
+
+
+def test_a_graph_inside_a_block_of_a_graph_is_laid_out_inside_it(page, server, alice, shot):
+    workflow = save_workflow(alice, NESTED)
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/workflows/{workflow.pk}/")
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    expect(page.locator(".seq.dag-placed")).to_have_count(2)
+    box = boxes(page, ["start", "each", "side", "read", "left", "right"])
+    inner = [box[i] for i in ("read", "left", "right")]
+    outer = box["each"]
+    assert all(outer["x"] <= r["x"] and r["x"] + r["width"] <= outer["x"] + outer["width"]
+               and r["y"] + r["height"] <= outer["y"] + outer["height"] for r in inner), "the body's graph inside its block"
+    assert abs(box["left"]["y"] - box["right"]["y"]) < 2 and box["left"]["x"] < box["right"]["x"]
+    assert abs(outer["y"] - box["side"]["y"]) < 2, "the block and side start together after start"
+    assert not (box["side"]["x"] < outer["x"] + outer["width"] and outer["x"] < box["side"]["x"] + box["side"]["width"])
+    assert arrows(page) == ["read>left", "read>right", "start>each", "start>side"]
+    shot()
+    drag_needs(page, "left", "side")  # not one list: refused, and said why
+    expect(page.locator("[data-testid=banner]")).to_contain_text("'left' and 'side' are in different lists")
+    expect(page.locator("[data-testid=version-state]")).to_have_text("v1 (saved)")
