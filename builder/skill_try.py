@@ -27,6 +27,7 @@ from django.utils.cache import add_never_cache_headers
 from engine import InputsInvalid
 
 from .models import Run, Skill, Workflow
+from .runtime import nul_place
 from .services import Invalid, create_run, save_workflow
 
 TRY_PREFIX = "try-skill-"
@@ -87,7 +88,14 @@ def parse_sample(text: str, skill: Skill) -> tuple[dict | None, list[str]]:
         return None, [f"the sample inputs are not valid JSON: {str(exc)[:200]}"]
     if not isinstance(sample, dict):
         return None, ["the sample inputs must be a JSON object: {\"name\": value, …}"]
+    place = nul_place(sample, "inputs")
+    if place:
+        return None, [f"{place}: text may not contain the NUL character"]
     schema = skill.input_schema or {"type": "object"}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    for key, spec in properties.items():  # an empty field with a default (shown as its placeholder)
+        if key not in sample and isinstance(spec, dict) and "default" in spec:
+            sample[key] = spec["default"]
     try:
         errors = sorted(jsonschema.validators.validator_for(schema)(schema).iter_errors(sample), key=lambda e: list(e.path))
     except (jsonschema.SchemaError, RecursionError) as exc:

@@ -146,3 +146,14 @@ async def test_the_try_workflow_is_not_counted_as_a_user_of_the_skill(admin_clie
     assert [w.name for w in users] == ["loud"]
     breaks = await sync_to_async(impact)([("shout", None, skill.pk)])
     assert [b.workflow.name for b in breaks.items] == ["loud"]
+
+
+async def test_a_left_out_input_with_a_default_gets_its_default(admin_client):
+    skill = await sync_to_async(Skill.objects.create)(
+        name="top", action="python", config={"function": "engine.functions.text:top_words",
+                                             "args": ["${inputs.text}", "${inputs.n}"]},
+        input_schema={"type": "object", "required": ["text", "n"],
+                      "properties": {"text": {"type": "string"}, "n": {"type": "integer", "default": 1}}})
+    run = await try_it(admin_client, skill, {"text": "b a b"})
+    assert run.status == "succeeded" and run.outputs == {"try_it": [{"word": "b", "count": 2}]}
+    assert run.inputs == {"i0": "b a b", "i1": 1}
