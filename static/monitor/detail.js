@@ -105,7 +105,7 @@ export function mountDetail(root, runId, state, options) {
         `${step.duration_ms != null ? ` · ${duration(step.duration_ms)}` : ""}`;
     } else facts.textContent = state.ready ? "not started" : "loading…";
     root.append(head, facts);
-    if (options.restart && ENDED.has(state.run.status)) root.append(restartButton(path));
+    if (options.restart && ENDED.has(state.run.status) && options.startable(path)) root.append(restartButton(path));
     if (state.progress.has(path)) root.append(await itemsPager(path, 0, mine));
     const [rows, logs] = await Promise.all([
       api(`runs/${runId}/steps?path=${encodeURIComponent(path)}&limit=50`),

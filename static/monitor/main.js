@@ -99,7 +99,7 @@ const flow = mountFlow($("[data-testid=flow]"), workflow, {onSelect: selectPath,
 const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSelect: selectPath, resumedFrom: data.resumed_from});
 const restart = {fn: null};
 const detail = mountDetail($("[data-testid=detail]"), data.id, state, {onSelect: selectPath, resumedFrom: data.resumed_from,
-  get restart() { return restart.fn; }});
+  get restart() { return restart.fn; }, startable: (path) => !insideSubflow(path)});
 const approvals = mountApprovals($("[data-testid=approvals]"), data.id, {onDecided: () => schedule()});
 decorateSubflows($("[data-testid=flow]"), flow.steps, data.id, (byPath, canvas) => {
   flow.adopt(byPath);
@@ -114,6 +114,16 @@ canRestart().then((yes) => {
   restart.fn = actions.restart;
   if (detail.selected()) detail.show(detail.selected());
 });
+
+/** Is `path` a step of a sub-workflow (it runs with its `workflow` step: no starting point of its own)? */
+function insideSubflow(path) {
+  if (subPath) return true;
+  for (let cut = path.lastIndexOf("."); cut > 0; cut = path.lastIndexOf(".", cut - 1)) {
+    const node = flow.byPath.get(path.slice(0, cut));
+    if (node && flow.steps.get(node)?.uses === "workflow") return true;
+  }
+  return false;
+}
 
 /** What the snapshot leaves out: every attempt of retried steps, the steps a resume reused. */
 function loadDetails() {

@@ -47,6 +47,7 @@ def test_a_sub_workflows_steps_open_in_place_and_as_their_own_view(page, server,
     sub.locator(".card[data-id=shape]").click()
     expect(page.locator("[data-testid=detail-title]")).to_have_text("report.shape")
     expect(page.locator("[data-testid=detail]")).to_contain_text('"value": 1')  # its inputs as resolved
+    expect(page.locator("[data-testid=restart]")).to_have_count(0)  # it runs with its step: no starting point
     rows = page.locator(".tl-row").evaluate_all("rows => rows.map(r => r.dataset.path)")
     assert rows.index("report.fetch") == rows.index("report") + 1, rows  # under its step
     axe_clean(page)
