@@ -12,6 +12,7 @@ from builder.services import save_workflow
 
 from .conftest import login_as, yaml_text
 from .test_editor_constructs_drag import fill, save
+from .test_editor_constructs_draw import constructs_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +62,7 @@ def test_compose_the_constructs_by_form(page, server, alice, shot):
     props(page).get_by_role("button", name="+ case").click()
     expect(route.locator("[data-testid=lane-case]")).to_have_count(3)
     props(page).get_by_role("button", name="Remove case b").click()
+    assert constructs_violations(page) == []  # the switch's form
     expect(route.locator("[data-testid=lane-case]")).to_have_count(2)
     # an empty case clicked is where the palette's Enter adds
     route.locator("[data-case=invoice] .seq").click()
@@ -94,6 +96,11 @@ def test_compose_the_constructs_by_form(page, server, alice, shot):
     lists.locator("[data-list=on_failure] select").select_option("wait")
     lists.get_by_role("button", name="Add to on_failure").click()
     expect(page.locator(".workflow-hooks [data-testid=lane-on_failure] .card[data-id=wait_3]")).to_be_visible()
+    # the new step's missing parameter is marked on it, in its lane
+    expect(page.locator(".card[data-id=wait_3]")).to_have_class(re.compile("has-error"))
+    form.scroll_into_view_if_needed()
+    shot("workflow-properties")
+    assert constructs_violations(page) == []
     fill(page, "wait_3", "Seconds", "0")
     assert {"error.message", "run.status", "first"} <= set(offered(page, props(page).get_by_label("Value (YAML)")))
 
