@@ -63,6 +63,7 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         return [
             path("export/", wrap(partial(skill_transfer_views.export_view, self)), name="builder_skill_export"),
             path("import/", wrap(partial(skill_transfer_views.import_view, self)), name="builder_skill_import"),
+            path("deleted/", wrap(partial(skill_history.deleted_view, self)), name="builder_skill_deleted"),
             path("<path:object_id>/try/", skill_try.view(self), name="builder_skill_try"),
             path("<path:object_id>/history/<path:change_id>/restore/",
                  wrap(partial(skill_history.restore_view, self)), name="builder_skill_restore"),

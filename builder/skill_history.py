@@ -117,3 +117,34 @@ def restore_view(model_admin, request, object_id: str, change_id: str):
                "diff": diff(before, change.after), "problems": found, "breaks": breaks,
                "title": f"Restore {skill.name}"}
     return TemplateResponse(request, "admin/builder/skill/restore.html", context, status=status)
+
+
+def deleted_view(model_admin, request):
+    """Skills deleted in the admin (the last deletion of each name no skill has now), each with
+    its fields and a Restore button; POST ``change``: make it again, its history joined up."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    taken = set(Skill.objects.values_list("name", flat=True))
+    latest: dict[str, SkillChange] = {}
+    for change in SkillChange.objects.filter(kind="deleted", skill=None).select_related("user")[:1000]:
+        if change.name not in taken and change.before:
+            latest.setdefault(change.name, change)  # (newest first)
+    problems_found, status = {}, 200
+    if request.method == "POST":
+        change = next((c for c in latest.values() if str(c.pk) == request.POST.get("change")), None)
+        if change is None:
+            raise Http404("no such deleted skill (restored already?)")
+        skill = Skill(**{name: value for name, value in change.before.items() if name in FIELDS})
+        problems_found = problems(skill)
+        if not problems_found:
+            with transaction.atomic():
+                skill.save()
+                SkillChange.objects.filter(skill=None, name=skill.name).update(skill=skill)
+                record(skill, request.user, "restored", None)
+            messages.success(request, f"'{skill.name}' is back, as it was when it was deleted.")
+            return redirect(reverse("admin:builder_skill_change", args=[skill.pk]))
+        status = 400
+    context = {**model_admin.admin_site.each_context(request), "opts": Skill._meta, "title": "Deleted skills",
+               "rows": [{"change": c, "diff": diff(None, c.before)} for c in latest.values()],
+               "problems": problems_found}
+    return TemplateResponse(request, "admin/builder/skill/deleted.html", context, status=status)

@@ -113,3 +113,29 @@ def test_enable_and_disable_are_in_the_history(staff_client):
     staff_client.post("/admin/builder/skill/", {"action": "disable", "_selected_action": [skill.pk]})
     staff_client.post("/admin/builder/skill/", {"action": "enable", "_selected_action": [skill.pk]})
     assert list(SkillChange.objects.order_by("id").values_list("kind", flat=True)) == ["disabled", "enabled"]
+
+
+def test_a_deleted_skill_comes_back_with_its_history(staff_client, edited):
+    staff_client.post(f"/admin/builder/skill/{edited.pk}/delete/", {"post": "yes"})
+    assert not Skill.objects.exists()
+    page = staff_client.get("/admin/builder/skill/deleted/").content.decode()
+    assert 'data-name="shout"' in page and "deleted by sam" in page
+    deletion = SkillChange.objects.get(kind="deleted")
+    response = staff_client.post("/admin/builder/skill/deleted/", {"change": deletion.pk})
+    assert response.status_code == 302
+    skill = Skill.objects.get()
+    assert skill.title == "Shout twice" and "times" in skill.input_schema["properties"]
+    kinds = list(skill.changes.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["created", "changed", "deleted", "restored"]
+    assert 'data-name="shout"' not in staff_client.get("/admin/builder/skill/deleted/").content.decode()
+    assert staff_client.post("/admin/builder/skill/deleted/", {"change": deletion.pk}).status_code == 404
+
+
+def test_deleted_skills_are_for_staff_with_the_csrf_token(client, alice, staff, edited):
+    client.force_login(alice)
+    response = client.post("/admin/builder/skill/deleted/", {"change": "1"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff)
+    assert strict.post("/admin/builder/skill/deleted/", {"change": "1"}).status_code == 403
+    assert staff.is_staff and Skill.objects.count() == 1
