@@ -94,3 +94,20 @@ def test_skills_are_exported_and_imported_as_one_yaml_file(page, server, staff, 
     assert download.suggested_filename == "skills.yaml"
     exported = yaml.safe_load(open(download.path()).read())
     assert sorted(exported, key=lambda s: s["name"]) == sorted(expected, key=lambda s: s["name"])
+
+
+def test_a_deleted_skill_is_restored_from_the_deleted_skills_page(page, admin_server, staff, shot):
+    server = admin_server
+    skill = Skill.objects.create(**SHOUT)
+    login_as(page, server, staff)
+    page.goto(f"{server.url}/admin/builder/skill/{skill.pk}/delete/")
+    page.click("input[type=submit]")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    page.click("[data-testid=deleted-link]")
+    row = page.locator("[data-testid=deleted-skill][data-name=shout]")
+    expect(row).to_contain_text("deleted by sam")
+    assert serious_violations(page) == []
+    shots(page, shot, "deleted")
+    row.locator("[data-testid=restore-deleted]").click()
+    expect(page.locator(".messagelist .success")).to_contain_text("'shout' is back")
+    assert Skill.objects.get().config == SHOUT["config"]
