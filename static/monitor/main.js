@@ -96,7 +96,8 @@ const actions = mountActions(data.id, {onCancelled(run) { Object.assign(state.ru
 mountViewport($("[data-testid=flow]"));
 const flow = mountFlow($("[data-testid=flow]"), workflow, {onSelect: selectPath, onItems: selectPath, prefix: subPath,
   resumedFrom: data.resumed_from});
-const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSelect: selectPath, resumedFrom: data.resumed_from});
+const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSelect: selectPath, resumedFrom: data.resumed_from,
+  within: subPath ? `${subPath}.` : ""});
 const restart = {fn: null};
 const detail = mountDetail($("[data-testid=detail]"), data.id, state, {onSelect: selectPath, resumedFrom: data.resumed_from,
   get restart() { return restart.fn; }, startable: (path) => !insideSubflow(path)});

@@ -42,8 +42,11 @@ function bodyStart(state, path) {
   return state.itemStarts.get(path) ?? null;
 }
 
-/** Mount the timeline in `root` with one row per path of `rows` ([{path, label, depth}]). */
-export function mountTimeline(root, rows, {onSelect, resumedFrom = null}) {
+/**
+ * Mount the timeline in `root` with one row per path of `rows` ([{path, label, depth}]); steps
+ * without a row get one when their path starts with `within` (a sub-workflow's own view: its steps).
+ */
+export function mountTimeline(root, rows, {onSelect, resumedFrom = null, within = ""}) {
   root.replaceChildren();
   const axis = document.createElement("div");
   axis.className = "tl-axis";
@@ -203,7 +206,7 @@ export function mountTimeline(root, rows, {onSelect, resumedFrom = null}) {
       }
       drawAxis();
       for (const path of changed || state.steps.keys()) {
-        if (!tracks.has(path) && state.steps.has(path) && !ITEM.test(path)) adoptPath(path);
+        if (!tracks.has(path) && state.steps.has(path) && !ITEM.test(path) && path.startsWith(within)) adoptPath(path);
       }
       const paths = new Set(changed ? [...changed].filter((p) => tracks.has(p)) : tracks.keys());
       if (clock - grown >= 0.25 || state.run.finished_at) {  // running bars grow 4 times a second

@@ -60,6 +60,7 @@ def test_a_sub_workflows_steps_open_in_place_and_as_their_own_view(page, server,
     flow = page.locator("[data-testid=flow]")
     expect(flow.locator(".card[data-id=fetch]")).to_have_attribute("data-status", "succeeded")
     expect(flow.locator(".card[data-id=before]")).to_have_count(0)
+    expect(page.locator(".tl-row")).to_have_count(2)  # its steps' rows only
     flow.locator(".card[data-id=fetch]").click()
     expect(page.locator("[data-testid=detail-title]")).to_have_text("report.fetch")
     assert "sub=report" in page.url and "step=report.fetch" in page.url
