@@ -8,6 +8,7 @@ import {duration, mark} from "../common/status.js";
 const DONE = new Set(["succeeded", "failed", "skipped", "cancelled", "compensated"]);
 const BAD = new Set(["failed", "cancelled"]);
 const LOOPS = ".card-foreach, .card-repeat";
+const SOMETIMES = ".switch-lanes, .hook-lanes, .compensate";  // cases not chosen, hooks and undo steps may never run
 
 /** Re-key the cards drawn in `root` under `prefix` (a sub-workflow's steps sit under its step's path). */
 export function prefixPaths(root, byPath, prefix) {
@@ -114,18 +115,20 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
         depth: card.dataset.path.split(".").length - 1,
       })).filter((row) => !row.path.includes("["));
     },
-    /** The action steps that run once, and those in a loop's body (progress.js); kept until cards change. */
+    /** The action steps that run once, those that may run, and those in a loop's body (progress.js); kept until cards change. */
     plan() {
       if (planned) return planned;
       const once = [];
       const bodies = [];
+      const maybe = [];
       for (const card of root.querySelectorAll(".card-action")) {
         if (card.closest(".subflow")) continue;  // a sub-workflow's steps count in its step
         const loop = card.parentElement.closest(LOOPS);
         if (loop) bodies.push({path: card.dataset.path, loop: loop.dataset.path});
+        else if (card.closest(SOMETIMES)) maybe.push(card.dataset.path);
         else once.push(card.dataset.path);
       }
-      planned = {once, bodies};
+      planned = {once, bodies, maybe};
       return planned;
     },
     /** Mark the steps on the critical path (class `critical`). */

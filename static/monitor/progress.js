@@ -7,8 +7,9 @@ const INDEX = /\[\d+\]/g;
 
 /**
  * @param {import("./state.js").RunState} state
- * @param {{once: string[], bodies: {path: string, loop: string, kind: string}[]}} plan the flow's
- *   action steps: those that run once, and those in a loop's body (with the loop's path)
+ * @param {{once: string[], maybe?: string[], bodies: {path: string, loop: string}[]}} plan the flow's
+ *   action steps: those that run once, those that may run (a switch's cases, hooks, compensation:
+ *   counted once they start), and those in a loop's body (with the loop's path)
  * @returns {{done: number, total: number, known: boolean}} known: false while a loop has not said
  *   how many items it has (the total is then a lower bound)
  */
@@ -19,6 +20,12 @@ export function stepCounts(state, plan) {
   for (const path of plan.once) {
     total += 1;
     if (FINAL.has(state.steps.get(path)?.status)) done += 1;
+  }
+  for (const path of plan.maybe || []) {
+    const status = state.steps.get(path)?.status;
+    if (status === undefined) continue;
+    total += 1;
+    if (FINAL.has(status)) done += 1;
   }
   const expected = new Map();  // loop path -> items, over every instance of it (nested foreach)
   for (const [key, progress] of state.progress) {
