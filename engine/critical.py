@@ -34,7 +34,7 @@ MAX_CHAIN = 1000  # paths kept on a chain: the first and last half of a longer o
 BINDING = 0.75  # a block's own slot limit is what held it when its model explains this much of its wall
 MIN_WAIT = 0.001  # seconds: shorter waits are overhead, not worth a line
 _INDEX = re.compile(r"\[\d+\]")
-_ITEM = re.compile(r"^(.*)\[(\d+)\]$")
+_NONE: dict = {}  # the waits of a Res that waited for nothing (shared: a Res's waits are never changed)
 _ENDS = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
 
 
@@ -75,7 +75,7 @@ class Res:
     __slots__ = ("start", "end", "chain", "waits", "cut")
 
     def __init__(self, start, end, chain: tuple = (), waits: dict | None = None, cut: int = 0):
-        self.start, self.end, self.chain, self.waits, self.cut = start, end, chain, waits or {}, cut
+        self.start, self.end, self.chain, self.waits, self.cut = start, end, chain, waits or _NONE, cut
 
     @property
     def span(self) -> float:
@@ -84,6 +84,8 @@ class Res:
     def own_work(self) -> float:
         """Its span less what it waited for on its chain (limiters, slots), backoff kept: what
         it would take with no limit."""
+        if not self.waits:
+            return self.span
         waited = sum(w.seconds for (_, cause), w in self.waits.items() if cause != "backoff")
         return max(self.span - waited, 0.0)
 
@@ -101,13 +103,18 @@ def _joined(parts: list[Res]) -> tuple[tuple, dict, int]:
         half = MAX_CHAIN // 2
         cut += len(chain) - MAX_CHAIN
         chain = chain[:half] + chain[-half:]
-    return tuple(chain), _merged(*(p.waits for p in parts)), cut
+    waits = [p.waits for p in parts if p.waits]
+    return tuple(chain), (waits[0] if len(waits) == 1 else _merged(*waits)) if waits else _NONE, cut
 
 
 def combine(kids: list, deps: dict | None, start=None, end=None) -> Res:
     """A step list's Res from its children's ``(id, Res)``: back from the one that ended last,
     each time to its need that ended last (``deps``: id → ids it needs) or else to the child
     that ended last before it started."""
+    if not deps and kids and all(kids[i - 1][1].end <= kids[i][1].start for i in range(1, len(kids))):
+        chain, waits, cut = _joined([r for _, r in kids])  # one after another (a sequence): all of them
+        return Res(kids[0][1].start if start is None else start, kids[-1][1].end if end is None else end,
+                   chain, waits, cut)
     timed = sorted((r.end, i, cid, r) for i, (cid, r) in enumerate(kids) if r.start is not None)
     if not timed:
         return Res(start, end if start is not None else None)
@@ -185,10 +192,11 @@ def shape_of(plan) -> dict:
 class _List:
     """The children of one list instance as they end; for a foreach item also when it is done."""
 
-    __slots__ = ("kids", "owner", "index", "body", "ended")
+    __slots__ = ("kids", "owner", "index", "body", "ended", "prefix")
 
-    def __init__(self, owner=None, index=None, body=None):
+    def __init__(self, prefix: str, owner=None, index=None, body=None):
         self.kids: list = []
+        self.prefix = prefix  # the template path of its steps, up to their ids
         self.owner, self.index, self.body = owner, index, body
         self.ended = set() if body is not None else None
 
@@ -206,10 +214,10 @@ class _List:
 class _Items:
     """The indexed instances of a block: foreach items (``longest``) or repeat passes."""
 
-    __slots__ = ("longest", "open", "body", "n", "sum_w", "max_w", "best", "last_end", "passes")
+    __slots__ = ("longest", "open", "body", "deps", "prefix", "n", "sum_w", "max_w", "best", "last_end", "passes")
 
-    def __init__(self, longest: bool, body=None):
-        self.longest, self.body = longest, body
+    def __init__(self, longest: bool, prefix: str, body=None, deps=None):
+        self.longest, self.prefix, self.body, self.deps = longest, prefix, body, deps
         self.open: dict[int, _List] = {}
         self.n, self.sum_w, self.max_w, self.best, self.last_end = 0, 0.0, 0.0, None, None
         self.passes: list = []
@@ -217,14 +225,14 @@ class _Items:
     def item(self, index: int, create: bool):
         found = self.open.get(index)
         if found is None and create:
-            found = self.open[index] = _List(self, index, self.body)
+            found = self.open[index] = _List(self.prefix, self, index, self.body)
         return found
 
     def finish(self, index: int) -> None:
         one = self.open.pop(index, None)
         if one is None:
             return
-        res = combine(one.kids, None)
+        res = combine(one.kids, self.deps)
         if res.start is None:
             return
         self.last_end = res.end if self.last_end is None else max(self.last_end, res.end)
@@ -246,25 +254,29 @@ class _Items:
 class _Rec:
     """A step instance that started and has not ended."""
 
-    __slots__ = ("path", "kind", "start", "info", "home", "direct", "kids", "items", "slot", "rate", "backoff")
+    __slots__ = ("path", "template", "kind", "start", "info", "home", "direct", "kids", "items", "slot", "rate",
+                 "backoff")
 
-    def __init__(self, path: str, kind: str, start: float, info, home, direct: bool):
-        self.path, self.kind, self.start, self.info, self.home, self.direct = path, kind, start, info, home, direct
-        self.kids = _List() if kind != "action" else None
+    def __init__(self, path: str, template_path: str, kind: str, start: float, info, home, direct: bool):
+        self.path, self.template, self.kind, self.start, self.info = path, template_path, kind, start, info
+        self.home, self.direct = home, direct
+        self.kids = _List(template_path + ".") if kind != "action" else None
         self.items: _Items | None = None
         self.slot = self.rate = self.backoff = None
 
     def indexed(self) -> _Items:
         if self.items is None:
-            body = self.info.body if self.info is not None else None
-            self.items = _Items(self.kind == "foreach", body)
+            body, deps = (self.info.body, self.info.deps) if self.info is not None else (None, None)
+            self.items = _Items(self.kind == "foreach", self.template + ".", body, deps)
         return self.items
 
     def result(self, end: float) -> Res:
-        template_path = template(self.path)
+        template_path = self.template
         if self.kind == "action":
-            waits = {(template_path, cause): w for cause, w in
-                     (("slot", self.slot), ("rate", self.rate), ("backoff", self.backoff)) if w is not None}
+            waits = None
+            if self.slot is not None or self.rate is not None or self.backoff is not None:
+                waits = {(template_path, cause): w for cause, w in
+                         (("slot", self.slot), ("rate", self.rate), ("backoff", self.backoff)) if w is not None}
             return Res(self.start, end, (self.path,), waits)
         deps = self.info.deps if self.info is not None else None
         kids = list(self.kids.kids)
@@ -327,7 +339,7 @@ class CriticalPath:
         self.shape = shape or {}
         self.open: dict[str, _Rec] = {}
         deps = self.shape[""].deps if "" in self.shape else None
-        self.root = _List()
+        self.root = _List("")
         self.root_deps = deps
         self.begin: float | None = None
 
@@ -379,11 +391,11 @@ class CriticalPath:
             if cut <= 0:
                 return self.root, direct
             parent = parent[:cut]
-            if parent.endswith("]"):
-                match = _ITEM.match(parent)
-                rec = self.open.get(match.group(1)) if match else None
+            if parent[-1] == "]":
+                bracket = parent.rfind("[")
+                rec = self.open.get(parent[:bracket])
                 if rec is not None and rec.kind != "action":
-                    items = rec.indexed().item(int(match.group(2)), create and direct)
+                    items = rec.indexed().item(int(parent[bracket + 1:-1]), create and direct)
                     return (items, direct) if items is not None else None
             else:
                 rec = self.open.get(parent)
@@ -396,9 +408,11 @@ class CriticalPath:
         if found is None:
             return
         home, direct = found
-        info = self.shape.get(template(event.path))
+        path = event.path
+        template_path = home.prefix + path[path.rfind(".") + 1:] if direct else template(path)
+        info = self.shape.get(template_path)
         kind = info.kind if info is not None and info.kind == "repeat" else event.kind
-        self.open[event.path] = _Rec(event.path, kind, event.ts, info, home, direct)
+        self.open[path] = _Rec(path, template_path, kind, event.ts, info, home, direct)
 
     def _ended(self, event) -> None:
         rec = self.open.pop(event.path, None)
@@ -453,7 +467,7 @@ def describe_wait(entry: dict, target=None, count: int = 1) -> str:
     if saving is None:
         if limit is None:
             return f"{head} {what}"
-        return f"{head} {what} — no estimate: its steps were held by other limits as well"
+        return f"{head} {what} — no estimate: its items' own time does not explain it (something else held them)"
     if saving < 1:
         return f"{head} {what} — {other} would have saved nothing (its longest part sets its time)"
     return f"{head} {what} — {other} would have saved ~{seconds_text(saving / 1000)}"

@@ -96,3 +96,11 @@ async def test_a_switch_case_and_a_repeats_passes_are_followed_in_order():
             + "  - id: poll\n    repeat: {until: '${loop.index == 1}', max: 5}\n    steps:\n" + wait("check", 0.01, 6))
     result, _ = await run(text)
     assert result.summary["critical_path"] == ["route.in_b1", "route.in_b2", "poll[0].check", "poll[1].check"]
+
+
+async def test_a_foreach_whose_body_is_a_needs_graph_follows_the_needs_inside_its_longest_item():
+    text = ("name: items\nsteps:\n  - id: per_file\n    foreach: ${[0.01, 0.08, 0.01]}\n    steps:\n"
+            + wait("a", "${item}", 6) + wait("b", 0.03, 6, "        needs: []\n")
+            + wait("c", 0.02, 6, "        needs: [a]\n"))
+    result, _ = await run(text)
+    assert result.summary["critical_path"] == ["per_file[1].a", "per_file[1].c"]
