@@ -36,7 +36,7 @@ function lane(ctx, {ref, steps, path, yamlBase, label, role, head, extra = {}}) 
 
 /** A switch: the expression, then one lane per case (labelled with its value) and the default. */
 export function switchBody(ctx, step, path, yamlPath) {
-  const out = [el("div", {class: "switch-head construct-head"}, icon("switch"),
+  const out = [el("div", {class: "switch-head construct-head"},  // the head's icon says "switch" already
     el("span", {text: "switch on "}), el("code", {text: bare(step.switch)}))];
   const row = el("div", {class: "lanes switch-lanes", "data-testid": "switch-lanes"});
   for (const name of caseNames(step)) {
