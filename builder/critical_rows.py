@@ -11,7 +11,8 @@ a retried step's backoff is the time between its attempts' rows.
 from __future__ import annotations
 
 from engine import plan
-from engine.critical import from_rows, shape_of
+from engine.critical import shape_of
+from engine.critical_rows import from_rows
 
 from .models import Run, StepRun
 

@@ -12,7 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from engine.critical import describe_path
+from engine.critical_text import describe_path
 from engine.stats import describe_block, describe_run
 
 MARKS = {"pending": ("○", "grey50"), "running": ("◐", "blue"), "retrying": ("↻", "yellow"),

@@ -2,7 +2,8 @@
 
 Fed every step event of a run (``CriticalPath.emit``) and the time each action queued for a
 limiter (``waited``, from ``throttle.queued``), it folds the steps bottom-up as they end, by
-docs/format.md's "Run figures — the critical path":
+docs/format.md's "The critical path and what held the run back" (chains: critical_chain.py;
+words: critical_text.py; from stored rows: critical_rows.py):
 
 - a step list (the run's, a group's, a switch case's, a block's hooks) goes back from the step
   that ended last to the one that let it start: in a ``needs`` graph the need that ended last,
@@ -21,124 +22,15 @@ longest one's chain: a 10 000-item foreach holds no per-item record. Waits are k
 from __future__ import annotations
 
 import math
-import re
-from bisect import bisect_right
 from types import SimpleNamespace
 
-from .stats import seconds_text
+from .critical_chain import MAX_CHAIN, NOTHING, Res, Wait, merged, combine, template
+from .critical_text import MIN_WAIT, held_back
 
-__all__ = ["CriticalPath", "MAX_CHAIN", "describe_path", "from_rows", "held_back", "shape_of"]
-SHOWN = 6  # steps of a critical path named in its one line; a longer one shows its ends
+__all__ = ["CriticalPath", "MAX_CHAIN", "combine", "shape_of", "template"]
 
-MAX_CHAIN = 1000  # paths kept on a chain: the first and last half of a longer one
 BINDING = 0.75  # a block's own slot limit is what held it when its model explains this much of its wall
-MIN_WAIT = 0.001  # seconds: shorter waits are overhead, not worth a line
-_INDEX = re.compile(r"\[\d+\]")
-_NONE: dict = {}  # the waits of a Res that waited for nothing (shared: a Res's waits are never changed)
 _ENDS = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
-
-
-def template(path: str) -> str:
-    """A run-time step path without its item or pass indexes: ``a[3].b`` → ``a.b``."""
-    return _INDEX.sub("", path) if "[" in path else path
-
-
-class Wait:
-    """Time waited for one cause at one block, summed over its waits on a chain."""
-
-    __slots__ = ("seconds", "limit", "saving", "target", "count")
-
-    def __init__(self, seconds: float, limit=None, saving: float | None = None, target=None, count: int = 1):
-        self.seconds, self.limit, self.saving, self.target, self.count = seconds, limit, saving, target, count
-
-    def plus(self, other: Wait) -> Wait:
-        if self.saving is None:
-            saving = other.saving
-        else:
-            saving = self.saving + (other.saving or 0.0)
-        return Wait(self.seconds + other.seconds, self.limit if self.limit is not None else other.limit, saving,
-                    self.target if self.target is not None else other.target, self.count + other.count)
-
-
-def _merged(*many: dict) -> dict:
-    out: dict = {}
-    for waits in many:
-        for key, wait in waits.items():
-            have = out.get(key)
-            out[key] = wait if have is None else have.plus(wait)
-    return out
-
-
-class Res:
-    """An ended step (or item, or pass): its interval, the chain through it, its waits on that chain."""
-
-    __slots__ = ("start", "end", "chain", "waits", "cut")
-
-    def __init__(self, start, end, chain: tuple = (), waits: dict | None = None, cut: int = 0):
-        self.start, self.end, self.chain, self.waits, self.cut = start, end, chain, waits or _NONE, cut
-
-    @property
-    def span(self) -> float:
-        return max(self.end - self.start, 0.0) if self.start is not None else 0.0
-
-    def own_work(self) -> float:
-        """Its span less what it waited for on its chain (limiters, slots), backoff kept: what
-        it would take with no limit."""
-        if not self.waits:
-            return self.span
-        waited = sum(w.seconds for (_, cause), w in self.waits.items() if cause != "backoff")
-        return max(self.span - waited, 0.0)
-
-
-NOTHING = Res(None, None)
-
-
-def _joined(parts: list[Res]) -> tuple[tuple, dict, int]:
-    chain: list = []
-    cut = 0
-    for part in parts:
-        chain.extend(part.chain)
-        cut += part.cut
-    if len(chain) > MAX_CHAIN:
-        half = MAX_CHAIN // 2
-        cut += len(chain) - MAX_CHAIN
-        chain = chain[:half] + chain[-half:]
-    waits = [p.waits for p in parts if p.waits]
-    return tuple(chain), (waits[0] if len(waits) == 1 else _merged(*waits)) if waits else _NONE, cut
-
-
-def combine(kids: list, deps: dict | None, start=None, end=None) -> Res:
-    """A step list's Res from its children's ``(id, Res)``: back from the one that ended last,
-    each time to its need that ended last (``deps``: id → ids it needs) or else to the child
-    that ended last before it started."""
-    if not deps and kids and all(kids[i - 1][1].end <= kids[i][1].start for i in range(1, len(kids))):
-        chain, waits, cut = _joined([r for _, r in kids])  # one after another (a sequence): all of them
-        return Res(kids[0][1].start if start is None else start, kids[-1][1].end if end is None else end,
-                   chain, waits, cut)
-    timed = sorted((r.end, i, cid, r) for i, (cid, r) in enumerate(kids) if r.start is not None)
-    if not timed:
-        return Res(start, end if start is not None else None)
-    ends = [t[0] for t in timed]
-    where = {t[2]: pos for pos, t in enumerate(timed)}
-    pos = len(timed) - 1
-    picked = [pos]
-    while True:
-        _, _, cid, res = timed[pos]
-        need = deps.get(cid) if deps else None
-        if need:
-            found = [where[d] for d in need if d in where and where[d] < pos]
-            if not found:
-                break
-            pos = max(found)
-        else:
-            pos = bisect_right(ends, res.start, 0, pos) - 1
-            if pos < 0:
-                break
-        picked.append(pos)
-    parts = [timed[p][3] for p in reversed(picked)]
-    chain, waits, cut = _joined(parts)
-    first = min(t[3].start for t in timed)
-    return Res(first if start is None else start, timed[-1][0] if end is None else end, chain, waits, cut)
 
 
 class Info:
@@ -306,7 +198,7 @@ class _Rec:
         limit = self.info.limit if self.info is not None else None
         wall = max(last_end - self.start, 0.0)
         wait = _slot_wait(wall, best.span, n, sum_w, max_w, limit)
-        waits = _merged(best.waits, {(template_path, "slot"): wait}) if wait is not None else best.waits
+        waits = merged(best.waits, {(template_path, "slot"): wait}) if wait is not None else best.waits
         return Res(self.start, last_end, best.chain, waits, best.cut)
 
 
@@ -433,103 +325,3 @@ def _add(have: Wait | None, wait: Wait) -> Wait:
 
 def _id(path: str) -> str:
     return path[path.rfind(".") + 1:]
-
-
-def held_back(waits: dict) -> list[dict]:
-    """The waits on the critical path, longest first, each with its words."""
-    out = []
-    for (block, cause), wait in waits.items():
-        if wait.seconds < MIN_WAIT:
-            continue
-        saving = None if wait.saving is None else round(wait.saving * 1000, 3)
-        entry = {"block": block, "cause": cause, "waited_ms": round(wait.seconds * 1000, 3),
-                 "limit": wait.limit, "saving_ms": saving}
-        entry["text"] = describe_wait(entry, wait.target, wait.count)
-        out.append(entry)
-    out.sort(key=lambda e: -e["waited_ms"])
-    return out
-
-
-def describe_wait(entry: dict, target=None, count: int = 1) -> str:
-    """``per_file: 2.1 s waiting for a slot of 4 — 8 would have saved ~1.0 s``."""
-    waited = seconds_text(entry["waited_ms"] / 1000)
-    limit, saving = entry.get("limit"), entry.get("saving_ms")
-    head = f"{entry['block']}: {waited}"
-    if entry["cause"] == "backoff":
-        tries = f", {count} retries" if count > 1 else ""
-        return f"{head} waiting between attempts (retry backoff{tries})"
-    if entry["cause"] == "rate":
-        what = f"waiting for a rate limit of {_num(limit)}/s" if limit else "waiting for a rate limit"
-        other = f"{_num(target)}/s" if target else "twice the rate"
-    else:
-        what = f"waiting for a slot of {_num(limit)}" if limit else "waiting for a slot"
-        other = _num(target) if target else "twice as many"
-    if saving is None:
-        if limit is None:
-            return f"{head} {what}"
-        return f"{head} {what} — no estimate: its items' own time does not explain it (something else held them)"
-    if saving < 1:
-        return f"{head} {what} — {other} would have saved nothing (its longest part sets its time)"
-    return f"{head} {what} — {other} would have saved ~{seconds_text(saving / 1000)}"
-
-
-def describe_path(summary: dict) -> list[str]:
-    """The critical path in one short line (``critical path: a → per_file[*].get → poll[*].check ×3
-    → b``: items and passes folded as the terminal folds them, a long path by its ends and its
-    length), then one line per wait that held it back."""
-    chain = []
-    for path in summary.get("critical_path") or []:
-        shown = _INDEX.sub("[*]", path)
-        if chain and chain[-1][0] == shown:
-            chain[-1][1] += 1
-        else:
-            chain.append([shown, 1])
-    chain = [path if times == 1 else f"{path} ×{times}" for path, times in chain]
-    lines = []
-    if chain:
-        total = len(chain) + (summary.get("critical_path_cut") or 0)
-        shown = chain if total <= SHOWN else [*chain[:SHOWN // 2], "…", *chain[-(SHOWN // 2):]]
-        count = f" ({total} steps)" if total > SHOWN else ""
-        lines.append(f"critical path{count}: " + " → ".join(shown))
-    for entry in summary.get("held_back") or []:
-        lines.append("held back: " + entry.get("text", ""))
-    return lines
-
-
-def _num(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def from_rows(rows, shape: dict | None = None, begin: float | None = None, end: float | None = None) -> dict:
-    """The same figures from stored step rows ``(path, kind, attempt, started, finished, status)``
-    (epoch seconds; a run taken over by another process): the rows do not say what an action
-    queued for, so its limiter waits are not told; a retried step's backoff is the time between
-    a ``failed`` attempt and the next (after an ``interrupted`` one it is the takeover's, not told)."""
-    attempts: dict = {}
-    for path, kind, attempt, started, finished, status in rows:
-        attempts.setdefault(path, []).append((attempt or 1, kind, started, finished, status))
-    events = []
-    depth = {}
-    for path, tries in attempts.items():
-        tries.sort(key=lambda t: t[0])
-        depth[path] = path.count(".") + path.count("[")
-        first = next((t for t in tries if t[2] is not None), None)
-        if first is None:
-            continue
-        events.append((first[2], 0, depth[path], SimpleNamespace(type="step.started", path=path, kind=first[1],
-                                                                  ts=first[2])))
-        for before, after in zip(tries, tries[1:]):
-            if before[4] == "failed" and before[3] is not None and after[2] is not None and after[2] > before[3]:
-                events.append((before[3], 1, -depth[path], SimpleNamespace(
-                    type="step.retrying", path=path, delay=after[2] - before[3], ts=before[3])))
-        last = tries[-1]
-        if last[3] is not None:
-            status = last[4] if last[4] in ("succeeded", "failed", "skipped", "cancelled") else "succeeded"
-            events.append((last[3], 2, -depth[path], SimpleNamespace(type=f"step.{status}", path=path, ts=last[3],
-                                                                      continued=True)))
-    events.sort(key=lambda e: e[:3])
-    tracker = CriticalPath(shape)
-    tracker.begin = begin if begin is not None else (events[0][0] if events else None)
-    for _, _, _, event in events:
-        tracker.emit(event)
-    return tracker.summary(end if end is not None else (events[-1][0] if events else 0.0))

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 import engine
-from engine.critical import CriticalPath, from_rows, shape_of
+from engine.critical import CriticalPath, shape_of
+from engine.critical_rows import from_rows
 from tests.engine.helpers import load, run
 
 FOREACH = """
