@@ -114,3 +114,17 @@ def test_a_session_needs_csrf_and_a_token_does_not(ended, alice, settings):
     answer = restart(Client(), ended.pk, {"from_step": "per_file.get"}, headers={"Authorization": f"Bearer {plain}"})
     assert answer.status_code == 201 and answer.json()["origin_detail"] == {"run": ended.pk,
                                                                            "from_step": "per_file.get"}
+
+
+def test_a_version_that_no_longer_loads_is_a_422_with_its_problems(alice_client, alice):
+    from builder.models import Skill
+
+    skill = Skill.objects.create(name="pause", action="wait", config={"seconds": 0})
+    run = create_run(save_workflow(alice, "name: paused\nsteps:\n  - {id: p, uses: pause}\n"), alice, {})
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCEEDED)
+    skill.enabled = False
+    skill.save()
+    answer = restart(alice_client, run.pk, {"from_step": "p"})
+    assert answer.status_code == 422
+    assert "is not valid now" in answer.json()["detail"] and answer.json()["errors"], answer.json()
+    assert Run.objects.count() == 1
