@@ -78,7 +78,20 @@ export function mountDetail(root, runId, state, options) {
   let selected = null;
   let token = 0;
 
+  /** Fill the pane; a read the server refuses (an approver's run once decided: 404) is said in it. */
   async function show(path) {
+    const mine = token + 1;
+    try {
+      await fill(path);
+    } catch (err) {
+      if (mine !== token) return;
+      const note = Object.assign(document.createElement("p"), {className: "field-error", textContent: err.message});
+      note.dataset.testid = "detail-refused";
+      root.append(note);
+    }
+  }
+
+  async function fill(path) {
     selected = path;
     const mine = ++token;
     root.replaceChildren();
@@ -198,8 +211,11 @@ export function mountDetail(root, runId, state, options) {
     const more = page.total != null ? offset + PAGE < page.total : rows.length > 0;
     const next = Object.assign(document.createElement("button"), {type: "button", textContent: "next →", disabled: !more});
     next.dataset.testid = "items-next";
-    prev.addEventListener("click", async () => box.replaceWith(await itemsPager(path, Math.max(offset - PAGE, 0), token)));
-    next.addEventListener("click", async () => box.replaceWith(await itemsPager(path, offset + PAGE, token)));
+    const turn = (to) => itemsPager(path, to, token).then((page) => box.replaceWith(page), (err) => {
+      nav.append(Object.assign(document.createElement("span"), {className: "field-error", textContent: ` ${err.message}`}));
+    });
+    prev.addEventListener("click", () => turn(Math.max(offset - PAGE, 0)));
+    next.addEventListener("click", () => turn(offset + PAGE));
     nav.append(prev, " ", next);
     const wrap = document.createElement("div");
     wrap.className = "table-wrap";
@@ -210,6 +226,12 @@ export function mountDetail(root, runId, state, options) {
 
   return {
     show,
+    /** The server can restart runs (known late): add the button to the step shown, leaving the rest as it is. */
+    offerRestart() {
+      const facts = root.querySelector("[data-testid=detail-facts]");
+      if (!selected || !facts || root.querySelector("[data-testid=restart]")) return;
+      if (options.restart && ENDED.has(state.run.status) && options.startable(selected)) facts.after(restartButton(selected));
+    },
     selected: () => selected,
     /** Re-read the selected step when it changed (a terminal event for it arrived). */
     refresh(changed, runEnded = false) {

@@ -113,7 +113,7 @@ decorateSubflows($("[data-testid=flow]"), flow.steps, data.id, (byPath, canvas) 
 canRestart().then((yes) => {
   if (!yes) return;
   restart.fn = actions.restart;
-  if (detail.selected()) detail.show(detail.selected());
+  detail.offerRestart();
 });
 
 /** Is `path` a step of a sub-workflow (it runs with its `workflow` step: no starting point of its own)? */
