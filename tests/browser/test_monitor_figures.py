@@ -133,3 +133,40 @@ def test_without_a_critical_path_nothing_is_marked(page, server, alice):
     expect(page.locator("[data-testid=figures]")).to_contain_text("ran in 2.4 s")
     assert page.locator(".critical").count() == 0
     expect(page.locator("[data-testid=held-back]")).to_have_count(0)
+
+
+SWITCHED = """version: 1
+name: switched
+steps:
+  - {id: classify, uses: wait, with: {seconds: 0, value: invoice}}
+  - id: route
+    switch: ${classify}
+    cases:
+      invoice:
+        - {id: book, uses: wait, with: {seconds: 0, value: booked}}
+      receipt:
+        - {id: file_it, uses: wait, with: {seconds: 0, value: filed}}
+    default:
+      - {id: ask, uses: wait, with: {seconds: 0, value: asked}}
+  - {id: last, uses: wait, with: {seconds: 0, value: done}}
+on_failure:
+  - {id: alert, uses: wait, with: {seconds: 0, value: alert}}
+"""
+
+
+def test_cases_not_chosen_and_hooks_not_run_are_not_counted_as_steps_to_do(page, server, alice):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from builder.models import Run
+
+    workflow = save_workflow(alice, SWITCHED)
+    run = recorded_run(workflow, alice, status="running", started=timezone.now() - dt.timedelta(seconds=1),
+                       steps=[("classify", "action", "succeeded", 0, 0.1), ("route", "switch", "running", 0.1, None),
+                              ("route.book", "action", "running", 0.1, None)])
+    Run.objects.filter(pk=run.pk).update(finished_at=None)  # going on (nobody runs it: the page only reads it)
+    login_as(page, server, alice)
+    open_monitor(page, server, run.pk)
+    # classify, route.book (its case was chosen) and last; not file_it, ask or alert
+    expect(page.locator("[data-testid=figures]")).to_contain_text("1 of 3 steps done")
