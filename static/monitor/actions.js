@@ -28,7 +28,10 @@ export function mountActions(runId, {onCancelled}) {
     delete banner.dataset.action;
     const run = await api(`runs/${runId}/${action}`, {method: "POST", body});
     if (action === "cancel") onCancelled(run);
-    else location.assign(`/runs/${run.id}/`);
+    else {
+      if (run.resume) sessionStorage.setItem(`wf:resume:${run.id}`, JSON.stringify(run.resume));  // said on its page
+      location.assign(`/runs/${run.id}/`);
+    }
     return run;
   }
 

@@ -158,8 +158,10 @@ function paintOrigin(run) {
 let shownCritical = "";
 function paintCritical() {
   const paths = state.run.summary?.critical_path;
-  const list = Array.isArray(paths) ? paths.filter((p) => typeof p === "string") : [];
-  shownCritical = list.join("\n");
+  const given = Array.isArray(paths) ? paths.filter((p) => typeof p === "string") : [];
+  shownCritical = given.join("\n");
+  // an item's step ("each[3].work") is marked on its body's card and row ("each.work")
+  const list = [...new Set(given.flatMap((p) => [p, p.replace(/\[\d+\]/g, "")]))];
   flow.critical(list);
   timeline.critical(list);
 }
@@ -201,6 +203,21 @@ setInterval(() => { if (ACTIVE.has(state.run.status)) schedule(); }, 500);
 $("[data-action=reconnect]").addEventListener("click", () => socket.drop());
 
 selectPath(hash.get("step") || null);
+showResumeReport();
+
+/** What the resume that made this run reused and dropped (its answer, kept by actions.js for this page). */
+function showResumeReport() {
+  const key = `wf:resume:${data.id}`;
+  const report = JSON.parse(sessionStorage.getItem(key) || "null");
+  if (!report) return;
+  sessionStorage.removeItem(key);
+  const box = $("[data-testid=resume-report]");
+  const from = report.from_version !== report.to_version ? ` (version ${report.from_version} → ${report.to_version})` : "";
+  const what = report.from_step ? `restarted from ${report.from_step}` : `resumed with the ${report.version} version${from}`;
+  box.textContent = `${what}: reused ${report.reused?.length ? report.reused.join(", ") : "nothing"}` +
+    `${report.dropped?.length ? `; run again (changed or gone): ${report.dropped.join(", ")}` : ""}.`;
+  box.hidden = false;
+}
 
 function loadHistory() {
   return api(`workflows/${data.workflow_id}/runs?limit=10`).then((runs) => {

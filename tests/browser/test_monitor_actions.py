@@ -43,6 +43,8 @@ def test_resume_with_the_latest_version_and_a_refusal_in_the_banner(page, server
     expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded", timeout=10000)
     expect(page.get_by_text(f"resumed from #{first}")).to_be_visible()
     expect(page.locator(".wf-title")).to_contain_text("v2")
+    expect(page.locator("[data-testid=resume-report]")).to_have_text(
+        "resumed with the latest version (version 1 → 2): reused prepare.")
     expect(page.locator(".card[data-id=prepare] [data-testid=card-status]")).to_have_text(f"✓ reused from #{first}")
     assert Run.objects.get(pk=second).version.number == 2
 
@@ -75,6 +77,7 @@ def test_restart_from_a_step_reuses_what_came_before(page, server, alice, shot):
     keep(shot("restart"))
     restart.click()
     new_run_id(page, first)
+    expect(page.locator("[data-testid=resume-report]")).to_contain_text("restarted from two: reused one")
     expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "failed", timeout=10000)
     expect(page.locator(".card[data-id=one] [data-testid=card-status]")).to_have_text(f"✓ reused from #{first}")
     expect(page.locator(".card[data-id=two] [data-testid=card-status]")).to_contain_text("✓ succeeded")
