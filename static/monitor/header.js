@@ -82,7 +82,7 @@ export function paintMoreFigures(root, summary) {
     const {text, figures} = heldBack(entry);
     const li = document.createElement("li");
     li.dataset.testid = "held-back";
-    li.append(Object.assign(document.createElement("span"), {textContent: `⏳ ${text}`}), " ",
+    li.append(Object.assign(document.createElement("span"), {textContent: `◷ ${text}`}), " ",
       Object.assign(document.createElement("span"), {className: "muted", textContent: `(${figures})`}));
     list.append(li);
   }
