@@ -127,7 +127,7 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         count = self._switch(request, queryset, True)
         self.message_user(request, f"{count} skill(s) enabled.", messages.SUCCESS)
 
-    @admin.action(description="Disable the selected skills (asks first if workflows use them)")
+    @admin.action(description="Disable the selected skills")
     def disable(self, request, queryset):
         skills = list(queryset)
         breaks = skill_usage.impact([(s.name, None, s.pk) for s in skills if s.enabled])
@@ -140,7 +140,7 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         self.message_user(request, f"{count} skill(s) disabled.", messages.SUCCESS)
         return None
 
-    @admin.action(description="Export the selected skills as YAML")
+    @admin.action(description="Export selected skills as YAML")
     def export(self, request, queryset):
         return skill_transfer_views.export_response(queryset.order_by("category", "name"))
 
