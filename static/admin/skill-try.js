@@ -38,6 +38,7 @@ async function follow() {
     const run = await response.json();
     box.dataset.status = run.status;
     box.querySelector("[data-testid=try-status]").textContent = run.status;
+    box.querySelector("[data-testid=try-duration]").textContent = run.duration_ms == null ? "" : `in ${Math.round(run.duration_ms)} ms`;
     const output = run.outputs == null ? "" : JSON.stringify(run.outputs, null, 2);
     box.querySelector("[data-testid=try-output]").textContent = output;
     box.querySelector("[data-part=output]").hidden = !output;

@@ -1,6 +1,8 @@
 """The skills admin in a real Chromium: the action's parameters as a form, the confirm step
 before breaking workflows, and "Try it" showing a real run's output."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -92,6 +94,7 @@ def test_try_it_runs_the_skill_and_shows_its_output_or_error(page, server, staff
     result = page.locator("[data-testid=try-result]")
     expect(result).to_have_attribute("data-status", "succeeded", timeout=15000)
     expect(page.locator("[data-testid=try-output]")).to_contain_text('"try_it": "HELLO THERE"')
+    expect(page.locator("[data-testid=try-duration]")).to_have_text(re.compile(r"^in \d+ ms$"))
     run = Run.objects.get()
     assert run.started_by == staff and run.workflow.owner == staff and run.status == "succeeded"
     assert serious_violations(page) == []
