@@ -20,6 +20,7 @@ export function mountCanvas(root, handlers) {
   let dragging = false;
   let workflow = null;  // the model drawn last (an unfolded lane draws it again)
   let target = null;  // an empty list clicked: where the palette's Enter adds a step
+  let origin = null;  // the list a dragged card came from, and the spacer that keeps its place
   // never move things under the pointer during a drag: marks wait for the drop
   document.addEventListener("wf:drag-start", () => { dragging = true; document.body.classList.add("dragging"); });
   document.addEventListener("wf:drag-end", () => {
@@ -51,8 +52,14 @@ export function mountCanvas(root, handlers) {
       group: "steps", draggable: ".card", forceFallback: true, fallbackOnBody: true, swapThreshold: 0.65,
       filter: "button, input, textarea, select", preventOnFilter: false, ghostClass: "drop-ghost",
       chosenClass: "drag-chosen", emptyInsertThreshold: 12,
-      onStart: () => document.dispatchEvent(new CustomEvent("wf:drag-start")),
+      onStart(evt) {
+        origin = {list: evt.from, next: evt.item.nextElementSibling, height: evt.item.getBoundingClientRect().height, spacer: null};
+        document.dispatchEvent(new CustomEvent("wf:drag-start"));
+      },
+      onChange: (evt) => keepOrigin(evt.item),
       onEnd(evt) {
+        origin?.spacer?.remove();
+        origin = null;
         document.dispatchEvent(new CustomEvent("wf:drag-end"));
         if (evt.from === evt.to && evt.oldIndex === evt.newIndex) return;
         const step = ctx.cards.get(evt.item);
@@ -70,6 +77,27 @@ export function mountCanvas(root, handlers) {
     }
     select(again);
     paintIssues();
+  }
+
+  /**
+   * While a dragged card is out of its list, a spacer keeps its place: otherwise everything
+   * below it moves up, and a block's empty body under the pointer moved away from it (the
+   * card landed after the block instead of in it).
+   */
+  function keepOrigin(item) {
+    if (!origin) return;
+    const away = item.parentElement !== origin.list;
+    if (away && !origin.spacer) {
+      const spacer = document.createElement("div");
+      spacer.className = "drag-origin";
+      spacer.setAttribute("aria-hidden", "true");
+      spacer.style.height = `${origin.height}px`;
+      origin.list.insertBefore(spacer, origin.next?.parentElement === origin.list ? origin.next : null);
+      origin.spacer = spacer;
+    } else if (!away && origin.spacer) {
+      origin.spacer.remove();
+      origin.spacer = null;
+    }
   }
 
   function paintIssues() {

@@ -16,6 +16,17 @@ from .constructs_data import ALL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+BODY = """version: 1
+name: body
+steps:
+  - {id: a, uses: wait, with: {seconds: 0}}
+  - id: each
+    foreach: [1, 2]
+    steps: [{id: q, uses: wait, with: {seconds: 0}}]
+  - {id: z, uses: wait, with: {seconds: 0}}
+  - {id: z2, uses: wait, with: {seconds: 0}}
+"""
+
 
 def new_workflow(page, server, name):
     login(page, server, "alice", "alice-password")
@@ -93,26 +104,36 @@ def test_compose_a_switch_a_repeat_an_approval_and_hooks_by_dragging(page, serve
 
 
 def test_a_blocks_on_failure_lane_and_an_empty_foreach_body_take_drops(page, server, alice, shot):
-    new_workflow(page, server, "hooked")
-    palette = page.locator(".palette")
-    wait = palette.locator("[data-name=wait]")
-    drag(page, palette.locator("[data-name=foreach]"), page.locator(".seq-root"))
+    page.set_viewport_size({"width": 1280, "height": 720})
+    workflow = save_workflow(alice, BODY)
+    login_as(page, server, alice)
+    page.goto(f"{server.url}/workflows/{workflow.pk}/")
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    page.locator(".card[data-id=q]").focus()
+    page.keyboard.press("Delete")  # the body is empty now
+    wait = page.locator(".palette [data-name=wait]")
     each = page.locator(".card-foreach")
-    # one plain press-move-release onto the empty body, as a person drags (no re-aiming): across
-    # the palette to the body's height, then straight right into it
     body = each.locator(":scope > .seq")
-    wait.scroll_into_view_if_needed()
-    source = wait.bounding_box()
-    page.mouse.move(source["x"] + 20, source["y"] + source["height"] / 2)
+    # the card above the block, pressed, moved straight into the empty body and released, as a
+    # person drags: once its ghost left the top list, the block moved up and its body away
+    # from the pointer, so the card landed after the block (the list keeps its place now)
+    start = page.locator(".card[data-id=a]").bounding_box()
+    x0, y0 = start["x"] + 28, start["y"] + 18
+    page.mouse.move(x0 - 8, y0 - 8)
     page.mouse.down()
-    page.mouse.move(source["x"] + 28, source["y"] + source["height"] / 2 + 8, steps=4)
+    page.mouse.move(x0, y0, steps=4)
     target = body.bounding_box()
-    page.mouse.move(source["x"] + 40, target["y"] + target["height"] / 2, steps=8)
-    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
-    page.wait_for_timeout(300)
+    x1, y1 = target["x"] + target["width"] / 2, target["y"] + target["height"] / 2
+    for i in range(1, 16):
+        page.mouse.move(x0 + (x1 - x0) * i / 15, y0 + (y1 - y0) * i / 15)
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(400)
     page.mouse.up()
-    expect(body.locator(".card")).to_have_count(1)
+    expect(body.locator(".card[data-id=a]")).to_have_count(1)
+    expect(page.locator(".seq-root > .card")).to_have_count(3)
 
+    drag(page, wait, body)  # and from the palette, under it
+    expect(body.locator(".card")).to_have_count(2)
     each.locator(":scope > .card-head .card-id").click()
     each.locator("[data-testid=add-on_failure]").click()
     lane = each.locator(":scope > .hook-lanes [data-testid=lane-on_failure] .seq")
@@ -121,7 +142,8 @@ def test_a_blocks_on_failure_lane_and_an_empty_foreach_body_take_drops(page, ser
     expect(lane.locator(".card")).to_have_count(1)
     page.wait_for_timeout(600)
     block = yaml.safe_load(yaml_text(page))["steps"][0]
-    assert [s["uses"] for s in block["steps"]] == ["wait"]
+    assert block["id"] == "each"
+    assert [s["id"] for s in block["steps"]] == ["a", "wait"]
     assert [s["uses"] for s in block["on_failure"]] == ["wait"]
     shot()
 
