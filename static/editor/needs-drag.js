@@ -30,18 +30,31 @@ function chain(deps, from, to) {
   return null;
 }
 
-/** A stable topological order: the list's own order wherever the dependencies allow it. */
+/** A stable topological order (Kahn's, the smallest index first): the list's own order
+ * wherever the dependencies allow it; null if they loop. */
 function ordered(deps) {
-  const waiting = deps.map((d) => new Set(d));
+  const count = deps.map((d) => d.length);
+  const dependents = deps.map(() => []);
+  deps.forEach((d, i) => d.forEach((j) => dependents[j].push(i)));
+  const ready = [];
+  const add = (i) => {
+    let lo = 0;
+    let hi = ready.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ready[mid] < i) lo = mid + 1;
+      else hi = mid;
+    }
+    ready.splice(lo, 0, i);
+  };
+  count.forEach((n, i) => { if (!n) ready.push(i); });
   const out = [];
-  const done = new Set();
-  while (out.length < deps.length) {
-    const next = waiting.findIndex((d, i) => !done.has(i) && [...d].every((j) => done.has(j)));
-    if (next < 0) return null;
-    done.add(next);
-    out.push(next);
+  while (ready.length) {
+    const i = ready.shift();
+    out.push(i);
+    for (const k of dependents[i]) if (--count[k] === 0) add(k);
   }
-  return out;
+  return out.length === deps.length ? out : null;
 }
 
 /**

@@ -33,10 +33,22 @@ export function mountMinimap(outer, scroller, stage, {zoom, show}) {
   function measure() {
     const k = zoom();
     const origin = stage.getBoundingClientRect();
-    boxes = [...stage.querySelectorAll(".card")].map((card) => {
-      const r = card.getBoundingClientRect();
-      return [(r.left - origin.left) / k, (r.top - origin.top) / k, r.width / k, r.height / k, !card.classList.contains("card-action"), card];
-    });
+    const box = (node, block) => {
+      const r = node.getBoundingClientRect();
+      return [(r.left - origin.left) / k, (r.top - origin.top) / k, r.width / k, r.height / k, block, node];
+    };
+    // a card in a part the page skips (content-visibility: the monitor's lanes out of view) would
+    // be laid out just to be measured, one lane at a time: its lane's box stands for it
+    const skipped = new Set();
+    boxes = [];
+    for (const card of stage.querySelectorAll(".card")) {
+      if (card.checkVisibility?.({contentVisibilityAuto: true}) === false) {
+        const lane = card.closest(".lane");
+        if (lane && !skipped.has(lane)) boxes.push(box(lane, true));
+        if (lane) { skipped.add(lane); continue; }
+      }
+      boxes.push(box(card, !card.classList.contains("card-action")));
+    }
     size = [Math.max(stage.scrollWidth, 1), Math.max(stage.scrollHeight, 1)];
     scale = Math.min(WIDTH / size[0], HEIGHT / size[1]);
     const ratio = window.devicePixelRatio || 1;
