@@ -140,6 +140,15 @@ export function compensateFold(ctx, step, path, yamlPath) {
     "aria-label": `${step.id}: compensate · ${steps.length} step${steps.length === 1 ? "" : "s"}`},
   icon("undo"), el("span", {text: ` compensate · ${steps.length} step${steps.length === 1 ? "" : "s"}`}));
   toggle.addEventListener("click", () => setFold(toggle, section.hidden, ctx.open, k));
+  if (!ctx.editable && !open && typeof MutationObserver !== "undefined") {
+    // on a run's page, a compensation that ran unfolds once (the monitor paints statuses on cards)
+    const watch = new MutationObserver(() => {
+      if (!section.querySelector(".card[data-status]:not([data-status=pending]):not([data-status=skipped])")) return;
+      watch.disconnect();
+      if (section.hidden) setFold(toggle, true, ctx.open, k);
+    });
+    watch.observe(section, {subtree: true, attributes: true, attributeFilter: ["data-status"]});
+  }
   return el("div", {class: "card-foot"}, toggle, section);
 }
 

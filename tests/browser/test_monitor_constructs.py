@@ -1,6 +1,7 @@
 """The monitor draws a finished run of a workflow with a switch, a repeat, hooks and a
 rollback: every step has its card (none "invalid") at the engine's path, and the statuses of
-the steps that ran (the chosen case, the hooks, the compensation) are painted on them."""
+the steps that ran (the chosen case, the hooks, the compensation) are painted on them; a
+compensation that ran is unfolded."""
 
 import re
 
@@ -44,8 +45,11 @@ def test_the_monitor_draws_a_finished_run_of_every_construct(page, server, alice
     expect(status("full")).to_have_attribute("data-status", "failed")
     expect(status("bookings")).to_have_attribute("data-status", "failed")
 
-    # the compensation that ran is under its step, folded until asked for
+    # the compensation that ran is under its step, unfolded as it ran; its toggle folds it
     toggle = status("flight").locator("[data-testid=fold-compensate]")
+    expect(status("cancel_flight")).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    toggle.click()
     expect(status("cancel_flight")).to_be_hidden()
     toggle.click()
     expect(status("cancel_flight")).to_be_visible()
