@@ -15,6 +15,7 @@ from . import skill_history, skill_transfer_views, skill_try, skill_usage
 
 from .models import Approval, Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
 from .skill_form import SkillForm, built_in_actions
+from .skill_try import ROW_ID
 
 
 def _staff(request) -> bool:
@@ -105,7 +106,7 @@ class SkillAdmin(StaffOnly, admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     def delete_view(self, request, object_id, extra_context=None):
-        skill = Skill.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        skill = Skill.objects.filter(pk=object_id).first() if ROW_ID.fullmatch(str(object_id)) else None
         breaks = skill_usage.impact([(skill.name, None, skill.pk)]) if skill else None
         return super().delete_view(request, object_id, {**(extra_context or {}), "breaks": breaks})
 

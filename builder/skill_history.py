@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from .models import Skill, SkillChange
 from .skill_form import problems
+from .skill_try import ROW_ID
 from .skill_usage import impact
 
 FIELDS = ["name", "title", "description", "category", "enabled", "action", "config", "concurrency",
@@ -63,14 +64,14 @@ def diff(before: dict | None, after: dict | None) -> list[dict]:
 
 def _target(model_admin, request, object_id: str, change_id: str | None = None):
     """The skill (and one of its changes), once the asker may see (and change) them."""
-    skill = Skill.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+    skill = Skill.objects.filter(pk=object_id).first() if ROW_ID.fullmatch(str(object_id)) else None
     if skill is None:
         raise Http404("no such skill")
     if not model_admin.has_view_or_change_permission(request, skill):
         raise PermissionDenied
     if change_id is None:
         return skill, None
-    change = SkillChange.objects.filter(pk=change_id, skill=skill).first() if str(change_id).isdigit() else None
+    change = SkillChange.objects.filter(pk=change_id, skill=skill).first() if ROW_ID.fullmatch(str(change_id)) else None
     if change is None or change.after is None:
         raise Http404("no such change of this skill")
     return skill, change

@@ -11,6 +11,7 @@ YAML text: a sample holding ``${secrets.X}`` stays that text, it is not evaluate
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import yaml
@@ -30,6 +31,8 @@ from .models import Run, Skill, Workflow
 from .runtime import nul_place
 from .services import Invalid, create_run, save_workflow
 
+#: a row's id in a URL: 1 to 18 ASCII digits (more is no row, never a database overflow)
+ROW_ID = re.compile(r"[0-9]{1,18}")
 TRY_PREFIX = "try-skill-"
 TRY_MARK = "Made by the skills admin's Try it"
 MAX_SAMPLE_BYTES = 64 * 1024
@@ -141,7 +144,7 @@ def _handle(model_admin, request, object_id: str):
     if not site.has_permission(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login", current_app=site.name),
                                  REDIRECT_FIELD_NAME)
-    skill = Skill.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+    skill = Skill.objects.filter(pk=object_id).first() if ROW_ID.fullmatch(str(object_id)) else None
     if skill is None:
         raise Http404("no such skill")
     if not model_admin.has_change_permission(request, skill):
@@ -162,7 +165,7 @@ def _handle(model_admin, request, object_id: str):
         status = 405
     run = None
     wanted = request.GET.get("run", "")
-    if wanted.isdigit() and len(wanted) < 19:
+    if ROW_ID.fullmatch(wanted):
         run = (Run.objects.select_related("workflow", "version").filter(
             pk=int(wanted), started_by=request.user, workflow__name=f"{TRY_PREFIX}{skill.name.lower()}").first())
         if run is not None and request.method == "GET":

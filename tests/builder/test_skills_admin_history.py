@@ -139,3 +139,9 @@ def test_deleted_skills_are_for_staff_with_the_csrf_token(client, alice, staff, 
     strict.force_login(staff)
     assert strict.post("/admin/builder/skill/deleted/", {"change": "1"}).status_code == 403
     assert staff.is_staff and Skill.objects.count() == 1
+
+
+@pytest.mark.parametrize("tail", ["9" * 30 + "/history/", "1/history/" + "9" * 30 + "/restore/", "9" * 30 + "/try/",
+                                  "9" * 30 + "/delete/", "\u0663/history/"])
+def test_huge_or_odd_ids_are_404_not_500(staff_client, edited, tail):
+    assert staff_client.get(f"/admin/builder/skill/{tail}").status_code in (302, 404)
