@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
-from .critical_chain import MAX_CHAIN, NOTHING, Res, Wait, merged, combine, template
+from .critical_chain import MAX_CHAIN, NOTHING, Res, Wait, combine, joined, merged, template
 from .critical_text import MIN_WAIT, held_back
 
 __all__ = ["CriticalPath", "MAX_CHAIN", "combine", "shape_of", "template"]
@@ -117,6 +117,9 @@ class _Items:
     def item(self, index: int, create: bool):
         found = self.open.get(index)
         if found is None and create:
+            if not self.longest:  # a repeat's new pass: the one before it has ended
+                for done in [i for i in self.open if i < index]:
+                    self.finish(done)
             found = self.open[index] = _List(self.prefix, self, index, self.body)
         return found
 
@@ -129,7 +132,11 @@ class _Items:
             return
         self.last_end = res.end if self.last_end is None else max(self.last_end, res.end)
         if not self.longest:
-            self.passes.append((str(index), res))
+            if self.passes:  # passes follow each other: folded into one as they end (O(1) a pass)
+                before = self.passes[0][1]
+                chain, waits, cut = joined([before, res])
+                res = Res(before.start, res.end, chain, waits, cut)
+            self.passes = [("", res)]
             return
         work = res.own_work()
         self.n += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-__all__ = ["MAX_CHAIN", "NOTHING", "Res", "Wait", "combine", "merged", "template"]
+__all__ = ["MAX_CHAIN", "NOTHING", "Res", "Wait", "combine", "joined", "merged", "template"]
 
 MAX_CHAIN = 1000  # paths kept on a chain: the first and last half of a longer one
 _INDEX = re.compile(r"\[\d+\]")
@@ -69,7 +69,7 @@ class Res:
 NOTHING = Res(None, None)
 
 
-def _joined(parts: list[Res]) -> tuple[tuple, dict, int]:
+def joined(parts: list[Res]) -> tuple[tuple, dict, int]:
     chain: list = []
     cut = 0
     for part in parts:
@@ -88,7 +88,7 @@ def combine(kids: list, deps: dict | None, start=None, end=None) -> Res:
     each time to its need that ended last (``deps``: id → ids it needs) or else to the child
     that ended last before it started."""
     if not deps and kids and all(kids[i - 1][1].end <= kids[i][1].start for i in range(1, len(kids))):
-        chain, waits, cut = _joined([r for _, r in kids])  # one after another (a sequence): all of them
+        chain, waits, cut = joined([r for _, r in kids])  # one after another (a sequence): all of them
         return Res(kids[0][1].start if start is None else start, kids[-1][1].end if end is None else end,
                    chain, waits, cut)
     timed = sorted((r.end, i, cid, r) for i, (cid, r) in enumerate(kids) if r.start is not None)
@@ -112,6 +112,6 @@ def combine(kids: list, deps: dict | None, start=None, end=None) -> Res:
                 break
         picked.append(pos)
     parts = [timed[p][3] for p in reversed(picked)]
-    chain, waits, cut = _joined(parts)
+    chain, waits, cut = joined(parts)
     first = min(t[3].start for t in timed)
     return Res(first if start is None else start, timed[-1][0] if end is None else end, chain, waits, cut)

@@ -121,3 +121,22 @@ def test_rows_of_a_retried_step_count_the_time_between_attempts_as_backoff():
     assert summary["held_back"] == [{"block": "fetch", "cause": "backoff", "waited_ms": 1000.0, "limit": None,
                                      "saving_ms": None,
                                      "text": "fetch: 1.0 s waiting between attempts (retry backoff)"}]
+
+
+def test_a_repeat_folds_each_pass_as_the_next_begins():
+    tracker = CriticalPath(shape_of(engine.plan(load("""
+    name: poll
+    steps:
+      - id: poll
+        repeat: {until: "${loop.index == 999}", max: 1000}
+        steps:
+          - {id: check, uses: wait, with: {seconds: 0}}
+    """))))
+    tracker.emit(started("poll", 0.0, "group"))
+    for index in range(1000):
+        tracker.emit(started(f"poll[{index}].check", index + 0.1))
+        tracker.emit(ended(f"poll[{index}].check", index + 0.9))
+        assert len(tracker.open["poll"].items.open) == 1 and len(tracker.open["poll"].items.passes) <= 1
+    tracker.emit(ended("poll", 1000.0))
+    path = tracker.summary(1000.0)["critical_path"]
+    assert path == [f"poll[{i}].check" for i in range(1000)]
