@@ -7,9 +7,10 @@ foreach's items in item order, and the steps a resumed run reused.
   the run (engine/subruns.py) and the recorder stores them like any step's. The version is the
   one the step named, or else the one that was current when the step started (the engine reads
   the current one then).
-- ``GET /api/runs/{id}/items?path=each&offset=0&limit=50``: a page of a foreach instance's
-  items by index (``each[0]``, ``each[1]``, …), each item's step rows in the order they ran;
-  rows are stored as they start, so ordering by row would order by completion of the one before.
+- ``GET /api/runs/{id}/items?path=each&steps=download,parse&offset=0&limit=50``: a page of a
+  foreach instance's items by index (``each[0]``, ``each[1]``, …), each item's step rows in the
+  order they ran (rows are stored as they happen: by row they come in no item order). With
+  ``steps`` (the body's step ids) the rows are found by exact path, on the index.
 - ``GET /api/runs/{id}/reused``: the step paths a resumed run took from the run it resumed
   (their ``step.succeeded`` event says ``reused``), without foreach items, which are counted.
 
@@ -35,6 +36,7 @@ RUN_ID = Path(..., ge=1, le=MAX_INT)
 STEP_PATH = Query(..., min_length=1, max_length=500, pattern=NO_NUL)
 MAX_ROWS = 2000  # rows in one page of items (50 items of a body of 40 steps)
 MAX_REUSED = 5000
+STEP_IDS = r"^([^,\[\].\x00]+(,[^,\[\].\x00]+)*)?$"  # step ids, comma-separated
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -107,13 +109,22 @@ def sub_run(request, run_id: int = RUN_ID, path: str = STEP_PATH):
 
 @router.get("/runs/{int:run_id}/items", response={200: ItemsOut, **ERRORS})
 def foreach_items(request, run_id: int = RUN_ID, path: str = STEP_PATH,
-                  offset: int = Query(0, ge=0, le=10**9), limit: int = Query(50, ge=1, le=200)):
+                  offset: int = Query(0, ge=0, le=10**9), limit: int = Query(50, ge=1, le=200),
+                  steps: str = Query("", max_length=4000, pattern=STEP_IDS,
+                                     description="the body's step ids, comma-separated: only their rows, "
+                                                 "found by exact path (fast in a run of 100 000 rows)")):
     """Items ``offset`` to ``offset + limit - 1`` of the foreach instance ``path``, by index;
-    each item's rows (its body's steps, every attempt) in the order they ran."""
+    each item's rows (its body's steps, every attempt) in the order they ran. Without ``steps``
+    every row under each item is found by prefix, which reads all of the run's item rows."""
     run = _run(request, run_id)
-    wanted = Q()
-    for index in range(offset, offset + limit):
-        wanted |= Q(path__startswith=f"{path}[{index}]")
+    items = range(offset, offset + limit)
+    if steps:
+        ids = list(dict.fromkeys(steps.split(",")))[:100]
+        wanted = Q(path__in=[f"{path}[{index}].{step}" for index in items for step in ids])
+    else:
+        wanted = Q()
+        for index in items:
+            wanted |= Q(path__startswith=f"{path}[{index}]")
     found = StepRun.objects.filter(run=run).filter(wanted).order_by("id").values_list(
         "path", "attempt", "status", "duration_ms", "error")[:MAX_ROWS]
     head = len(path)

@@ -181,7 +181,9 @@ export function mountDetail(root, runId, state, options) {
     const box = document.createElement("div");
     box.className = "items";
     box.dataset.testid = "items";
-    const page = await api(`runs/${runId}/items?path=${encodeURIComponent(path)}&offset=${offset}&limit=${PAGE}`);
+    const ids = options.bodyOf?.(path) || [];  // found by exact path when known: fast in a big run
+    const page = await api(`runs/${runId}/items?path=${encodeURIComponent(path)}&offset=${offset}&limit=${PAGE}` +
+      `${ids.length ? `&steps=${encodeURIComponent(ids.join(","))}` : ""}`);
     if (mine !== token) return box;
     const rows = page.rows;
     const last = Math.min(offset + PAGE, page.total ?? offset + PAGE);

@@ -100,7 +100,7 @@ const timeline = mountTimeline($("[data-testid=timeline]"), flow.rows(), {onSele
   within: subPath ? `${subPath}.` : ""});
 const restart = {fn: null};
 const detail = mountDetail($("[data-testid=detail]"), data.id, state, {onSelect: selectPath, resumedFrom: data.resumed_from,
-  get restart() { return restart.fn; }, startable: (path) => !insideSubflow(path)});
+  get restart() { return restart.fn; }, startable: (path) => !insideSubflow(path), bodyOf});
 const approvals = mountApprovals($("[data-testid=approvals]"), data.id, {onDecided: () => schedule()});
 decorateSubflows($("[data-testid=flow]"), flow.steps, data.id, (byPath, canvas) => {
   flow.adopt(byPath);
@@ -115,6 +115,14 @@ canRestart().then((yes) => {
   restart.fn = actions.restart;
   detail.offerRestart();
 });
+
+/** The ids of the steps directly in a foreach's body (its cards' own children). */
+function bodyOf(path) {
+  const card = flow.byPath.get(path.replace(/\[\d+\]/g, ""));
+  if (!card) return [];
+  return [...card.querySelectorAll(".card")].filter((c) => c.parentElement.closest(".card") === card)
+    .map((c) => c.dataset.id).filter((id) => id && !/[,[\].]/.test(id));
+}
 
 /** Is `path` a step of a sub-workflow (it runs with its `workflow` step: no starting point of its own)? */
 function insideSubflow(path) {

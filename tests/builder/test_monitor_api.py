@@ -74,9 +74,14 @@ async def test_items_come_by_index_not_by_completion(alice, bob):
     assert [r["path"] for r in page["rows"][:2]] == ["each[0].a", "each[0].b"]
     second = (await client.get(f"/api/runs/{run_id}/items?path=each&offset=10&limit=5")).json()
     assert [r["item"] for r in second["rows"]] == [10, 10, 11, 11]
+    named = (await client.get(f"/api/runs/{run_id}/items?path=each&offset=0&limit=5&steps=a,b")).json()
+    assert named["rows"] == page["rows"]  # found by exact path: the same rows
+    only_b = (await client.get(f"/api/runs/{run_id}/items?path=each&limit=3&steps=b")).json()
+    assert [r["path"] for r in only_b["rows"]] == ["each[0].b", "each[1].b", "each[2].b"]
     assert (await client.get(f"/api/runs/{run_id}/items?path=nothing")).json() == {
         "path": "nothing", "total": None, "offset": 0, "limit": 50, "rows": []}
-    for query in ("path=each&limit=0", "path=each&limit=201", "path=each&offset=-1", "path=each&offset=x", "path="):
+    for query in ("path=each&limit=0", "path=each&limit=201", "path=each&offset=-1", "path=each&offset=x", "path=",
+                  "path=each&steps=a.b", "path=each&steps=a,,b", "path=each&steps=a[1]", "path=each&steps=" + "a" * 4001):
         assert (await client.get(f"/api/runs/{run_id}/items?{query}")).status_code == 422, query
     assert (await (await logged_in(bob)).get(f"/api/runs/{run_id}/items?path=each")).status_code == 404
 
