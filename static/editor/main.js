@@ -9,7 +9,8 @@ import {mountPalette} from "./palette.js";
 import {showProperties} from "./properties.js";
 import {attachCompletions, candidates} from "./completions.js";
 import {mountYaml} from "./yaml-sync.js";
-import {locate, parseYaml, printYaml} from "./yaml-model.js";
+import {onItsLine, parseYaml, printYaml} from "./yaml-model.js";
+import {requiredDefaults} from "./schema-form.js";
 import {mountDeselect} from "./deselect.js";
 import {mountRenameOffer} from "./rename-offer.js";
 import {History} from "./history.js";
@@ -204,20 +205,8 @@ const yamlPane = mountYaml($("[data-yaml]"), state.text, {
 });
 yamlPane.view.contentDOM.addEventListener("focus", flush);  // type over the latest text
 
-/** The defaults of the parameters an action or skill requires: a new step starts with them
- * written, so it is valid as dropped and its form shows them as values, not placeholders. */
-function requiredDefaults(name) {
-  const schema = actionsByName.get(name)?.schema || {};
-  const out = {};
-  for (const key of schema.required || []) {
-    const spec = schema.properties?.[key];
-    if (spec && spec.default !== undefined) out[key] = structuredClone(spec.default);
-  }
-  return out;
-}
-
 function addEntry(entry, list, index) {
-  const step = newStep(state.workflow, entry.block ? entry : {...entry, defaults: {...requiredDefaults(entry.name), ...entry.defaults}});
+  const step = newStep(state.workflow, entry.block ? entry : {...entry, defaults: {...requiredDefaults(actionsByName.get(entry.name)?.schema), ...entry.defaults}});
   state.workflow.steps = state.workflow.steps || [];
   const point = list ? {ref: canvas.refOf(list), index} : canvas.insertionPoint();
   if (!point.ref) return canvas.render(state.workflow);
@@ -246,23 +235,12 @@ async function save({force = false} = {}) {
         {label: "Save mine as the newest version", run: () => save({force: true})});
       return;
     }
-    const issues = (err.body?.errors || []).map(onItsLine);
+    const issues = (err.body?.errors || []).map((issue) => onItsLine(state.text, issue));
     if (issues.length) { yamlPane.showIssues(issues); canvas.markIssues(issues); }
     const said = issues.slice(0, 3).map((i) => `${i.path ? `${i.path}: ` : ""}${i.message} (line ${i.line})`).join("; ");
     const more = issues.length > 3 ? ` and ${issues.length - 3} more` : "";
     showBanner(`Not saved: ${said ? `${said}${more}` : err.message}. Your changes are kept in this browser.`);
   }
-}
-
-/** An issue's marker on the line of the key it names, when the server placed it elsewhere
- * (a blank or comment line: a name clash is found after the YAML is read, at its line 1). */
-function onItsLine(issue) {
-  const row = state.text.split("\n")[(issue.line || 1) - 1] ?? "";
-  if (issue.path && (!row.trim() || row.trim().startsWith("#") || issue.line < 1)) {
-    const place = locate(state.text, issue.path);
-    if (place) return {...issue, ...place};
-  }
-  return issue;
 }
 
 const history = new History(state.text);

@@ -216,3 +216,14 @@ export function rawYaml(title, id, hint, value, onChange, ctx = {}) {
   ctx.attach?.(area);
   return box;
 }
+
+/** The defaults of the parameters a schema requires: a new step starts with them written, so it
+ * is valid as dropped and its form shows them as values, not as placeholders. */
+export function requiredDefaults(schema) {
+  const out = {};
+  for (const key of schema?.required || []) {
+    const spec = schema.properties?.[key];
+    if (spec && spec.default !== undefined) out[key] = structuredClone(spec.default);
+  }
+  return out;
+}

@@ -154,3 +154,14 @@ export function locate(text, path) {
   const before = text.slice(0, place).split("\n");
   return {line: before.length, column: before[before.length - 1].length + 1};
 }
+
+/** `issue` with its marker on the line of the key it names, when the server placed it elsewhere
+ * (a blank or comment line: a name clash is found after the YAML is read, at its line 1). */
+export function onItsLine(text, issue) {
+  const row = text.split("\n")[(issue.line || 1) - 1] ?? "";
+  if (issue.path && (!row.trim() || row.trim().startsWith("#") || issue.line < 1)) {
+    const place = locate(text, issue.path);
+    if (place) return {...issue, ...place};
+  }
+  return issue;
+}
