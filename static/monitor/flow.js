@@ -83,6 +83,9 @@ export function mountFlow(root, workflow, {onSelect, onItems, prefix = "", resum
       const statuses = lane.cards.map((c) => c.dataset.status);
       const done = statuses.filter((s) => DONE.has(s)).length;
       const bad = statuses.filter((s) => BAD.has(s)).length;
+      const key = `${done}/${bad}`;
+      if (lane.shown === key) continue;  // written only when it changed: 200 lanes repaint every frame
+      lane.shown = key;
       const share = (n) => `${(n / lane.cards.length) * 100}%`;
       lane.bar.style.setProperty("--ok", share(done - bad));
       lane.bar.style.setProperty("--done", share(done));
