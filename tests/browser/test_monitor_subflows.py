@@ -111,3 +111,24 @@ def test_hooks_and_compensation_are_drawn_where_they_ran(page, server, alice, sh
     page.locator(".tl-row[data-path='book.compensate.cancel_it'] .tl-label").click()
     expect(page.locator("[data-testid=detail]")).to_contain_text('"cancelled F1"')
     keep(shot("hooks"))
+
+
+SLOW_CHILD = """version: 1
+name: slow-child
+steps:
+  - {id: slow, uses: wait, with: {seconds: 1.5, value: 1}}
+"""
+
+
+def test_a_sub_workflow_opened_while_it_runs_follows_it_live(page, server, alice):
+    save_workflow(alice, SLOW_CHILD)
+    workflow = save_workflow(alice, PARENT.replace("name: child", "name: slow-child"))
+    login_as(page, server, alice)
+    run_from_editor(page, server, workflow)
+    card = page.locator(".card[data-id=report]")
+    expect(card).to_have_attribute("data-status", "running", timeout=10000)
+    card.get_by_role("button", name="▸ show the steps of report").click()
+    child = card.locator("[data-testid=subflow] .card[data-id=slow]")
+    expect(child).to_have_attribute("data-status", "running")
+    expect(child).to_have_attribute("data-status", "succeeded", timeout=10000)
+    expect(page.locator("[data-testid=run-status]")).to_have_attribute("data-status", "succeeded")
