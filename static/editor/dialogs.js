@@ -161,7 +161,8 @@ export async function showRuns(workflowId) {
     const status = tr.querySelector(".status");
     status.dataset.status = run.status;
     status.textContent = `${mark(run.status)} ${run.status}`;
-    tr.children[2].textContent = `v${run.version}`;
+    // a trial of one step (builder/step_try.py) says so: it is not a run of the whole version
+    tr.children[2].textContent = `v${run.version}${run.mode === "try" ? ` · try of ${run.origin_detail?.try ?? "a step"}` : ""}`;
     tr.children[3].textContent = new Date(run.created_at).toLocaleString();
     tr.children[4].textContent = duration(run.duration_ms);
     body.append(tr);

@@ -73,6 +73,9 @@ def test_cards_show_the_last_run_and_a_step_is_tried_with_its_outputs(page, serv
     dialog.get_by_role("button", name="Close").click()
     expect(page.get_by_test_id("version-state")).to_have_text("v1 (unsaved changes)")  # the edit is kept
     assert "  - {id: fetch, uses: wait, with: {seconds: 0, value: {rows: [3, 4]" in yaml_text(page)  # flow style kept as written
+    page.get_by_role("button", name="Runs", exact=True).click()  # listed with the workflow's runs, as a trial
+    expect(page.locator("[data-testid=run-row]", has_text=f"#{trial.pk}")).to_contain_text("v1 · try of total")
+    page.locator("dialog[data-dialog=runs]").get_by_role("button", name="Close").click()
     # the trial is not "the last run": the cards still show the run
     page.reload()
     expect(page.get_by_test_id("canvas")).to_have_attribute("data-last-run", str(run_id))
