@@ -39,7 +39,7 @@ def test_every_construct_is_drawn_with_the_engines_paths(page, server, alice, sh
     # switch: its cases side by side, each labelled with its value, then the default
     route = page.locator(".card[data-id=route]")
     expect(route.locator(":scope > .switch-head")).to_contain_text("switch on inputs.kind")
-    labels = route.locator(":scope > .switch-lanes > .lane > .lane-head").all_inner_texts()
+    labels = route.locator(":scope > .switch-lanes > .lane > .lane-head").all_text_contents()
     assert [t.strip() for t in labels] == ["= invoice", "= receipt", "default"]
     boxes = [route.locator(f".card[data-id={i}]").bounding_box() for i in ("book", "file_it", "ask")]
     assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"] and abs(boxes[0]["y"] - boxes[2]["y"]) < 2

@@ -54,7 +54,7 @@ def test_the_monitor_draws_a_finished_run_of_every_construct(page, server, alice
     toggle.click()
     expect(status("cancel_flight")).to_be_visible()
     expect(status("cancel_flight").locator(":scope > .card-head .card-status")).to_contain_text("succeeded")
-    labels = [t.strip() for t in status("route").locator(":scope > .switch-lanes > .lane > .lane-head").all_inner_texts()]
+    labels = [t.strip() for t in status("route").locator(":scope > .switch-lanes > .lane > .lane-head").all_text_contents()]
     assert labels == ["= a", "= b", "default"]
     expect(page.locator("[data-testid=flow] .workflow-hooks [data-testid=lane-on_failure] .card[data-id=alert]")).to_be_visible()
     assert [v for v in serious_violations(page) if "'.cm-scroller'" not in v] == []
