@@ -36,19 +36,59 @@ class BadStep(Exception):
     """The chosen step path does not name a starting point of the run (400)."""
 
 
-def reuse_pattern(plan, from_step: str) -> re.Pattern | None:
-    """A pattern matching the run-time paths of the steps a restart from ``from_step`` reuses
-    (and everything inside them); None when nothing is before it. Raise BadStep."""
-    if not isinstance(from_step, str) or not from_step or len(from_step) > MAX_PATH or "\0" in from_step:
-        raise BadStep("from_step: give the path of a step of the run, such as per_file[3].download")
-    parts = []
-    for text in from_step.split("."):
+class Reused:
+    """Which run-time step paths a restart reuses (with everything inside them): level by level
+    down to the chosen step, the steps before it there. A check costs the path's depth, however
+    many steps are before it (a 20,000-step sequence)."""
+
+    __slots__ = ("levels",)
+
+    def __init__(self):
+        #: (the ancestors' (id, index rule), the ids before the step there, (repeat id, passes before))
+        self.levels: list[tuple[tuple, frozenset, tuple | None]] = []
+
+    def __bool__(self) -> bool:
+        return any(before or passes for _, before, passes in self.levels)
+
+    def __call__(self, path: str) -> bool:
+        segments = _segments(path)
+        if segments is None:
+            return False
+        for prefix, before, passes in self.levels:  # each level's prefix extends the one before
+            depth = len(prefix)
+            if len(segments) <= depth or not all(_fits(seg, rule) for seg, rule in zip(segments, prefix)):
+                return False
+            step_id, index = segments[depth]
+            if step_id in before or (passes and step_id == passes[0] and index is not None and index < passes[1]):
+                return True
+        return False
+
+
+def _segments(path: str) -> list | None:
+    found = []
+    for text in path.split("."):
         match = _SEGMENT.match(text)
         if match is None:
-            raise BadStep(f"from_step: '{from_step}' is not a step path (ids joined by '.', an item as [3])")
-        parts.append((match.group(1), None if match.group(2) is None else int(match.group(2))))
-    roots: list[str] = []  # regexes of the reused steps' paths
-    nodes, dag, prefix, side_by_side = plan.nodes, plan.dag, "", False
+            return None
+        found.append((match.group(1), None if match.group(2) is None else int(match.group(2))))
+    return found
+
+
+def _fits(segment: tuple, rule: tuple) -> bool:
+    """Does a path's segment fit an ancestor's: the same id, and its index (``*``: any)."""
+    return segment[0] == rule[0] and (segment[1] == rule[1] or (rule[1] == "*" and segment[1] is not None))
+
+
+def reuse_pattern(plan, from_step: str) -> Reused:
+    """What a restart from ``from_step`` reuses (``Reused``: call it with a run-time path).
+    Raise BadStep."""
+    if not isinstance(from_step, str) or not from_step or len(from_step) > MAX_PATH or "\0" in from_step:
+        raise BadStep("from_step: give the path of a step of the run, such as per_file[3].download")
+    parts = _segments(from_step)
+    if parts is None:
+        raise BadStep(f"from_step: '{from_step}' is not a step path (ids joined by '.', an item as [3])")
+    reused = Reused()
+    nodes, dag, prefix, side_by_side = plan.nodes, plan.dag, (), False
     hooks = [n.id for lists in (plan.on_failure, plan.finally_) if lists for n in lists[0]]
     for depth, (step_id, index) in enumerate(parts):
         at = next((i for i, n in enumerate(nodes) if n.id == step_id), None)
@@ -58,24 +98,21 @@ def reuse_pattern(plan, from_step: str) -> re.Pattern | None:
             shown = ".".join(p for p, _ in parts[:depth + 1])
             raise BadStep(f"from_step: the run's version has no step '{shown}'{where}")
         node = nodes[at]
-        if not side_by_side:  # a parallel's branches all start at once: none is before another
-            roots += [prefix + re.escape(nodes[i].id) for i in _before(nodes, dag, at)]
         indexed = node.kind == "foreach" or node.until is not None
         if index is not None and not indexed:
             raise BadStep(f"from_step: '{step_id}' is a {node.kind} step, not a foreach or repeat: it has no [{index}]")
-        here = prefix + re.escape(step_id)
         if node.until is not None:  # a repeat: earlier passes are before this one
             index = index or 0
-            roots += [f"{here}\\[{n}\\]" for n in range(min(index, 10_000))]
+        # a parallel's branches all start at once: none is before another
+        before = frozenset() if side_by_side else frozenset(nodes[i].id for i in _before(nodes, dag, at))
+        reused.levels.append((prefix, before, (step_id, index) if node.until is not None and index else None))
         if depth == len(parts) - 1:
             break
-        prefix = here + (f"\\[{index}\\]." if index is not None else "\\[\\d+\\]." if indexed else ".")
+        prefix = prefix + ((step_id, index if index is not None else "*" if indexed else None),)
         hooks = [n.id for lists in (node.on_failure, node.finally_, node.compensate) if lists for n in lists[0]]
         nodes, dag = _list_holding(node, parts[depth + 1][0])
         side_by_side = node.kind == "parallel"
-    if not roots:
-        return None
-    return re.compile(f"(?:{'|'.join(roots)})(?:[.\\[].*)?", re.S)
+    return reused
 
 
 def _list_holding(node, step_id: str) -> tuple[list, bool]:
@@ -101,11 +138,11 @@ def _before(nodes: list, dag: bool, at: int) -> list[int]:
     return sorted(seen)
 
 
-def kept(stored: dict, pattern: re.Pattern | None) -> dict:
+def kept(stored: dict, reused: Reused) -> dict:
     """The stored outputs (``{path: output}``) a restart reuses."""
-    if pattern is None:
+    if not reused:
         return {}
-    return {path: output for path, output in stored.items() if pattern.fullmatch(path)}
+    return {path: output for path, output in stored.items() if reused(path)}
 
 
 def _plan_of(run: Run):
@@ -142,7 +179,7 @@ def restart_run(old: Run, user, from_step) -> tuple[Run, dict]:
         raise NotResumable(409, f"run #{old.pk} is still {old.status}: restart it from a step once it has ended "
                                 "(or cancel it first)")
     try:
-        pattern = reuse_pattern(_plan_of(old), from_step)
+        reused_here = reuse_pattern(_plan_of(old), from_step)
     except BadStep as exc:
         raise NotResumable(400, str(exc)) from None
     except Invalid as exc:
@@ -153,8 +190,8 @@ def restart_run(old: Run, user, from_step) -> tuple[Run, dict]:
         raise NotResumable(400, f"from_step: run #{old.pk} never started {item}")
     stored = list(StepRun.objects.filter(run=old, status="succeeded", output_note="").order_by("id")
                   .values_list("path", flat=True))
-    reused = dict.fromkeys(_INDEX.sub("[*]", p) for p in stored if pattern is not None and pattern.fullmatch(p))
-    again = dict.fromkeys(_INDEX.sub("[*]", p) for p in stored if pattern is None or not pattern.fullmatch(p))
+    reused = dict.fromkeys(_INDEX.sub("[*]", p) for p in stored if reused_here(p))
+    again = dict.fromkeys(_INDEX.sub("[*]", p) for p in stored if not reused_here(p))
     new = create_run(old.workflow, user, old.inputs, version=old.version, resumed_from=old,
                      origin_detail={"run": old.pk, "from_step": from_step})
     number = old.version.number
