@@ -241,9 +241,18 @@ class CriticalPath:
         self.root = _List("")
         self.root_deps = deps
         self.begin: float | None = None
+        self.broken: str | None = None  # a figure must never fail a run: once wrong, it stops
 
     # -- what the runner tells -----------------------------------------------------------------
     def emit(self, event) -> None:
+        """Fold one event (never raises: a fault turns the figures off, the run goes on)."""
+        if self.broken is None:
+            try:
+                self._emit(event)
+            except Exception as exc:  # noqa: BLE001 - the run matters more than its figures
+                self.broken = f"{type(exc).__name__}: {exc}"
+
+    def _emit(self, event) -> None:
         kind = event.type
         if kind == "step.started":
             if event.path not in self.open:
@@ -260,7 +269,7 @@ class CriticalPath:
     def waited(self, path: str, cause: str, seconds: float, limit) -> None:
         """An action at ``path`` waited ``seconds`` for a ``slot`` of ``limit`` or a ``rate``."""
         rec = self.open.get(path)
-        if rec is None or seconds <= 0 or cause not in ("slot", "rate"):
+        if rec is None or not seconds > 0 or cause not in ("slot", "rate"):
             return
         wait = Wait(seconds, limit, seconds / 2, 2 * limit if limit else None)  # twice the slots or rate: half the wait
         if cause == "slot":
@@ -270,7 +279,15 @@ class CriticalPath:
 
     def summary(self, end: float) -> dict:
         """``critical_path`` (paths, start to end) and ``held_back`` (docs/format.md); open steps
-        (a run that ended waiting, or cancelled) end now."""
+        (a run that ended waiting, or cancelled) end now. Empty, with the reason, after a fault."""
+        if self.broken is None:
+            try:
+                return self._summary(end)
+            except Exception as exc:  # noqa: BLE001 - as in emit
+                self.broken = f"{type(exc).__name__}: {exc}"
+        return {"critical_path": [], "held_back": [], "critical_path_error": self.broken}
+
+    def _summary(self, end: float) -> dict:
         for path in sorted(self.open, key=len, reverse=True):
             rec = self.open.pop(path)
             self._deliver(rec, rec.result(end), SimpleNamespace(type="step.cancelled", path=path))

@@ -140,3 +140,13 @@ def test_a_repeat_folds_each_pass_as_the_next_begins():
     tracker.emit(ended("poll", 1000.0))
     path = tracker.summary(1000.0)["critical_path"]
     assert path == [f"poll[{i}].check" for i in range(1000)]
+
+
+def test_a_fault_in_the_figures_turns_them_off_and_never_reaches_the_run():
+    tracker = CriticalPath()
+    tracker.emit(started("a", 0.0))
+    tracker.emit(SimpleNamespace(type="step.succeeded", path="a"))  # no time stamp: the fold fails
+    tracker.emit(ended("b", 1.0))
+    assert tracker.summary(2.0) == {"critical_path": [], "held_back": [],
+                                    "critical_path_error": "AttributeError: 'types.SimpleNamespace' object has no "
+                                                           "attribute 'ts'"}
