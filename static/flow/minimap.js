@@ -50,7 +50,8 @@ export function mountMinimap(outer, scroller, stage, {zoom, show}) {
       boxes.push(box(card, !card.classList.contains("card-action")));
     }
     size = [Math.max(stage.scrollWidth, 1), Math.max(stage.scrollHeight, 1)];
-    scale = Math.min(WIDTH / size[0], HEIGHT / size[1]);
+    // at most a third of a narrow canvas (the editor's at 1024 px is ~450 px wide)
+    scale = Math.min(Math.min(WIDTH, scroller.clientWidth / 3) / size[0], Math.min(HEIGHT, scroller.clientHeight / 3) / size[1]);
     const ratio = window.devicePixelRatio || 1;
     canvas.style.width = `${Math.ceil(size[0] * scale)}px`;
     canvas.style.height = `${Math.ceil(size[1] * scale)}px`;
