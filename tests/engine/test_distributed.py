@@ -165,4 +165,4 @@ def test_distribute_takes_only_true_or_false_and_says_where(value):
     with pytest.raises(WorkflowInvalid) as caught:
         engine.load(text, settings=SETTINGS)
     [issue] = caught.value.issues
-    assert (issue.line, issue.path) == (5, "steps[0].distribute") and "boolean" in issue.message
+    assert (issue.line, issue.path) == (5, "steps[0].distribute") and "true or false" in issue.message
