@@ -66,9 +66,12 @@ def test_compose_a_switch_a_repeat_an_approval_and_hooks_by_dragging(page, serve
     drag(page, wait, route.locator("[data-case=case_3] .seq"))
     expect(route.locator("[data-case=case_3] .card")).to_have_count(1)
 
+    # (the approval first: the helper takes a drop anywhere inside the root for one at its end,
+    # and the repeat's open body would be at the end)
+    drag(page, palette.locator("[data-name=approval]"), page.locator(".seq-root"))
     drag(page, palette.locator("[data-name=repeat]"), page.locator(".seq-root"))
     drag(page, wait, page.locator(".card[data-id=poll] [data-testid=repeat-frame] .seq"))
-    drag(page, palette.locator("[data-name=approval]"), page.locator(".seq-root"))
+    assert page.locator(".seq-root > .card").evaluate_all("cs => cs.map(c => c.dataset.id)") == ["route", "approval", "poll"]
     drag(page, wait, page.locator(".workflow-hooks [data-testid=lane-on_failure] .seq"))
     drag(page, wait, page.locator(".workflow-hooks [data-testid=lane-finally] .seq"))
 
