@@ -19,7 +19,8 @@ MAX_NAME = 100  # a name shown from the details is cut here (they are ours, but 
 def origin_text(origin: str, detail: dict | None, short: bool = False) -> str:
     """A short phrase: "manual", "command line", "schedule nightly at 2026-11-24 02:00 +01:00"
     (the slot in the schedule's own zone; "(caught up)" when it fired late, builder/scheduler.py),
-    "webhook from_ci", "API token ci-bot", "resume of #12", "re-run of #12"; ``short``: without
+    "webhook from_ci", "API token ci-bot", "resume of #12", "restart of #12 from per_file[3].parse",
+    "re-run of #12"; ``short``: without
     the slot (a narrow column)."""
     detail = detail if isinstance(detail, dict) else {}
     label = LABELS.get(origin, str(origin or "unknown")[:MAX_NAME])
@@ -32,7 +33,11 @@ def origin_text(origin: str, detail: dict | None, short: bool = False) -> str:
         return _join(label, _name(detail.get("token")))
     if origin in ("resume", "rerun"):
         run = origin_run(detail)
-        return f"{label} of #{run}" if run is not None else label
+        text = f"{label} of #{run}" if run is not None else label
+        step = detail.get("from_step")  # a restart from a step (builder/restart.py)
+        if origin == "resume" and isinstance(step, str) and step.strip():
+            text = f"restart of #{run} from {step.strip()[:MAX_NAME]}" if run is not None else "restart"
+        return text
     return label
 
 

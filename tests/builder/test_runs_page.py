@@ -44,6 +44,8 @@ def test_each_origin_in_words():
     assert origin_text("api", {"token": "ci-bot"}) == "API token ci-bot"
     assert origin_text("resume", {"run": 12}) == "resume of #12"
     assert origin_text("rerun", {"run": 12}) == "re-run of #12"
+    assert origin_text("resume", {"run": 12, "from_step": "per_file[3].parse"}) == \
+        "restart of #12 from per_file[3].parse"
 
 
 def test_odd_details_still_give_words():
@@ -52,6 +54,9 @@ def test_odd_details_still_give_words():
     assert origin_text("rerun", {"run": "12"}) == "re-run"
     assert origin_text("api", {"token": ["x"]}) == "API token"
     assert origin_text("someday", {}) == "someday"
+    assert origin_text("resume", {"run": 12, "from_step": ["x"]}) == "resume of #12"
+    assert origin_text("resume", {"from_step": "a"}) == "restart"
+    assert origin_text("resume", {"run": 3, "from_step": "x" * 500}) == f"restart of #3 from {'x' * 100}"
 
 
 def test_a_run_says_where_it_came_from(alice_client, alice, workflow):
