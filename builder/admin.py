@@ -9,11 +9,12 @@ from django.contrib.admin.actions import delete_selected
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import skill_history, skill_transfer_views, skill_try, skill_usage
 
-from .models import Approval, Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
+from .models import ApiToken, Approval, Run, Secret, Skill, StepRun, Workflow, WorkflowVersion
 from .skill_form import SkillForm, built_in_actions
 from .skill_try import ROW_ID
 
@@ -259,3 +260,31 @@ class ApprovalAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["decision"]
     search_fields = ["path", "message", "approver_names"]
     readonly_fields = [f.name for f in Approval._meta.fields] + ["approvers"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnly, admin.ModelAdmin):
+    """Every user's API tokens: who has which, when each was last used; staff revoke them. They
+    are made on the owner's Tokens page (shown once there); only their sha256 is stored, never
+    shown here."""
+
+    list_display = ["name", "owner", "prefix", "state", "created_at", "last_used_at", "expires_at"]
+    list_filter = ["revoked_at", "owner"]
+    search_fields = ["name", "prefix", "owner__username"]
+    fields = ["owner", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="state")
+    def state(self, token: ApiToken) -> str:
+        if token.revoked_at is not None:
+            return "revoked"
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} token(s) revoked; their owners' scripts get 401 from now on.",
+                          messages.SUCCESS)
