@@ -172,8 +172,16 @@ def workflow_out(workflow: Workflow, last: Run | None = None) -> dict:
     return data
 
 
+def _owner(run: Run) -> str:
+    """The workflow owner's name when the query loaded it (the run lists do); never a query here:
+    run_out also answers in async views."""
+    workflow = run.workflow
+    return workflow.owner.username if Workflow.owner.is_cached(workflow) else ""
+
+
 def run_out(run: Run, steps: bool = False) -> dict:
     data = {"id": run.pk, "workflow_id": run.workflow_id, "workflow": run.workflow.name,
+            "owner": _owner(run),
             "version": run.version.number, "status": run.status, "inputs": run.inputs, "outputs": run.outputs,
             "error": run.error, "summary": run.summary, "mode": run.mode, "resumed_from": run.resumed_from_id,
             "last_seq": run.last_seq, "created_at": run.created_at, "started_at": run.started_at,
@@ -242,7 +250,7 @@ def read_version(request, workflow_id: int = WORKFLOW_ID, number: int = Path(...
 @workflows.get("/{int:workflow_id}/runs", response=answers(list[RunOut]))
 def workflow_runs(request, workflow_id: int = WORKFLOW_ID, limit: int = Query(50, ge=1, le=500)):
     workflow = _workflow(request, workflow_id)
-    return [run_out(r) for r in workflow.runs.select_related("workflow", "version")[:limit]]
+    return [run_out(r) for r in workflow.runs.select_related("workflow__owner", "version")[:limit]]
 
 
 @workflows.post("/{int:workflow_id}/runs", response=answers({201: RunOut}))

@@ -64,7 +64,7 @@ def moment(text: str, *, end: bool = False) -> datetime:
 
 def runs_for(user, filters: RunFilters):
     """The runs ``user`` may list that pass ``filters``, newest first (not yet paged)."""
-    runs = visible_to(user, Run.objects.select_related("workflow", "version"), "workflow__owner")
+    runs = visible_to(user, Run.objects.select_related("workflow__owner", "version"), "workflow__owner")
     # the list never shows the YAML: a page of runs does not load a megabyte per version
     runs = runs.defer("workflow__yaml", "version__yaml")
     if filters.status is not None:

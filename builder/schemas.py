@@ -142,6 +142,7 @@ class RunOut(Schema):
     id: int
     workflow_id: int
     workflow: str
+    owner: str = Field("", description="in the run lists: the workflow's owner's user name (staff see everyone's runs)")
     version: int
     status: str
     inputs: dict

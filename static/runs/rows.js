@@ -35,7 +35,9 @@ export function runTime(run, now = Date.now()) {
   return "";
 }
 
-/** A <tr> for one run of `GET /api/runs/`. */
+const STAFF = document.querySelector("[data-testid=runs-table]")?.hasAttribute("data-staff");
+
+/** A <tr> for one run of `GET /api/runs/` (staff see everyone's: an owner column says whose). */
 export function runRow(run) {
   const status = el("span", {className: "status", textContent: `${mark(run.status)} ${run.status}`,
     title: `status: ${run.status}`});
@@ -46,6 +48,7 @@ export function runRow(run) {
     el("td", {}, el("a", {href: `/runs/${run.id}/`, textContent: `#${run.id}`})),
     el("td", {}, el("a", {href: `/workflows/${run.workflow_id}/`, textContent: run.workflow}),
       el("span", {className: "muted", textContent: ` v${run.version}`})),
+    STAFF ? el("td", {className: "owner", textContent: run.owner || ""}) : "",
     el("td", {}, status),
     originCell(run),
     el("td", {}, when),

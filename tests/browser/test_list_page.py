@@ -88,3 +88,21 @@ def test_api_docs_work_offline(page, server, alice, shot):
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15000)
     expect(page.locator(".swagger-ui")).to_contain_text("Workflow builder API")
     shot("api-docs")
+
+
+def test_staff_see_whose_runs_on_the_runs_page(page, server, alice, bob, staff):
+    from builder.services import create_run
+
+    create_run(save_workflow(alice, SIMPLE), alice, {})
+    create_run(save_workflow(bob, SIMPLE.replace("name: simple", "name: bobs")), bob, {})
+    login_as(page, server, staff)
+    page.goto(f"{server.url}/runs/")
+    owners = page.locator("[data-testid=runs-body] td.owner")
+    expect(owners).to_have_count(2)
+    assert sorted(owners.all_inner_texts()) == ["alice", "bob"]
+    assert "Owner" in page.locator("[data-testid=runs-table] thead").inner_text()
+    login_as(page, server, alice)  # a user sees only their own runs: no owner column
+    page.goto(f"{server.url}/runs/")
+    expect(page.locator("[data-testid=runs-body] tr[data-run]")).to_have_count(1)
+    expect(page.locator("[data-testid=runs-body] td.owner")).to_have_count(0)
+    assert "Owner" not in page.locator("[data-testid=runs-table] thead").inner_text()
