@@ -161,8 +161,10 @@ async function validate() {
     result = {valid: false, errors: [{line: 1, column: 1, path: "", message: err.message}]};
   }
   if (text !== state.text) return;
-  state.issues = result.errors;
+  // what only a save finds (a name clash) stays marked until the text changes
   if (result.valid) state.inputs = result.inputs || {};
+  if (state.refused?.text === text) result = {...result, valid: false, errors: [...result.errors, ...state.refused.issues]};
+  state.issues = result.errors;
   yamlPane.showIssues(result.errors);
   canvas.markIssues(result.errors);
   validity.textContent = result.valid ? "✓ valid" : `✕ ${result.errors.length} problem${result.errors.length === 1 ? "" : "s"}`;
@@ -200,7 +202,7 @@ const yamlPane = mountYaml($("[data-yaml]"), state.text, {
     state.text = text;
     updateState();
     clearTimeout(parseTimer);
-    parseTimer = setTimeout(() => fromText(yamlPane.getText()), 250);
+    parseTimer = setTimeout(() => { parseTimer = null; fromText(yamlPane.getText()); }, 250);
   },
 });
 yamlPane.view.contentDOM.addEventListener("focus", flush);  // type over the latest text
@@ -217,6 +219,11 @@ function addEntry(entry, list, index) {
 
 async function save({force = false} = {}) {
   flush();
+  if (parseTimer !== null) {  // text typed just now: read it first, or its redraw would clear what the save says
+    clearTimeout(parseTimer);
+    parseTimer = null;
+    fromText(yamlPane.getText());
+  }
   const message = await askSaveMessage();
   if (message === null) return;
   const body = {yaml: state.text, message};
@@ -237,6 +244,7 @@ async function save({force = false} = {}) {
     }
     const issues = (err.body?.errors || []).map((issue) => onItsLine(state.text, issue));
     if (issues.length) { yamlPane.showIssues(issues); canvas.markIssues(issues); }
+    state.refused = {text: state.text, issues};
     const said = issues.slice(0, 3).map((i) => `${i.path ? `${i.path}: ` : ""}${i.message} (line ${i.line})`).join("; ");
     const more = issues.length > 3 ? ` and ${issues.length - 3} more` : "";
     showBanner(`Not saved: ${said ? `${said}${more}` : err.message}. Your changes are kept in this browser.`);

@@ -135,6 +135,8 @@ def test_a_refused_save_says_why_in_the_banner_with_the_marker_on_the_name_line(
     page.click("[data-testid=save-confirm]")
     banner = page.get_by_test_id("banner")
     expect(banner).to_contain_text("Not saved: name: you already have a workflow named 'refs' (line 3)")
+    page.wait_for_timeout(800)  # the validation of the pasted text answers after the save: the marker stays
+    expect(page.get_by_test_id("validity")).to_have_text("✕ 1 problem")
     marked = page.evaluate("[...document.querySelectorAll('.cm-line')].filter(l => l.querySelector('.cm-lintRange-error'))"
                            ".map(l => l.textContent)")
     assert marked == ["name: refs"], marked
