@@ -79,6 +79,7 @@ def test_every_construct_is_drawn_with_the_engines_paths(page, server, alice, sh
     assert "⏱" not in text and "⏰" not in text
     for width in (1024, 1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
+        page.locator(".card[data-id=classify]").evaluate("c => c.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(100)
         shot(f"{width}")
 
