@@ -197,7 +197,8 @@ def run_out(run: Run, steps: bool = False) -> dict:
 def list_workflows(request):
     """The user's workflows (staff: everyone's), each with its last run."""
     items = visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
-        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:1], to_attr="recent"), "triggers")
+        Prefetch("runs", queryset=Run.objects.exclude(mode="try").order_by("-created_at")[:1], to_attr="recent"),
+        "triggers")
     return [workflow_out(w, w.recent[0] if w.recent else None) for w in items]
 
 

@@ -274,6 +274,9 @@ async def recover() -> list[int]:
             continue
         schedule_once(run_id)
         taken.append(run_id)
+    for run_id in await sync_to_async(leases.orphaned)():  # trials and CLI runs: never taken over
+        if run_id not in ACTIVE and await sync_to_async(leases.interrupt)(run_id):
+            taken.append(run_id)
     if taken:
         log.warning("recovered runs %s (%s)", taken, settings.WORKFLOW_RECOVERY)
     return taken + await _go_on()

@@ -198,6 +198,21 @@ def lapsed(grace: float = 0.0) -> list[int]:
     return sorted(found)
 
 
+def orphaned() -> list[int]:
+    """Runs no server takes over whose process is gone: a trial of one step (``mode="try"``,
+    builder/step_try.py) whose lease lapsed, and a command-line run (``mode="cli"``) whose
+    ``runworkflow`` process on this host has ended. They are marked interrupted (``interrupt``),
+    so none stays "running" for ever; a command-line one can be resumed."""
+    now = timezone.now()
+    rows = Run.objects.filter(status__in=Run.ACTIVE, mode__in=("cli", "try"))
+    found = list(rows.filter(_free(now), mode="try", started_at__isnull=False).values_list("pk", flat=True))
+    for pk, mode, owner, worker in rows.values_list("pk", "mode", "lease_owner", "worker"):
+        holder = owner if mode == "try" else worker
+        if holder and owner_gone(holder) and pk not in found:
+            found.append(pk)
+    return sorted(found)
+
+
 def continuing() -> list[int]:
     """Clause 6: runs continued after they waited (queued, started before) that no process holds."""
     rows = Run.objects.filter(_free(timezone.now()), status=Run.Status.QUEUED, started_at__isnull=False,

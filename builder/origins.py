@@ -29,6 +29,8 @@ def origin_text(origin: str, detail: dict | None, short: bool = False) -> str:
         slot = _slot(detail.get("slot")) if origin == "schedule" and not short else ""
         text = f"{text} at {slot}" if slot else text
         return f"{text} (caught up)" if detail.get("caught_up") is True else text
+    if origin == "manual" and isinstance(detail.get("try"), str):  # builder/step_try.py
+        return f"try of {detail['try'].strip()[:MAX_NAME]}"
     if origin == "api":
         return _join(label, _name(detail.get("token")))
     if origin in ("resume", "rerun"):

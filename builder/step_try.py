@@ -161,8 +161,8 @@ async def execute(run: Run, parsed, completed: dict) -> None:
     secret_values = await sync_to_async(secrets_for)(owner)
     services = {"workflows": execution.saved_workflows(owner.pk), **shared_limits()}
     runner = Runner(actions, engine_settings(), secrets=secret_values, services=services)
-    recorder = RunRecorder(run.pk, owner_id=owner.pk, workflow_id=run.workflow_id,
-                           on_fatal=lambda: runner.cancel(str(run.pk)), origin="try")
+    # no owner_id: a trial is not the workflow's last run, so the live list is not told of it
+    recorder = RunRecorder(run.pk, workflow_id=run.workflow_id, on_fatal=lambda: runner.cancel(str(run.pk)))
     await recorder.start()
     execution.ACTIVE[run.pk] = runner
     execution._watch()  # the lease renewed, the Cancel button heard (builder/execution.py)

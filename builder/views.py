@@ -26,7 +26,8 @@ NEW_TEMPLATE = "version: 1\nname: {name}\ntitle: \"\"\nsteps: []\n"
 
 def _list(request, **extra):
     workflows = list(visible_to(request.user, Workflow.objects.select_related("owner")).prefetch_related(
-        Prefetch("runs", queryset=Run.objects.order_by("-created_at")[:RECENT], to_attr="recent")))
+        Prefetch("runs", queryset=Run.objects.exclude(mode="try").order_by("-created_at")[:RECENT],
+                 to_attr="recent")))  # a trial of one step (builder/step_try.py) is no run of the workflow
     week_ago = timezone.now() - timedelta(days=7)
     for workflow in workflows:  # the sparkline: this week's runs, oldest first
         workflow.week = [run for run in reversed(workflow.recent) if run.created_at >= week_ago]

@@ -56,6 +56,8 @@ def test_odd_details_still_give_words():
     assert origin_text("someday", {}) == "someday"
     assert origin_text("resume", {"run": 12, "from_step": ["x"]}) == "resume of #12"
     assert origin_text("resume", {"from_step": "a"}) == "restart"
+    assert origin_text("manual", {"try": "total", "from_run": 3}) == "try of total"
+    assert origin_text("manual", {"try": 3}) == "manual"
     assert origin_text("resume", {"run": 3, "from_step": "x" * 500}) == f"restart of #3 from {'x' * 100}"
 
 
