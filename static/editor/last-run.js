@@ -29,6 +29,14 @@ export function mountLastRun(canvas, {workflowId, version, text}) {
   let last = {run: null, steps: {}};
   let queued = false;
 
+  function tryButton(path) {
+    const button = el("button", {type: "button", class: "try-step", "data-testid": "try-step",
+      "aria-label": `Try ${path} alone with the outputs of run #${last.run.id}`,
+      title: `Run ${path} alone, from the text as it is now, with the outputs of run #${last.run.id}`}, "▷ Try");
+    button.addEventListener("click", (e) => { e.stopPropagation(); tryStep(path); });
+    return button;
+  }
+
   function line(card) {
     const path = card.dataset.path;
     const entry = last.steps[path];
@@ -37,11 +45,14 @@ export function mountLastRun(canvas, {workflowId, version, text}) {
     const status = el("span", {class: "status", "data-status": entry ? entry.status : "pending"},
       entry ? statusText(entry) : `○ not in run #${last.run.id}`);
     status.title = `in run #${last.run.id} (v${last.run.version}), ${new Date(last.run.created_at).toLocaleString()}`;
-    const button = el("button", {type: "button", class: "try-step", "data-testid": "try-step",
-      "aria-label": `Try ${path} alone with the outputs of run #${last.run.id}`,
-      title: `Run ${path} alone, from the text as it is now, with the outputs of run #${last.run.id}`}, "▷ Try");
-    button.addEventListener("click", (e) => { e.stopPropagation(); tryStep(path); });
-    row.append(status, button);
+    row.append(status);
+    // the server tries a step of the run's own flow only: not one that runs per item, pass or
+    // case (try its block), nor a hook or a compensation (they run on failure)
+    const inside = card.parentElement?.closest(".card-foreach, .card-switch, .card-repeat, .hook-lanes, .compensate");
+    if (inside) {
+      status.title += inside.matches(".hook-lanes, .compensate") ? "; a hook or compensation is not tried alone"
+        : "; a step inside a foreach, repeat or switch is tried with its block";
+    } else row.append(tryButton(path));
     if (entry && (entry.peek || entry.error)) {
       const peek = el("code", {class: entry.error ? "peek peek-error" : "peek", "data-testid": "peek"}, entry.error || entry.peek);
       peek.title = entry.error || entry.peek;
