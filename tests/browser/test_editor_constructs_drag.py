@@ -37,10 +37,16 @@ def new_workflow(page, server, name):
 
 
 def fill(page, card_id, label, value):
-    """Select a card and type a value into one of its properties."""
-    page.locator(f".card[data-id={card_id}]").locator(":scope > .card-head .card-id").click()
-    field = page.locator("[data-testid=properties]").get_by_label(label, exact=True)
-    field.fill(value)
+    """Select a card and type a value into one of its properties (once the panel shows that step)."""
+    props = page.locator("[data-testid=properties]")
+    for _ in range(3):
+        page.locator(f".card[data-id={card_id}]").locator(":scope > .card-head .card-id").click()
+        try:
+            expect(props.get_by_label("id", exact=True)).to_have_value(card_id, timeout=3000)
+            break
+        except AssertionError:
+            continue  # a redraw took the click: again
+    props.get_by_label(label, exact=True).fill(value)
 
 
 def save(page, version):
