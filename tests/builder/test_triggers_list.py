@@ -27,10 +27,12 @@ def test_the_list_shows_the_current_triggers_and_a_switch(alice, alice_client):
     hooked.save(update_fields=["triggers_enabled"])
     html = alice_client.get("/").content.decode()
     row = re.search(rf'<tr data-workflow="{hooked.pk}">.*?</tr>', html, re.S).group(0)
-    assert "⏰ s_nightly · ⚡ w_ci" in row
+    clock = 'data-mark="schedule"><path'
+    assert re.search(r'data-mark="schedule">.*?</svg> s_nightly · ⚡ w_ci', row) and "⏰" not in html
     switch = re.search(r"<input[^>]*data-triggers-switch[^>]*>", row).group(0)
     assert "checked" not in switch and 'aria-label="Triggers of hooked"' in switch
-    assert "⏰ s1 · ⏰ s2 · ⏰ s3 · +2" in html, "a long list is cut after three"
+    assert re.search(r"</svg> s1 · <svg.*?</svg> s2 · <svg.*?</svg> s3 · \+2", html), "a long list is cut after three"
+    assert html.count(clock) == 4
     assert html.count("data-triggers-switch") == 2, "no switch for a workflow without triggers"
 
 
