@@ -385,7 +385,14 @@ async def resume(request, body: ResumeIn | None = None, run_id: int = RUN_ID):
     where the current one still has those steps; the answer says which were reused and dropped."""
     if request.body and not isinstance(json.loads(request.body), dict):  # ninja reads `"latest"` as no body
         raise HttpError(422, 'the body must be a JSON object, such as {"version": "latest"}')
-    answer = await sync_to_async(_resume)(request, run_id, body.version if body is not None else ORIGINAL)
+    which = body.version if body is not None else ORIGINAL
+    return await started_from(request, run_id, lambda old, user: resume_run(old, user, which))
+
+
+async def started_from(request, run_id: int, make):
+    """Start the new run ``make(old_run, user)`` makes from one of the user's runs (a resume, a
+    restart from a step): 201 with the run and its report, or the refusal (NotResumable)."""
+    answer = await sync_to_async(_made_from)(request, run_id, make)
     if isinstance(answer, Status):
         return answer
     run, report = answer
@@ -393,10 +400,10 @@ async def resume(request, body: ResumeIn | None = None, run_id: int = RUN_ID):
     return Status(201, {**run_out(run), "resume": report})
 
 
-def _resume(request, run_id: int, which: str):
+def _made_from(request, run_id: int, make):
     old = _run(request, run_id)
     try:
-        new, report = resume_run(old, request.user, which)
+        new, report = make(old, request.user)
     except NotResumable as exc:
         return Status(exc.status, {"detail": exc.detail, "errors": exc.errors})
     return Run.objects.select_related("workflow", "version").get(pk=new.pk), report

@@ -4,12 +4,8 @@ and its rules hold; another user's run is a 404, as a missing one."""
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-from ninja import Field, Path, Router, Schema, Status
+from ninja import Field, Path, Router, Schema
 
-from . import execution
-from .models import Run
-from .resume import NotResumable
 from .restart import MAX_PATH, restart_run
 from .schemas import MAX_INT, NO_NUL, ErrorsOut, RunOut
 
@@ -35,22 +31,6 @@ async def restart(request, body: RestartIn, run_id: int = RUN_ID):
     """Restart a run that has ended from one of its steps: a new run of the same version and
     inputs that reuses every completed step that ends before the chosen one starts, and runs
     the chosen step and everything after it (and beside it) again."""
-    answer = await sync_to_async(_restart)(request, run_id, body.from_step)
-    if isinstance(answer, Status):
-        return answer
-    run, report = answer
-    execution.schedule(run.pk)
-    from .api import run_out  # api mounts this router
+    from .api import started_from  # api mounts this router
 
-    return Status(201, {**run_out(run), "resume": report})
-
-
-def _restart(request, run_id: int, from_step: str):
-    from .api import _run
-
-    old = _run(request, run_id)
-    try:
-        new, report = restart_run(old, request.user, from_step)
-    except NotResumable as exc:
-        return Status(exc.status, {"detail": exc.detail, "errors": exc.errors})
-    return Run.objects.select_related("workflow", "version").get(pk=new.pk), report
+    return await started_from(request, run_id, lambda old, user: restart_run(old, user, body.from_step))
