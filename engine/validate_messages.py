@@ -37,7 +37,8 @@ _TYPES = {
 }
 
 
-def _kind(value) -> str:
+def kind_of(value) -> str:
+    """``a mapping``, ``a list``, ``text``, ``nothing``... for messages."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -106,11 +107,11 @@ def plain(err: dict, body: str | None = None) -> str:
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return f"{key} is not one of the kinds it may be"
     if kind in ("model_type", "model_attributes_type", "dict_type") and key in SHAPES:
-        return f"{SHAPES[key]}, got {_kind(got)}"
+        return f"{SHAPES[key]}, got {kind_of(got)}"
     if kind == "list_type" and key in SHAPES:
-        return f"{SHAPES[key]}, got {_kind(got)}"
+        return f"{SHAPES[key]}, got {kind_of(got)}"
     if kind in _TYPES:
-        return f"{key} takes {_TYPES[kind]}, not {_kind(got) if kind.endswith('_type') else _shown(got)}"
+        return f"{key} takes {_TYPES[kind]}, not {kind_of(got) if kind.endswith('_type') else _shown(got)}"
     if kind == "finite_number":
         return f"{key} takes a finite number, not {_shown(got)}"
     if kind == "none_required":

@@ -11,7 +11,7 @@ import difflib
 from pydantic import ValidationError
 
 from .spec import ActionStep, ForeachStep, GroupStep
-from .validate_messages import plain
+from .validate_messages import kind_of, plain
 
 #: fields that take one of several types: what to say when a value fits none of them
 UNIONS = {
@@ -22,21 +22,6 @@ UNIONS = {
 #: keys holding steps: their items' errors are the items' own (reported when they were built)
 _LIST_KEYS = ("parallel", "steps", "default", "compensate", "on_failure", "finally", "cases")
 _ITEM_ERRORS = ("model_type", "union_tag_invalid", "model_attributes_type")
-
-
-def kind_of(value) -> str:
-    """``a mapping``, ``a list``, ``text``... for messages."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "null" if value is None else type(value).__name__
 
 
 def report(exc: ValidationError, path: tuple, doc, issues: list, model, skip_keys=frozenset()) -> None:
