@@ -1,4 +1,4 @@
-"""``runworkflow --restart RUN --from-step STEP`` (builder/restart_cli.py): the API's restart,
+"""``runworkflow --restart RUN --from-step STEP`` (builder/cli_runs.py): the API's restart,
 run in the terminal; refusals are exit code 2 with the reason."""
 
 import json

@@ -16,9 +16,9 @@ import sys
 from django.core.management.base import BaseCommand
 from rich.console import Console
 
+from builder.cli_runs import restart_command, resume_command
 from builder.management.commands.validateworkflow import check_file
 from builder.runtime import engine_settings, environment_secrets, load_workflow, registry, secrets_for
-from builder.restart_cli import restart_command
 from builder.terminal import LiveProgress, print_summary
 from engine import FanoutSink, InputsInvalid, Runner, StepTable, parse_cli_value, plan
 
@@ -50,10 +50,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = self.path = options["path"]
-        if options["restart"] is not None:  # builder/restart_cli.py
+        if options["restart"] is not None:  # builder/cli_runs.py
             sys.exit(restart_command(self, options))
         if options["resume"] is not None:
-            sys.exit(resume(self, options))
+            sys.exit(resume_command(self, options))
         if options["latest"] or path is None:
             self.stderr.write("runworkflow: give PATH, or --resume RUN (--latest goes with --resume)")
             sys.exit(2)
@@ -210,63 +210,6 @@ class Command(BaseCommand):
                 console.print("waiting for an approval: decide in the monitor or with POST /api/approvals/<id>/decide; "
                               "the server goes on with the run (this command has ended)", style="magenta")
         return {"succeeded": 0, "waiting": 3}.get(result.status, 1)
-
-
-def resume(command: Command, options) -> int:
-    """``--resume RUN [--latest]`` (with PATH: saved as the new version, then resumed with it)."""
-    from django.contrib.auth import get_user_model
-
-    from builder.execution import saved_workflows, worker_name
-    from builder.models import Run
-    from builder.resume import LATEST, ORIGINAL, NotResumable, resume_run
-    from builder.services import Invalid, completed_outputs, save_workflow, visible_to
-
-    def refuse(*lines) -> int:
-        for line in lines:
-            command.stderr.write(line)
-        return 2
-
-    user = get_user_model().objects.filter(username=options["user"]).first()
-    if user is None:
-        return refuse(f"runworkflow: no user '{options['user']}' (use --user)")
-    runs = visible_to(user, Run.objects.select_related("workflow__owner", "version"), "workflow__owner")
-    old = runs.filter(pk=options["resume"]).first()
-    if old is None:
-        return refuse(f"runworkflow: no run #{options['resume']} of user '{user.username}'")
-    which = LATEST if options["latest"] or options["path"] else ORIGINAL
-    owner = old.workflow.owner
-    actions, secret_values = registry(), secrets_for(owner)
-    if options["path"]:
-        path = options["path"]
-        issues = check_file(path, actions, secret_values.keys())
-        if issues:
-            return refuse(*(issue.format(path) for issue in issues))
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        if load_workflow(text, path, actions).name != old.workflow.name:
-            return refuse(f"{path}:1:1: name: run #{old.pk} is of workflow '{old.workflow.name}'")
-        try:
-            save_workflow(user, text, f"from runworkflow {path} --resume {old.pk}", old.workflow)
-        except Invalid as exc:
-            return refuse(*(issue.format(path) for issue in exc.issues))
-        old.workflow.refresh_from_db()
-    try:
-        new, report = resume_run(old, user, which)
-    except NotResumable as exc:
-        return refuse(f"run #{old.pk}: {exc.detail}", *(f"  {e['path']}: {e['message']}" for e in exc.errors))
-    except InputsInvalid as exc:
-        return refuse(*(f"run #{old.pk}: inputs: {p}" for p in exc.problems))
-    if new.status != Run.Status.QUEUED:  # the workflow's concurrency limit skipped it
-        return refuse(f"run #{new.pk}: {new.status}: {new.error}")
-    Run.objects.filter(pk=new.pk).update(mode="cli", worker=worker_name())
-    workflow = load_workflow(new.version.yaml, f"{old.workflow.name}.yaml", actions, secret_values.keys())
-    if not options["json"]:
-        command.stdout.write(f"resuming run #{old.pk} as run #{new.pk} with version {report['to_version']} "
-                             f"({which}); reused: {', '.join(report['reused']) or 'nothing'}"
-                             + (f"; dropped: {', '.join(report['dropped'])}" if report["dropped"] else ""))
-    completed = completed_outputs(old, new.version)
-    return asyncio.run(command.run_async(actions, secret_values, workflow, new.inputs, options["json"], new,
-                                         completed, saved_workflows(owner.pk), report))
 
 
 def files_beside(path: str):
