@@ -214,7 +214,7 @@ async def test_the_workflow_list_socket_tells_the_owner_and_staff_when_runs_star
     for ws in (mine, admin):
         started = await ws.receive_json_from(timeout=10)
         assert started == {"type": "run.status", "workflow_id": run.workflow_id, "run_id": run.pk,
-                           "status": "running", "duration_ms": None}
+                           "status": "running", "duration_ms": None, "origin": "manual"}
         ended = await ws.receive_json_from(timeout=10)
         assert ended["status"] == "succeeded" and ended["duration_ms"] > 0
     assert await others.receive_nothing(timeout=0.3), "another user hears nothing of alice's runs"
