@@ -20,6 +20,8 @@ from tests.conftest import need_service
 from tests.engine.actions.counting_server import fits_rate
 
 REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('TEST_REDIS_DB', '13'))}"
+# each takes seconds: one that waits for ever fails with its stack (seen once under load)
+pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
