@@ -3,6 +3,7 @@
 // on_failure / finally / compensate lists (add one by choosing an action), and the workflow's
 // concurrency across runs and its on_error. Every edit is made on the model in place; the
 // caller's `changed(step?)` redraws and writes the YAML.
+import {el, renameKey, set} from "./model-edit.js";
 import {field} from "./schema-form.js";
 import {caseNames, freshCase, inCompensation, kindOf, newStep} from "../flow/tree.js";
 import {openLists} from "../flow/constructs.js";
@@ -14,24 +15,6 @@ const LIST_HINT = {
   finally: "steps run at the end, whatever happened (also after a cancel)",
   compensate: "steps that undo this one, run only on a rollback (on_error: rollback around it)",
 };
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function set(owner, key, value) {
-  if (value === undefined || value === "") delete owner[key];
-  else owner[key] = value;
-}
-
-/** A mapping's keys in their order with one renamed (the YAML keeps the cases' order). */
-function renameKey(map, from, to) {
-  const entries = Object.entries(map).map(([k, v]) => [k === from ? to : k, v]);
-  for (const key of Object.keys(map)) delete map[key];
-  for (const [k, v] of entries) map[k] = v;
-}
 
 /** The switch's expression, its cases (renamed, removed, added) and whether it has a default. */
 export function switchFields(step, changed, ctx) {

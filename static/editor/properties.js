@@ -5,6 +5,7 @@ import {kindOf} from "../flow/tree.js";
 import {field, objectFields, rawYaml} from "./schema-form.js";
 import {showWorkflow} from "./workflow-form.js";
 import {listFields, listKeysOf, repeatFields, switchFields, workflowFields} from "./construct-props.js";
+import {set} from "./model-edit.js";
 
 const DURATION = {type: "scalar", description: "seconds, or 250ms / 10s / 2m / 1h"};
 const COMMON = [
@@ -27,11 +28,6 @@ const ON_ERROR = {action: ["fail", "continue"], parallel: POLICIES, foreach: POL
 const RETRY = {type: "object", title: "retry", properties: {
   attempts: {type: "integer", title: "attempts"}, delay: {...DURATION, title: "delay"},
   backoff: {type: "number", title: "backoff"}, max_delay: {...DURATION, title: "max_delay"}}};
-
-function set(step, key, value) {
-  if (value === undefined || value === "") delete step[key];
-  else step[key] = value;
-}
 
 /**
  * Show `step` in `root`. `onChange(step, {renamed})` after every edit (the step object is

@@ -4,6 +4,7 @@
 // rotated for the saved version and shown once; the workflow's triggers on/off switch.
 import {api} from "../common/api.js";
 import {field} from "./schema-form.js";
+import {el, set} from "./model-edit.js";
 
 const ID = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const DESCRIBE_DELAY = 300;
@@ -33,17 +34,6 @@ function stylesheet() {
   const link = Object.assign(document.createElement("link"), {rel: "stylesheet", href: new URL("../css/triggers.css", import.meta.url).href});
   link.dataset.triggersCss = "";
   document.head.append(link);
-}
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function set(owner, key, value) {
-  if (value === undefined || value === "") delete owner[key];
-  else owner[key] = value;
 }
 
 /** A fire time as people read it, on the clock of the schedule's timezone. */

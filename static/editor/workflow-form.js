@@ -1,6 +1,7 @@
 // With no step selected, the properties panel edits the workflow itself: its name, title and
 // inputs (name, type, default, description, required) — what the Run dialog asks for — and its
 // triggers (triggers-panel.js).
+import {renameKey, set} from "./model-edit.js";
 import {field} from "./schema-form.js";
 import {showTriggers} from "./triggers-panel.js";
 
@@ -10,18 +11,6 @@ const INPUT = {type: "object", properties: {
   description: {type: "string", title: "description"},
   required: {type: "boolean", title: "required"},
 }};
-
-function set(owner, key, value) {
-  if (value === undefined || value === "") delete owner[key];
-  else owner[key] = value;
-}
-
-/** Rename a key of `map` keeping its place (the YAML keeps the inputs' order). */
-function renameKey(map, from, to) {
-  const entries = Object.entries(map).map(([k, v]) => [k === from ? to : k, v]);
-  for (const key of Object.keys(map)) delete map[key];
-  for (const [k, v] of entries) map[k] = v;
-}
 
 /** Add `key` to `map` just before `before` (or at the end): the printed YAML keeps the
  * model's key order, and a workflow's inputs belong above its steps. */
