@@ -25,7 +25,7 @@ from .expr_args import short as _short, type_name as _type_name
 from .expr_functions import FUNCTION_NAMES, call
 from .expr_limits import Budget
 from .expr_ops import binop, compare_cost, json_text, text as value_text
-from .expr_parse import CONSTANTS, compile_expression
+from .expr_parse import CONSTANTS, compile_expression, parse_expression
 from .scope import Secrets
 
 
@@ -194,29 +194,7 @@ def _key(base, key, expr):
 
 def references(source: str) -> list[tuple[str, tuple]]:
     """Each reference in an expression as ``(root name, (key, ...))`` — the static keys after it."""
-    tree = compile_expression(source)
-    call_targets = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    # attach the first static keys to each root: walk attribute chains
-    chains = {}
-    for node in ast.walk(tree):
-        keys = []
-        cur = node
-        while True:
-            if isinstance(cur, ast.Attribute):
-                keys.append(cur.attr)
-                cur = cur.value
-            elif isinstance(cur, ast.Subscript) and isinstance(cur.slice, ast.Constant):
-                keys.append(cur.slice.value)
-                cur = cur.value
-            else:
-                break
-        if isinstance(cur, ast.Name) and keys:
-            prev = chains.get(id(cur), ())
-            if len(keys) > len(prev):
-                chains[id(cur)] = tuple(reversed(keys))
-    names = {id(n): n for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return [(name, chains.get(nid, ())) for nid, n in names.items()
-            for name in [n.id] if name not in CONSTANTS and nid not in call_targets]
+    return list(parse_expression(source)[1])
 
 
 class Evaluator:
