@@ -1,6 +1,6 @@
 """Action benchmarks: http throughput, parallel sql, llm calls against the fake server.
 
-Run: ``python bench/actions.py``. Every figure is measured in this run next to its baseline.
+Run: ``python bench/actions.py [http|sql|llm]``. Every figure is measured in this run next to its baseline.
 """
 
 from __future__ import annotations
@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +21,6 @@ import httpx  # noqa: E402
 
 import engine  # noqa: E402
 from engine.actions import sql as sql_action  # noqa: E402
-from examples.fake_llm import FakeLLM  # noqa: E402
 from tests.engine.actions.servers import LocalServer  # noqa: E402
 
 
@@ -80,26 +82,110 @@ async def bench_sql(queries: int = 8, seconds: float = 0.05) -> None:
           f" = {seq / par:.1f}x speed-up")
 
 
-async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2) -> None:
-    fake = FakeLLM()
-    settings = engine.EngineSettings(extra={"llm_connections": {
-        "default": {"base_url": fake.url(f"slow/{delay}"), "model": "fake-1"}}})
+class FakeServer:
+    """examples/fake_llm.py in its own process, as ``make run`` starts it (in a thread of this
+    process it would share the GIL with the client and the engine)."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.process = subprocess.Popen([sys.executable, os.path.join(root, "examples", "fake_llm.py"),
+                                         str(self.port)], stdout=subprocess.PIPE, text=True)
+        assert "fake LLM on" in self.process.stdout.readline()
+
+    def url(self, mode: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{mode}/v1"
+
+    def stats(self) -> dict:
+        response = httpx.get(f"http://127.0.0.1:{self.port}/stats?reset")  # (an older server has none)
+        return response.json() if response.status_code == 200 else {"beyond_delay_ms": float("nan"),
+                                                                      "most_in_flight": 0}
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+async def _bare(url: str, calls: int, concurrency: int, client) -> float:
+    """``calls`` chat completions with gather + a semaphore, no engine; ``client(i)`` makes call i."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i):
+        async with sem:
+            return await client(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(calls)))
+    return time.perf_counter() - start
+
+
+async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2, rounds: int = 3) -> None:
+    """The engine's llm steps against the fake server, next to the same calls made with bare httpx
+    and with the openai client alone (interleaved rounds, median): the split says whose time it is."""
+    fake = FakeServer()
+    url = fake.url(f"slow/{delay:g}")
+    settings = engine.EngineSettings(extra={"llm_connections": {"default": {"base_url": url, "model": "fake-1"}}})
     doc = {"name": "llm-bench", "steps": [{"id": "each", "foreach": list(range(calls)), "concurrency": concurrency,
                                            "steps": [{"id": "ask", "uses": "llm",
                                                       "with": {"prompt": "Summarize item ${item}"}}]}]}
-    wall, result = await run(doc, settings)
+    cold, result = await run(doc, settings)  # the first in this process: imports and first connections
+    fake.stats()
+    ideal = -(-calls // concurrency) * delay
+    body = lambda i: {"model": "fake-1", "messages": [{"role": "user", "content": f"Summarize item {i}"}]}  # noqa: E731
+    import openai
+
+    async def with_httpx() -> float:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+            return await _bare(url, calls, concurrency,
+                               lambda i: client.post(f"{url}/chat/completions", json=body(i)))
+
+    async def with_openai() -> float:
+        client = openai.AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
+        try:
+            return await _bare(url, calls, concurrency, lambda i: client.chat.completions.create(**body(i)))
+        finally:
+            await client.close()
+
+    async def with_engine() -> float:
+        return (await run(doc, settings))[0]
+
+    walls: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
+    server: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
+    most = 0
+    cases = [("httpx", with_httpx), ("openai", with_openai), ("engine", with_engine)]
+    for r in range(rounds):
+        for name, case in cases[r % 3:] + cases[:r % 3]:  # the order turns each round
+            walls[name].append(await case())
+            stats = fake.stats()
+            server[name].append(stats["beyond_delay_ms"])
+            most = max(most, stats["most_in_flight"])
     fake.close()
-    ideal = calls / concurrency * delay
-    print(f"3. {calls} llm calls answering in {delay * 1000:.0f} ms, concurrency {concurrency}: {wall:.2f} s against"
-          f" the ideal {ideal:.1f} s; tokens {result.summary['tokens']}")
+    med = {name: statistics.median(v) for name, v in walls.items()}
+    late = {name: statistics.median(v) for name, v in server.items()}
+    waves = -(-calls // concurrency)
+    print(f"3. llm: {calls} calls, the server answering in {delay * 1000:.0f} ms, concurrency {concurrency}"
+          f" (fake server in its own process; median of {rounds} interleaved rounds):\n"
+          f"   engine wall {med['engine']:.3f} s (goal <= 1.2 s), ideal {ideal:.1f} s ({waves} waves of {delay:g} s);"
+          f" first run in this process (imports, connections) {cold:.3f} s\n"
+          f"   split: server {late['engine']:.1f} ms a call beyond its delay ({most} calls at once at most);"
+          f" transport + server, bare httpx: {med['httpx'] - ideal:+.3f} s; openai client: "
+          f"{med['openai'] - med['httpx']:+.3f} s; engine (steps, events, the action): "
+          f"{med['engine'] - med['openai']:+.3f} s\n"
+          f"   walls: bare httpx {med['httpx']:.3f} s, openai client {med['openai']:.3f} s; tokens counted "
+          f"{result.summary['tokens']}")
 
 
-async def main() -> None:
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    await bench_http()
-    await bench_sql()
-    await bench_llm()
+async def main(only: str | None) -> None:
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    if only in (None, "http"):
+        await bench_http()
+    if only in (None, "sql"):
+        await bench_sql()
+    if only in (None, "llm"):
+        await bench_llm()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))

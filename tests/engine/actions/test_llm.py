@@ -75,3 +75,21 @@ def test_unknown_connection_and_bad_schema_are_validation_errors(fake):
     assert "unknown model connection 'gpt' (connections: default)" in text and "not a valid JSON Schema" in text
     with pytest.raises(engine.WorkflowInvalid, match="either prompt"):
         engine.load("name: l\nsteps:\n  - {id: a, uses: llm, with: {}}\n", settings=settings(fake))
+
+
+async def test_the_fake_server_answers_slow_calls_at_once_on_kept_alive_connections(fake):
+    """The fake model is asyncio: 20 slow calls wait together (the llm benchmark's concurrency),
+    over connections the client keeps; its stats say so."""
+    import asyncio
+
+    import httpx
+
+    fake.stats(reset=True)
+    async with httpx.AsyncClient() as client:
+        replies = await asyncio.gather(*(client.post(f"{fake.url('slow/0.2')}/chat/completions", json={
+            "model": "m", "messages": [{"role": "user", "content": f"item {i}"}]}) for i in range(20)))
+        again = await client.post(f"{fake.base_url}/chat/completions", json={"messages": []})
+        stats = (await client.get(f"http://127.0.0.1:{fake.port}/stats")).json()
+    assert [r.json()["choices"][0]["message"]["content"] for r in replies] == [f"Summary: item {i}" for i in range(20)]
+    assert again.status_code == 200 and stats["calls"] == 21 and stats["most_in_flight"] == 20
+    assert all(r.http_version == "HTTP/1.1" and "connection" not in r.headers for r in replies)
