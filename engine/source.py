@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -121,20 +122,6 @@ def _fail(filename: str, mark, message: str, path: Path = ()) -> WorkflowInvalid
     return WorkflowInvalid([Issue(line, col, path_str(path), message)], filename)
 
 
-class _Frame:
-    __slots__ = ("kind", "value", "path", "anchor", "key", "key_mark", "size", "start")
-
-    def __init__(self, kind, value, path, anchor, start):
-        self.kind = kind
-        self.value = value
-        self.path = path
-        self.anchor = anchor
-        self.key = _NO_KEY
-        self.key_mark = None
-        self.size = 1
-        self.start = start
-
-
 _NO_KEY = object()
 
 
@@ -166,28 +153,94 @@ def _too_big(filename: str, size: int) -> WorkflowInvalid:
 
 
 def _compose(text: str, filename: str) -> Document:
+    """The event loop: the container being read is kept in locals (its enclosing containers'
+    state saved on ``stack``), and plain text, the common scalar, is taken without a call: a
+    10 000-step workflow is about 170 000 events, so each one's bytecode counts."""
     loader = _Loader(text)
+    get_event = loader.get_event
     constructor = _Constructor()
     positions: dict = {}
     values: dict = {}
     typed_keys: dict = {}
     anchors: dict = {}  # name -> (value, size)
-    stack: list[_Frame] = []
+    resolved: dict = {}  # (plain text, implicit) -> its tag
+    stack: list[tuple] = []  # the enclosing containers' state, while a nested one is read
     problems: list[Issue] = []  # bad values (numbers out of range, ...): all reported at the end
+    # the container being read: its value (None at the top), whether it is a mapping, its path,
+    # the key read and not yet given a value, that key's mark, its size in nodes, its anchor
+    # and its start mark
+    container, is_map, path, key, key_mark, size, anchor, start = None, False, (), _NO_KEY, None, 0, None, None
     root = _NO_KEY
     total = 0
     documents = 0
+    special = _SPECIAL
     try:
         while True:
-            event = loader.get_event()
+            event = get_event()
             kind = type(event)
+            if kind is _ScalarEvent:
+                value = event.value
+                tag = event.tag
+                plain = (tag is None or tag == "!") and (not event.implicit[0] or value[:1] not in special)
+                if is_map and key is _NO_KEY:
+                    if plain:
+                        if value in container:
+                            raise _fail(filename, event.start_mark, f"duplicate key '{value}'", path + (value,))
+                        key = value
+                    else:
+                        key = _key(loader, constructor, event, filename, path, container, typed_keys, resolved)
+                    key_mark = event.start_mark
+                    continue
+                total += 1
+                if total > MAX_NODES:
+                    raise _fail(filename, event.start_mark, f"the document has more than {MAX_NODES} nodes",
+                                _child_path(container, is_map, path, key))
+                if not plain:
+                    try:
+                        value = _scalar(loader, constructor, event, resolved)
+                    except _Bad as bad:
+                        where = path_str(_child_path(container, is_map, path, key))
+                        problems.append(Issue(*_mark(event.start_mark), where, bad.message))
+                        value = None
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+                mark = event.start_mark
+                if is_map:
+                    container[key] = value
+                    here = path + (key,)
+                    positions[here] = (key_mark.line + 1, key_mark.column + 1)
+                    values[here] = (mark.line + 1, mark.column + 1)
+                    key = _NO_KEY
+                    size += 1
+                elif container is not None:
+                    positions[path + (len(container),)] = (mark.line + 1, mark.column + 1)
+                    container.append(value)
+                    size += 1
+                else:
+                    root = value
+                    positions[()] = _mark(mark)
+                continue
+            if kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                value, inner, mark = container, size, start
+                if anchor:
+                    anchors[anchor] = (value, inner)
+                container, is_map, path, key, key_mark, size, anchor, start = stack.pop()
+                if is_map:
+                    container[key] = value
+                    here = path + (key,)
+                    positions[here] = (key_mark.line + 1, key_mark.column + 1)
+                    values[here] = (mark.line + 1, mark.column + 1)
+                    key = _NO_KEY
+                    size += inner
+                elif container is not None:
+                    positions[path + (len(container),)] = (mark.line + 1, mark.column + 1)
+                    container.append(value)
+                    size += inner
+                else:
+                    root = value
+                continue
             if event is None or kind is yaml.StreamEndEvent:
                 break
-            parent = stack[-1] if stack else None
-            if kind is yaml.ScalarEvent and parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
-                parent.key = _key(loader, constructor, event, filename, parent, typed_keys)
-                parent.key_mark = event.start_mark
-                continue
             if kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -195,66 +248,49 @@ def _compose(text: str, filename: str) -> Document:
                 continue
             if kind is yaml.StreamStartEvent or kind is yaml.DocumentEndEvent:
                 continue
-            if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                frame = stack.pop()
-                if frame.anchor:
-                    anchors[frame.anchor] = (frame.value, frame.size)
-                value, size = frame.value, frame.size
-                parent = stack[-1] if stack else None
-                if parent is None:
-                    root = value
-                else:
-                    _attach(parent, value, size, frame.start, filename, positions, values)
-                continue
-            if parent is not None and parent.kind == "map" and parent.key is _NO_KEY:
-                raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
+            if is_map and key is _NO_KEY:
+                raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", path)
+            child = _child_path(container, is_map, path, key)
             if kind is yaml.AliasEvent:
                 if event.anchor not in anchors:
-                    raise _fail(filename, event.start_mark, f"unknown alias '*{event.anchor}'", _child_path(parent))
-                value, size = anchors[event.anchor]
-                total += size
+                    raise _fail(filename, event.start_mark, f"unknown alias '*{event.anchor}'", child)
+                value, inner = anchors[event.anchor]
+                total += inner
                 if total > MAX_NODES:
                     raise _fail(
                         filename,
                         event.start_mark,
                         f"aliases expand to more than {MAX_NODES} nodes (refused as an alias bomb)",
-                        _child_path(parent),
+                        child,
                     )
-                if parent is None:
-                    root = value
+                mark = event.start_mark
+                if is_map:
+                    container[key] = value
+                    positions[child] = _mark(key_mark)
+                    values[child] = _mark(mark)
+                    key = _NO_KEY
+                    size += inner
+                elif container is not None:
+                    positions[child] = _mark(mark)
+                    container.append(value)
+                    size += inner
                 else:
-                    _attach(parent, value, size, event.start_mark, filename, positions, values)
+                    root = value
                 continue
+            # the start of a mapping or a sequence
             total += 1
             if total > MAX_NODES:
-                raise _fail(filename, event.start_mark, f"the document has more than {MAX_NODES} nodes",
-                            _child_path(parent))
-            if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                child_path = _child_path(parent)
-                if len(stack) >= MAX_DEPTH:
-                    raise _fail(
-                        filename, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels", child_path
-                    )
-                kind = "map" if kind is yaml.MappingStartEvent else "seq"
-                if event.tag and event.tag not in ("!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-                    raise _fail(filename, event.start_mark, f"unsupported YAML tag {event.tag}", child_path)
-                stack.append(_Frame(kind, {} if kind == "map" else [], child_path, event.anchor, event.start_mark))
-                if parent is None:
-                    positions[()] = _mark(event.start_mark)
-                continue
-            # scalar value
-            try:
-                value = _scalar(loader, constructor, event)
-            except _Bad as bad:
-                problems.append(Issue(*_mark(event.start_mark), path_str(_child_path(parent)), bad.message))
-                value = None
-            if event.anchor:
-                anchors[event.anchor] = (value, 1)
-            if parent is None:
-                root = value
+                raise _fail(filename, event.start_mark, f"the document has more than {MAX_NODES} nodes", child)
+            if len(stack) >= MAX_DEPTH:
+                raise _fail(filename, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels", child)
+            if event.tag and event.tag not in ("!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise _fail(filename, event.start_mark, f"unsupported YAML tag {event.tag}", child)
+            if container is None:
                 positions[()] = _mark(event.start_mark)
-            else:
-                _attach(parent, value, 1, event.start_mark, filename, positions, values)
+            stack.append((container, is_map, path, key, key_mark, size, anchor, start))
+            is_map = kind is yaml.MappingStartEvent
+            container, path, key, key_mark, size = ({} if is_map else []), child, _NO_KEY, None, 1
+            anchor, start = event.anchor, event.start_mark
     finally:
         loader.dispose()
     if problems:
@@ -265,44 +301,35 @@ def _compose(text: str, filename: str) -> Document:
     return Document(root, positions, values, typed_keys)
 
 
-def _key(loader, constructor, event, filename: str, parent: _Frame, typed_keys: dict) -> str:
+_ScalarEvent, _MappingEndEvent, _SequenceEndEvent = yaml.ScalarEvent, yaml.MappingEndEvent, yaml.SequenceEndEvent
+
+
+def _key(loader, constructor, event, filename: str, path: Path, container: dict, typed_keys: dict,
+         resolved: dict) -> str:
     """A mapping key as text (``1`` → ``'1'``, noted in ``typed_keys``); refused at once when it
     cannot be one."""
     try:
-        key = _scalar(loader, constructor, event)
+        key = _scalar(loader, constructor, event, resolved)
     except _Bad as bad:
-        raise _fail(filename, event.start_mark, f"bad key: {bad.message}", parent.path) from None
+        raise _fail(filename, event.start_mark, f"bad key: {bad.message}", path) from None
     if not isinstance(key, (str, int, float, bool)) and key is not None:
-        raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", parent.path)
+        raise _fail(filename, event.start_mark, "mapping keys must be plain scalars", path)
     if not isinstance(key, str):
         kind = "boolean" if isinstance(key, bool) else "null" if key is None else "number"
         key = str(key)
-        typed_keys[parent.path + (key,)] = (event.value[:40], kind)
-    if key in parent.value:
-        raise _fail(filename, event.start_mark, f"duplicate key '{key}'", parent.path + (key,))
+        typed_keys[path + (key,)] = (event.value[:40], kind)
+    if key in container:
+        raise _fail(filename, event.start_mark, f"duplicate key '{key}'", path + (key,))
     return key
 
 
-def _child_path(parent: _Frame | None) -> Path:
-    if parent is None:
+def _child_path(container, is_map: bool, path: Path, key) -> Path:
+    """The path of the node about to be read in ``container`` (() at the top)."""
+    if container is None:
         return ()
-    if parent.kind == "map":
-        return parent.path + (parent.key,)
-    return parent.path + (len(parent.value),)
-
-
-def _attach(parent: _Frame, value, size, mark, filename, positions, values) -> None:
-    if parent.kind == "map":
-        key = parent.key
-        parent.value[key] = value
-        path = parent.path + (key,)
-        positions[path] = _mark(parent.key_mark)
-        values[path] = _mark(mark)
-        parent.key = _NO_KEY
-    else:
-        positions[parent.path + (len(parent.value),)] = _mark(mark)
-        parent.value.append(value)
-    parent.size += size
+    if is_map:
+        return path + (key,)
+    return path + (len(container),)
 
 
 class _Bad(Exception):
@@ -318,21 +345,34 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 #: first characters after which a plain scalar may be more than text (null, bool, number, ...)
 _SPECIAL = frozenset(yaml.SafeLoader.yaml_implicit_resolvers) | {""}
+#: plain decimal integers (no ``_``, no leading zero: YAML 1.1 reads ``010`` as octal), 18
+#: digits at most: always in range
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,17})\Z")
 MAX_INT = 2**63 - 1
 MIN_INT = -(2**63)
 
 
-def _scalar(loader, constructor, event):
+def _scalar(loader, constructor, event, resolved: dict):
+    """The value of a scalar event; ``resolved`` caches the tags of plain text for one parse
+    (``0``, ``true``, ``needs``, ``timeout``... recur on every step)."""
     tag = event.tag
     value = event.value
     if tag is None or tag == "!":
         if not event.implicit[0] or value[:1] not in _SPECIAL:
             return value  # quoted, or plain text no resolver claims: the common case, made fast
-        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+        cached = (value, event.implicit)
+        tag = resolved.get(cached)
+        if tag is None:
+            tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+            if len(value) <= 32:
+                resolved[cached] = tag
     if tag == _STR:
         return value
-    if tag == _INT and len(value) > 100:  # refused before converting: int() of long text is slow
-        raise _Bad(_too_large(value))
+    if tag == _INT:
+        if len(value) > 100:  # refused before converting: int() of long text is slow
+            raise _Bad(_too_large(value))
+        if _DECIMAL.match(value):  # what construct_yaml_int would do, without a node
+            return int(value)
     node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
     try:
         value = constructor.construct_object(node, deep=True)
