@@ -17,7 +17,6 @@ between animation frames while events stream. Targets: first render < 1 s, no ta
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser_kit import browser_context, log_in  # noqa: E402
 from streaming import bench_server  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -85,16 +85,9 @@ def main(branches: int, items: int, trace: str | None = None) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60) as client, sync_playwright() as p:
-            client.get("/login/")
-            client.post("/login/", data={"username": "bench", "password": "bench-password",
-                                         "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                        headers={"Referer": base + "/login/"})
-            headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
+            headers = log_in(client)
             wf = client.post("/api/workflows/", json={"yaml": workflow(branches, items)}, headers=headers).json()
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=FLAGS)
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"], "url": base}])
-            context.add_init_script(PROBE)
+            browser, context = browser_context(p, client, FLAGS, PROBE)
             page = context.new_page()
             page.goto(f"{base}/")  # warm: fonts, modules, the first request
             run = client.post(f"/api/workflows/{wf['id']}/runs", json={}, headers=headers).json()

@@ -5,7 +5,6 @@ YAML pane, while dragging a card (SortableJS) and while zooming (Ctrl+wheel)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser_kit import browser_context, log_in  # noqa: E402
 from streaming import bench_server  # noqa: E402
 
 # every long task with its start, frames' gaps, and when the page said it was ready
@@ -126,15 +126,8 @@ def editor_bench(steps: int, flags: list[str]) -> None:
     results = {}
     try:
         with httpx.Client(base_url=base, timeout=60) as client, sync_playwright() as p:
-            client.get("/login/")
-            client.post("/login/", data={"username": "bench", "password": "bench-password",
-                                         "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                        headers={"Referer": base + "/login/"})
-            headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=flags)
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"], "url": base}])
-            context.add_init_script(PROBE)
+            headers = log_in(client)
+            browser, context = browser_context(p, client, flags, PROBE)
             context.new_page().goto(f"{base}/")  # warm: fonts, modules, the first request
             for shape, text in (("sequence", sequence(steps)), ("graph", graph(steps))):
                 made = client.post("/api/workflows/", json={"yaml": text}, headers=headers)
