@@ -101,7 +101,7 @@ class FakeServer:
     def stats(self) -> dict:
         response = httpx.get(f"http://127.0.0.1:{self.port}/stats?reset")  # (an older server has none)
         return response.json() if response.status_code == 200 else {"beyond_delay_ms": float("nan"),
-                                                                      "most_in_flight": 0}
+                                                                      "most_in_flight": 0, "connections": "?"}
 
     def close(self) -> None:
         self.process.terminate()
@@ -153,7 +153,7 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
 
     walls: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
     server: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
-    most = 0
+    most, conns = 0, "?"
     cases = [("httpx", with_httpx), ("openai", with_openai), ("engine", with_engine)]
     for r in range(rounds):
         for name, case in cases[r % 3:] + cases[:r % 3]:  # the order turns each round
@@ -161,6 +161,8 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
             stats = fake.stats()
             server[name].append(stats["beyond_delay_ms"])
             most = max(most, stats["most_in_flight"])
+            if name == "engine":
+                conns = stats.get("connections", "?")
     fake.close()
     med = {name: statistics.median(v) for name, v in walls.items()}
     late = {name: statistics.median(v) for name, v in server.items()}
@@ -168,12 +170,12 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
     print(f"3. llm: {calls} calls, the server answering in {delay * 1000:.0f} ms, concurrency {concurrency}"
           f" (fake server in its own process; median of {rounds} interleaved rounds):\n"
           f"   engine wall {med['engine']:.3f} s (goal <= 1.2 s), ideal {ideal:.1f} s ({waves} waves of {delay:g} s);"
-          f" first run in this process (imports, connections) {cold:.3f} s\n"
-          f"   split: server {late['engine']:.1f} ms a call beyond its delay ({most} calls at once at most);"
-          f" transport + server, bare httpx: {med['httpx'] - ideal:+.3f} s; openai client: "
-          f"{med['openai'] - med['httpx']:+.3f} s; engine (steps, events, the action): "
-          f"{med['engine'] - med['openai']:+.3f} s\n"
-          f"   walls: bare httpx {med['httpx']:.3f} s, openai client {med['openai']:.3f} s; tokens counted "
+          f" first run in this process (imports, first connections) {cold:.3f} s\n"
+          f"   split of the {med['engine'] - ideal:+.3f} s: server {late['engine']:.1f} ms a call beyond its delay"
+          f" ({most} calls at once at most, {conns} connections a run); transport + server (bare httpx,"
+          f" gather + semaphore) {med['httpx'] - ideal:+.3f} s; engine beyond bare httpx (steps, events, the action)"
+          f" {med['engine'] - med['httpx']:+.3f} s\n"
+          f"   walls: bare httpx {med['httpx']:.3f} s, the openai client alone {med['openai']:.3f} s; tokens counted "
           f"{result.summary['tokens']}")
 
 

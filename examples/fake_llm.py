@@ -8,7 +8,8 @@ JSON was asked for. A prompt that contains ``[fail]`` also gets a 500.
 The answer: with a JSON Schema (``response_format``), an object filled from the schema (strings
 from the prompt's words, numbers from its length); otherwise "Summary: <first words>".
 ``GET /stats`` (``?reset`` to start again) says how many calls came, how many were answered at
-once at most, and how long a call took here beyond its asked delay (bench/actions.py reads it).
+once at most, over how many connections, and how long a call took here beyond its asked delay
+(bench/actions.py reads it).
 
 Run it alone with ``python examples/fake_llm.py [PORT]`` (default 8090).
 """
@@ -102,6 +103,7 @@ class FakeLLM:
         self.calls = 0
         self.in_flight = self.most_in_flight = 0  # calls being answered now, and at most (``stats``)
         self.beyond_delay = 0.0  # seconds calls took here beyond the delay they asked for
+        self.connections = 0  # connections opened to this server
         self.loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self.thread = threading.Thread(target=self._serve, name="fake-llm", daemon=True)
@@ -137,6 +139,7 @@ class FakeLLM:
                 task.cancel()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while await self._request(reader, writer):
                 pass
@@ -201,10 +204,10 @@ class FakeLLM:
         """Calls answered, most at once, and the mean time a call took here beyond its asked delay
         (late wake-ups and this server's own work: the server's share of a slow call)."""
         done = self.calls - self.in_flight
-        out = {"calls": self.calls, "most_in_flight": self.most_in_flight,
+        out = {"calls": self.calls, "most_in_flight": self.most_in_flight, "connections": self.connections,
                "beyond_delay_ms": round(self.beyond_delay / done * 1000, 3) if done else 0.0}
         if reset:
-            self.calls = self.most_in_flight = 0
+            self.calls = self.most_in_flight = self.connections = 0
             self.beyond_delay = 0.0
         return out
 

@@ -66,8 +66,35 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps({k.lower(): v for k, v in self.headers.items()}).encode())
         elif path == "/big":
             self._send(200, b"x" * int(query["size"]), "text/plain")
+        elif path.startswith("/chat/") and path.endswith("/chat/completions"):
+            self._chat(path.split("/")[2:-2], body)
         else:
             self._send(404, b'{"error": "no such page"}')
+
+
+    def _chat(self, mode: list[str], body: bytes):
+        """An OpenAI-compatible endpoint that misbehaves as its base URL says (the llm action's
+        tests): ``/chat/status/CODE/v1`` answers CODE with a JSON error, ``/chat/text/CODE/v1``
+        with plain text, ``/chat/big/N/v1`` a completion N bytes long, ``/chat/odd/v1`` a completion
+        with odd usage and no model, ``/chat/cookie/v1`` sets a cookie and answers with the Cookie
+        and Authorization headers it was sent."""
+        kind = mode[0]
+        if kind == "status":
+            return self._send(int(mode[1]), json.dumps({"error": {"message": f"as asked ({mode[1]})"}}).encode())
+        if kind == "text":
+            return self._send(int(mode[1]), b"upstream trouble\nsecond line", "text/plain")
+        usage = {"prompt_tokens": 3, "completion_tokens": 2}
+        extra, model = {}, "chat-1"
+        if kind == "big":
+            text = "y" * int(mode[1])
+        elif kind == "odd":
+            text, usage, model = None, {"prompt_tokens": -4, "completion_tokens": "7"}, None
+        else:
+            text = json.dumps({"cookie": self.headers.get("Cookie"), "auth": self.headers.get("Authorization"),
+                               "sent": json.loads(body)})
+            extra = {"Set-Cookie": "session=from-the-model; Path=/"}
+        reply = {"choices": [{"message": {"role": "assistant", "content": text}}], "usage": usage, "model": model}
+        self._send(200, json.dumps(reply).encode(), headers=extra)
 
 
 class _Server(ThreadingHTTPServer):
