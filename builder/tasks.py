@@ -1,7 +1,8 @@
 """The celery mode's task: ``execute_run(run_id)`` runs a queued run on a worker.
 
 A worker process keeps one event loop, in a thread of its own, for all its runs, as daphne
-does in the embedded mode: the same ``execution.execute`` runs there, the channel layer's
+does in the embedded mode: the same ``execution.execute`` runs there (each run's ORM calls in a
+database lane of its own, builder/worker_lanes.py), the channel layer's
 Redis connections and the leases' heartbeat are the loop's, shared by its runs, and
 ``WORKFLOW_RUNS_PER_USER`` holds per worker process as it holds per web process. Each of the
 pool's threads (``WORKFLOW_WORKER_CONCURRENCY``) hands one run to the loop and waits for its
@@ -26,6 +27,8 @@ from .celery import app
 log = logging.getLogger(__name__)
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+HEAL_EVERY = 0.25  # seconds between looks at the connections of the loop's threads (a recorder retries a
+# failed write after 0.2 and 0.6 s: a dead connection is replaced before its last try)
 
 
 @app.task(name="builder.execute_run")
@@ -37,26 +40,66 @@ def execute_run(run_id: int) -> None:
 @app.task(name="builder.run_chunk")
 def run_chunk(key: str, number: int) -> None:
     """Run a chunk of a spread foreach's items (builder/distribute.py) unless another process has it."""
-    from .distribute import run_chunk as run
+    asyncio.run_coroutine_threadsafe(_chunk(key, number), worker_loop()).result()
 
-    asyncio.run_coroutine_threadsafe(run(key, number), worker_loop()).result()
+
+async def _chunk(key: str, number: int) -> None:
+    from .distribute import run_chunk as run
+    from .worker_lanes import lane
+
+    with lane():
+        await run(key, number)
 
 
 async def _execute(run_id: int) -> None:
     from asgiref.sync import sync_to_async
 
     from . import execution
+    from .worker_lanes import lane
 
-    # the ORM's calls from the loop share one thread, and its connection, kept between runs; a
-    # connection that broke meanwhile (a database restart) is replaced before the run starts
-    await sync_to_async(_drop_broken_connections)()
-    await execution.execute(run_id)
+    # the run's ORM calls go to a thread (and connection) of its own, kept between runs
+    # (builder/worker_lanes.py); a connection that broke meanwhile (a database restart) is
+    # replaced before the run starts
+    with lane():
+        await sync_to_async(_drop_broken_connections)()
+        await execution.execute(run_id)
 
 
 def _drop_broken_connections() -> None:
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and not connection.is_usable():
             connection.close()
+
+
+def _drop_failed_connections() -> None:
+    """A connection on which a query failed is closed when it does not answer any more (the next
+    query opens a new one); one that failed nothing is left alone (no round trip)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
+
+
+async def _heal_connections() -> None:
+    """Runs ping their lane's connection as they start, but the tasks that outlive runs (the
+    recovery loop in the loop's default thread, the leases' watcher in the lane it started in)
+    would go on with a connection a database restart broke, failing every pass. Every HEAL_EVERY,
+    each thread's connection that saw an error is replaced if it is dead."""
+    from asgiref.sync import sync_to_async
+
+    from .worker_lanes import executors
+
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(HEAL_EVERY)
+        try:
+            await sync_to_async(_drop_failed_connections)()  # the default thread: the recovery loop's
+            for executor in executors():
+                await loop.run_in_executor(executor, _drop_failed_connections)
+        except Exception:  # noqa: BLE001 - the next pass tries again
+            log.exception("looking after the database connections failed")
 
 
 def worker_loop() -> asyncio.AbstractEventLoop:
@@ -70,6 +113,7 @@ def worker_loop() -> asyncio.AbstractEventLoop:
             # every worker takes over runs whose process stopped (builder/leases.py), so a dead
             # worker's run goes on even when no web process is up
             asyncio.run_coroutine_threadsafe(_recovery(), loop)
+            asyncio.run_coroutine_threadsafe(_heal_connections(), loop)
         return _loop
 
 
