@@ -78,8 +78,9 @@ async def watch(port: int, run_id: int, cookie: str, base: str, latencies: list,
         while True:
             raw = await ws.recv()
             received.append((time.time(), raw))  # the receipt; parsing waits so it delays no one
-            if '"run.finished"' in raw or ('"snapshot"' in raw[:40] and '"status": "running"' not in raw
-                                           and '"status": "queued"' not in raw):
+            if '"run.finished"' in raw:
+                break
+            if '"snapshot"' in raw[:40] and json.loads(raw)["run"]["status"] not in ("queued", "running"):
                 break
     for now, raw in received:
         data = json.loads(raw)

@@ -157,7 +157,8 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
         recorder = RunRecorder(run_id, send=send, owner_id=run.workflow.owner_id, workflow_id=run.workflow_id,
                                on_fatal=lambda: runner.cancel(str(run_id)), stored_rows=state["stored"],
                                resumed=state["taken_over"],
-                               origin=origin_text(run.origin, run.origin_detail, short=True))
+                               origin=origin_text(run.origin, run.origin_detail, short=True),
+                               interval=settings.WORKFLOW_STREAM_INTERVAL)
         await recorder.start()
         ACTIVE[run_id] = runner
         _watch()
