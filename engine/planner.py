@@ -70,7 +70,7 @@ class Plan:
                 data["cases"] = {("" if k is None else k): many(v) for k, v in node.cases.items() if k is not None}
                 if None in node.cases:
                     data["default"] = many(node.cases[None])
-            if getattr(node.step, "repeat", None) is not None:
+            if isinstance(node.step, GroupStep) and node.step.repeat is not None:
                 data["repeat"] = {"max": node.step.repeat.max}
             for key, lists in (("on_failure", node.on_failure), ("finally", node.finally_),
                                ("compensate", node.compensate)):

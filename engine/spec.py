@@ -141,15 +141,17 @@ class StepBase(_Model):
     _path: tuple = PrivateAttr(default_factory=tuple)
     _pos: tuple = PrivateAttr(default_factory=lambda: (1, 1))
 
+    # private attributes read straight from pydantic's slot: ``self._path`` goes through
+    # BaseModel.__getattr__ (Python), and validation reads them for every step, several times
     @property
     def yaml_path(self) -> tuple:
         """Where the step is in the document: ``('steps', 1, 'parallel', 0)``."""
-        return self._path
+        return self.__pydantic_private__["_path"]
 
     @property
     def position(self) -> tuple[int, int]:
         """(line, column) of the step in its source, 1-based."""
-        return self._pos
+        return self.__pydantic_private__["_pos"]
 
 
 class ActionStep(StepBase):
@@ -303,11 +305,27 @@ def step_lists(step) -> list[tuple[tuple, list]]:
         out.extend((("cases", name), case) for name, case in step.cases.items())
         if step.default is not None:
             out.append((("default",), step.default))
-    for key, attr in (("compensate", "compensate"), ("on_failure", "on_failure"), ("finally", "finally_")):
-        value = getattr(step, attr, None)
+    for key, attr in extra_lists(type(step)):
+        value = getattr(step, attr)
         if value:
-            out.append(((key,), value))
+            out.append((key, value))
     return out
+
+
+#: class -> its compensation and hooks as ``((key,), attribute)``, in document order
+_EXTRA_LISTS: dict[type, tuple] = {}
+
+
+def extra_lists(cls: type) -> tuple:
+    """The lists besides its work a model class has (compensate, on_failure, finally), read by
+    field name: ``getattr(step, name, None)`` on a model without the field goes through
+    pydantic's ``__getattr__`` and an AttributeError, slow on every step of a large workflow."""
+    found = _EXTRA_LISTS.get(cls)
+    if found is None:
+        fields = getattr(cls, "model_fields", None) or {}
+        found = _EXTRA_LISTS[cls] = tuple(((key,), attr) for key, attr in (
+            ("compensate", "compensate"), ("on_failure", "on_failure"), ("finally", "finally_")) if attr in fields)
+    return found
 
 
 def nested(step) -> list:

@@ -36,7 +36,7 @@ import logging
 from .errors import ExpressionError, Issue
 from .expressions import condition_source, expressions_in, references
 from .needs import NONE, adding, cycle_path, find_cycles, has, members, union
-from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, Workflow
+from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, SwitchStep, Workflow
 from .validate_budget import Budget
 from .validate_rules import MAX_PATH, check_steps
 from .validate_triggers import check_triggers
@@ -265,8 +265,8 @@ class _Checker:
         broken = isinstance(step, Broken)
         if isinstance(step, ActionStep) or broken and step.with_ is not None:
             self.guarded(path + ("with",), self.check_value, step.with_, path + ("with",), names)
-        for key in ("foreach", "switch"):
-            value = step.raw.get(key) if broken else getattr(step, key, None)
+        for key, cls in (("foreach", ForeachStep), ("switch", SwitchStep)):
+            value = step.raw.get(key) if broken else getattr(step, key) if isinstance(step, cls) else None
             if isinstance(value, (str, list)):
                 self.guarded(path + (key,), self.check_value, value, path + (key,), names)
         if isinstance(step, ForeachStep) and isinstance(step.foreach, str) and "${" not in step.foreach:

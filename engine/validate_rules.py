@@ -42,7 +42,7 @@ def check_steps(c) -> None:
                       "a compensation's steps cannot have their own compensate: a compensation runs only "
                       "during a rollback, and nothing rolls it back")
             _mark_undo(step, parent_of, undo)
-        if getattr(step, "on_error", None) == "rollback":
+        if not isinstance(step, (SwitchStep, Broken)) and step.on_error == "rollback":  # the others have one
             rollbacks.append(step)
         if isinstance(step, (ActionStep, Broken)) and step.uses is not None:
             c.guarded(step.yaml_path, check_action, c, step, in_comp or kind == COMP, in_hook or kind == HOOK)

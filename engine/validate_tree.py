@@ -20,7 +20,7 @@ import re
 
 from .expressions import condition_source
 from .spec import (ID_PATTERN, STEP_LIST_KEYS, ForeachStep, GroupStep, ParallelStep, SwitchStep, Workflow,
-                   step_kind)
+                   extra_lists, step_kind)
 
 WORK, BRANCHES, BODY, CASE, HOOK, COMP = "work", "branches", "body", "case", "hook", "comp"
 _KINDS = {"parallel": BRANCHES, "default": CASE, "compensate": COMP, "on_failure": HOOK, "finally": HOOK}
@@ -84,12 +84,20 @@ def lists_of(step) -> list[tuple[tuple, list, str]]:
         out.extend((("cases", name), case, CASE) for name, case in step.cases.items())
         if step.default is not None:
             out.append((("default",), step.default, CASE))
-    for key, attr in (("on_failure", "on_failure"), ("finally", "finally_")):
-        if getattr(step, attr, None):
-            out.append(((key,), getattr(step, attr), HOOK))
-    if getattr(step, "compensate", None):
-        out.append((("compensate",), step.compensate, COMP))
+    extras = _EXTRAS.get(type(step))
+    if extras is None:  # hooks first, then the compensation (spec.extra_lists: which the model has)
+        has = {attr for _, attr in extra_lists(type(step))}
+        extras = _EXTRAS[type(step)] = tuple(one for one in _EXTRA_ORDER if one[1] in has)
+    for key, attr, kind in extras:
+        value = getattr(step, attr)
+        if value:
+            out.append((key, value, kind))
     return out
+
+
+_EXTRA_ORDER = ((("on_failure",), "on_failure", HOOK), (("finally",), "finally_", HOOK),
+                (("compensate",), "compensate", COMP))
+_EXTRAS: dict[type, tuple] = {}
 
 
 def names_in(step, kind: str, names: set) -> set:
