@@ -131,52 +131,62 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
                                            "steps": [{"id": "ask", "uses": "llm",
                                                       "with": {"prompt": "Summarize item ${item}"}}]}]}
     cold, result = await run(doc, settings)  # the first in this process: imports and first connections
-    fake.stats()
+    cold_connections = fake.stats()["connections"]
     ideal = -(-calls // concurrency) * delay
     body = lambda i: {"model": "fake-1", "messages": [{"role": "user", "content": f"Summarize item {i}"}]}  # noqa: E731
     import openai
 
+    # both kept for the whole bench, as the engine keeps its client between runs
+    bare_client = httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency))
+    openai_client = openai.AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
+
     async def with_httpx() -> float:
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
-            return await _bare(url, calls, concurrency,
-                               lambda i: client.post(f"{url}/chat/completions", json=body(i)))
+        return await _bare(url, calls, concurrency,
+                           lambda i: bare_client.post(f"{url}/chat/completions", json=body(i)))
 
     async def with_openai() -> float:
-        client = openai.AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
-        try:
-            return await _bare(url, calls, concurrency, lambda i: client.chat.completions.create(**body(i)))
-        finally:
-            await client.close()
+        return await _bare(url, calls, concurrency, lambda i: openai_client.chat.completions.create(**body(i)))
 
     async def with_engine() -> float:
         return (await run(doc, settings))[0]
 
+    await with_httpx(), await with_openai()  # their first connections, untimed as the engine's were
+    fake.stats()
     walls: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
     server: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}
+    cpus: dict[str, list[float]] = {"httpx": [], "openai": [], "engine": []}  # ms of this process's CPU a call
     most, conns = 0, "?"
     cases = [("httpx", with_httpx), ("openai", with_openai), ("engine", with_engine)]
     for r in range(rounds):
         for name, case in cases[r % 3:] + cases[:r % 3]:  # the order turns each round
+            cpu = time.process_time()
             walls[name].append(await case())
+            cpus[name].append((time.process_time() - cpu) / calls * 1000)
             stats = fake.stats()
             server[name].append(stats["beyond_delay_ms"])
             most = max(most, stats["most_in_flight"])
             if name == "engine":
                 conns = stats.get("connections", "?")
+    await bare_client.aclose()
+    await openai_client.close()
     fake.close()
     med = {name: statistics.median(v) for name, v in walls.items()}
     late = {name: statistics.median(v) for name, v in server.items()}
+    cpu = {name: statistics.median(v) for name, v in cpus.items()}
     waves = -(-calls // concurrency)
     print(f"3. llm: {calls} calls, the server answering in {delay * 1000:.0f} ms, concurrency {concurrency}"
           f" (fake server in its own process; median of {rounds} interleaved rounds):\n"
           f"   engine wall {med['engine']:.3f} s (goal <= 1.2 s), ideal {ideal:.1f} s ({waves} waves of {delay:g} s);"
           f" first run in this process (imports, first connections) {cold:.3f} s\n"
           f"   split of the {med['engine'] - ideal:+.3f} s: server {late['engine']:.1f} ms a call beyond its delay"
-          f" ({most} calls at once at most, {conns} connections a run); transport + server (bare httpx,"
+          f" ({most} calls at once at most; connections opened: {cold_connections} by the first run,"
+          f" {conns} by a later one); transport + server (bare httpx,"
           f" gather + semaphore) {med['httpx'] - ideal:+.3f} s; engine beyond bare httpx (steps, events, the action)"
           f" {med['engine'] - med['httpx']:+.3f} s\n"
           f"   walls: bare httpx {med['httpx']:.3f} s, the openai client alone {med['openai']:.3f} s; tokens counted "
-          f"{result.summary['tokens']}")
+          f"{result.summary['tokens']}\n"
+          f"   CPU of this process a call (what {concurrency} calls in flight queue behind): engine {cpu['engine']:.3f} ms,"
+          f" bare httpx {cpu['httpx']:.3f} ms, the openai client alone {cpu['openai']:.3f} ms")
 
 
 async def main(only: str | None) -> None:

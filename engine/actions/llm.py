@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, model_validator
 from ..errors import ActionError
 from ..spec import Duration
 from .base import Action, Params, connection_problem
+from .netguard import pooled_transport
 
 #: the most bytes a reply may have (a chat completion is kilobytes; a broken endpoint is not)
 MAX_REPLY = 16 * 1024 * 1024
@@ -190,7 +191,10 @@ def _client(config: dict):
     """One client per endpoint and event loop, shared by every run: its kept-alive connections
     (TLS handshakes, with a real endpoint) serve the next run too. No cookie jar: nothing one run
     is answered travels with another's requests. Connections: as many as a foreach's calls in
-    flight (openai's limits, the client used before)."""
+    flight (openai's limits, the client used before), in netguard's cheaper pool. The endpoint
+    is the server's configuration, not a workflow's: no address check (as with the openai client)."""
+    import urllib.request
+
     import httpx
 
     loop = asyncio.get_running_loop()
@@ -200,9 +204,12 @@ def _client(config: dict):
     key = str(config["base_url"])
     client = per_loop.get(key)
     if client is None or client.is_closed:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5.0)
+        # a proxy from the environment (HTTPS_PROXY...) needs httpx's own transport, which reads it
+        transport = None if urllib.request.getproxies() else pooled_transport(limits)
         client = per_loop[key] = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5.0),
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])), follow_redirects=True)
+            limits=limits, transport=transport, follow_redirects=True,
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
     return client
 
 
