@@ -7,6 +7,7 @@ from typing import Any
 
 from .actions import Action, ActionRegistry, default_registry
 from .expressions import condition_source, has_expression
+from .loader import collector_paused
 from .source import path_str
 from .spec import ActionStep, ForeachStep, GroupStep, ParallelStep, SwitchStep, Workflow, walk_steps
 from .values import lenient
@@ -52,11 +53,20 @@ class Plan:
     step_ids: frozenset
     on_failure: tuple | None = None
     finally_: tuple | None = None
+    _described: list | None = field(default=None, repr=False)
 
     def describe(self) -> list[dict]:
         """The step tree as plain data (id, kind, action, children; a switch's cases, hooks and
         compensations under their keys) for displays. The workflow's own hooks are the last
-        entries, marked ``"hook": "on_failure" | "finally"``."""
+        entries, marked ``"hook": "on_failure" | "finally"``.
+
+        Built once: every run of the plan hands it to its ``run.started`` event, so the same
+        list is returned each time and callers must not change it."""
+        if self._described is None:
+            self._described = self._describe()
+        return self._described
+
+    def _describe(self) -> list[dict]:
         def many(lists: tuple) -> list[dict]:
             return [one(c) for c in lists[0]]
 
@@ -87,7 +97,11 @@ class Plan:
 
 def plan(workflow: Workflow, registry: ActionRegistry | None = None) -> Plan:
     """Turn a validated workflow into a Plan; actions are resolved through ``registry``."""
-    registry = registry or default_registry()
+    with collector_paused():  # a node and its parameters per step, all kept: as for load
+        return _plan(workflow, registry or default_registry())
+
+
+def _plan(workflow: Workflow, registry: ActionRegistry) -> Plan:
     nodes, dag = _plan_list(workflow.steps, registry)
     hooks = [*(workflow.on_failure or ()), *(workflow.finally_ or ())]
     ids = frozenset(step.id for step, _ in walk_steps(workflow.steps + hooks))
