@@ -256,11 +256,15 @@ class CriticalPath:
         kind = event.type
         if kind == "step.started":
             if event.path not in self.open:
-                self._started(event)
+                # an action step is kept as its event until something needs more (a wait, a
+                # retry, the summary): most end with nothing else said, and their list is found then
+                rec = event if event.kind == "action" else self._started(event)
+                if rec is not None:
+                    self.open[event.path] = rec
         elif kind in _ENDS:
             self._ended(event)
         elif kind == "step.retrying":
-            rec = self.open.get(event.path)
+            rec = self._rec(event.path)
             if rec is not None and event.delay > 0:
                 rec.backoff = _add(rec.backoff, Wait(event.delay))
         elif kind == "run.started" and self.begin is None:
@@ -268,8 +272,10 @@ class CriticalPath:
 
     def waited(self, path: str, cause: str, seconds: float, limit) -> None:
         """An action at ``path`` waited ``seconds`` for a ``slot`` of ``limit`` or a ``rate``."""
-        rec = self.open.get(path)
-        if rec is None or not seconds > 0 or cause not in ("slot", "rate"):
+        if not seconds > 0 or cause not in ("slot", "rate"):
+            return
+        rec = self._rec(path)
+        if rec is None:
             return
         wait = Wait(seconds, limit, seconds / 2, 2 * limit if limit else None)  # twice the slots or rate: half the wait
         if cause == "slot":
@@ -289,8 +295,10 @@ class CriticalPath:
 
     def _summary(self, end: float) -> dict:
         for path in sorted(self.open, key=len, reverse=True):
-            rec = self.open.pop(path)
-            self._deliver(rec, rec.result(end), SimpleNamespace(type="step.cancelled", path=path))
+            rec = self._rec(path)
+            del self.open[path]
+            if rec is not None:
+                self._deliver(rec, rec.result(end), SimpleNamespace(type="step.cancelled", path=path))
         res = combine(self.root.kids, self.root_deps, self.begin, end)
         data = {"critical_path": list(res.chain), "held_back": held_back(res.waits)}
         if res.cut:
@@ -319,25 +327,43 @@ class CriticalPath:
                     return (rec.kids, direct) if rec.kind != "action" else None
             direct = False
 
-    def _started(self, event) -> None:
+    def _rec(self, path: str):
+        """The open record at ``path`` (an action kept as its start event becomes one now), or None."""
+        rec = self.open.get(path)
+        if rec is None or type(rec) is _Rec:
+            return rec
+        rec = self._started(rec)
+        if rec is None:
+            del self.open[path]
+        else:
+            self.open[path] = rec
+        return rec
+
+    def _started(self, event) -> _Rec | None:
         found = self._home(event.path, True)
         if found is None:
-            return
+            return None
         home, direct = found
         path = event.path
         template_path = home.prefix + path[path.rfind(".") + 1:] if direct else template(path)
         info = self.shape.get(template_path)
         kind = info.kind if info is not None and info.kind == "repeat" else event.kind
-        self.open[path] = _Rec(path, template_path, kind, event.ts, info, home, direct)
+        return _Rec(path, template_path, kind, event.ts, info, home, direct)
 
     def _ended(self, event) -> None:
-        rec = self.open.pop(event.path, None)
-        if rec is None:  # never started: skipped, reused, refused before it started
-            found = self._home(event.path, False)
+        path = event.path
+        rec = self.open.pop(path, None)
+        if rec is None:  # never started (skipped, reused, refused before it started), or inside an action
+            found = self._home(path, False)
             if found is not None:
-                found[0].add(_id(event.path), NOTHING, event, found[1])
+                found[0].add(_id(path), NOTHING, event, found[1])
             return
-        self._deliver(rec, rec.result(event.ts), event)
+        if type(rec) is _Rec:
+            self._deliver(rec, rec.result(event.ts), event)
+            return
+        found = self._home(path, True)  # an action that waited for nothing: its chain is itself
+        if found is not None:
+            found[0].add(path[path.rfind(".") + 1:], Res(rec.ts, event.ts, (path,)), event, found[1])
 
     def _deliver(self, rec: _Rec, res: Res, event) -> None:
         rec.home.add(_id(rec.path), res, event, rec.direct)

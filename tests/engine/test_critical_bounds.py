@@ -60,7 +60,9 @@ def test_a_10000_item_foreach_keeps_only_the_items_in_flight_and_goes_through_it
         heapq.heappush(lanes, (free + length, lane))
         while pending and pending[0][0] <= lanes[0][0]:  # what happened before the next item starts
             tracker.emit(heapq.heappop(pending)[2])
-            most = max(most, len(tracker.open["per_file"].items.open))
+            items = tracker.open["per_file"].items  # made when the first item's first step ends
+            most = max(most, len(items.open) if items is not None else 0)
+            assert len(tracker.open) <= 1 + 8  # the foreach and the steps running now
     while pending:
         tracker.emit(heapq.heappop(pending)[2])
     end = max(t for t, _ in lanes)
