@@ -86,10 +86,27 @@ def _free(now: dt.datetime) -> Q:
     return Q(lease_owner="") | Q(lease_expires__lt=now)
 
 
-@transaction.atomic
 def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
     """Take the run's lease: ``(run, taken_over)``, or None when someone else holds it or the
     run has ended. ``taken_over``: the run was running in a process that is gone (clause 4)."""
+    # The common case, a fresh queued run outside any workflow limit whose lease is free, is
+    # one UPDATE in autocommit: its conditions are the whole claim, and what ``_claim`` would
+    # read first and then do is exactly this. It spares three round trips (BEGIN, the SELECT,
+    # COMMIT) of the ~20 a run makes. Anything else (a cancel, a limit, a takeover, a run
+    # continued after a decision, a race lost) is decided by ``_claim`` as before.
+    if Run.objects.filter(_free(timezone.now()), pk=run_id, status=Run.Status.QUEUED, started_at__isnull=True,
+                          concurrency_limit__isnull=True, cancel_requested=False).update(
+            lease_owner=PROCESS, lease_expires=_until(), worker=worker):
+        return _claimed(run_id), False
+    return _claim(run_id, worker)
+
+
+def _claimed(run_id: int) -> Run:
+    return Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id)
+
+
+@transaction.atomic
+def _claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
     now = timezone.now()
     run = Run.objects.filter(pk=run_id).values("status", "lease_owner", "lease_expires", "cancel_requested",
                                                "started_at", "workflow_id", "concurrency_limit").first()
@@ -115,7 +132,7 @@ def claim(run_id: int, worker: str) -> tuple[Run, bool] | None:
         _take_over(run_id, now, run["lease_owner"])
     elif not fresh:  # clause 6: continued after it waited for a person
         _again(run_id)
-    return Run.objects.select_related("version", "workflow__owner", "resumed_from").get(pk=run_id), taken_over
+    return _claimed(run_id), taken_over
 
 
 def _take_over(run_id: int, now, previous: str) -> None:
