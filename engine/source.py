@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import yaml
@@ -82,13 +83,42 @@ def step_path(data, path: Path) -> str:
     return ".".join(ids)
 
 
+#: a position kept as one int, ``line << _SHIFT | column`` (0-based, as libyaml counts): a
+#: 10 000-step document has 150 000 of them, and as tuples each would be one more object for the
+#: garbage collector to scan. A column is below 2**21 (a document is at most 1 MiB).
+_SHIFT = 22
+_COLUMN = (1 << _SHIFT) - 1
+
+
+class Positions(Mapping):
+    """``path -> (line, column)``, 1-based, read from the packed ints the parser keeps."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, packed: dict):
+        self.packed = packed
+
+    def __getitem__(self, path) -> tuple[int, int]:
+        value = self.packed[path]
+        return (value >> _SHIFT) + 1, (value & _COLUMN) + 1
+
+    def __contains__(self, path) -> bool:
+        return path in self.packed
+
+    def __iter__(self):
+        return iter(self.packed)
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+
 @dataclass(slots=True)
 class Document:
     """Parsed data and ``positions[path] = (line, column)``, both 1-based."""
 
     data: object
-    positions: dict
-    values: dict = None  # path -> position of the value itself (keys are in ``positions``)
+    positions: Positions
+    values: Positions = None  # path -> position of the value itself (keys are in ``positions``)
     #: path -> (YAML text, "number" | "boolean" | "null") of a key that was not text (``1:``,
     #: ``true:``, ``~:``): keys are made text (``'1'``, ``'True'``, ``'None'``); the rules that
     #: care (switch cases) look here
@@ -97,11 +127,12 @@ class Document:
     def position(self, path: Path) -> tuple[int, int]:
         """The nearest known position for ``path`` (walking up to its parents)."""
         path = tuple(path)
+        positions = self.positions
         while path:
-            if path in self.positions:
-                return self.positions[path]
+            if path in positions:
+                return positions[path]
             path = path[:-1]
-        return self.positions.get((), (1, 1))
+        return positions.get((), (1, 1))
 
     def issue(self, path: Path, message: str, at_value: bool = False) -> Issue:
         """An Issue at ``path``: at its key, or with ``at_value`` at the value itself."""
@@ -208,17 +239,17 @@ def _compose(text: str, filename: str) -> Document:
                 if is_map:
                     container[key] = value
                     here = path + (key,)
-                    positions[here] = (key_mark.line + 1, key_mark.column + 1)
-                    values[here] = (mark.line + 1, mark.column + 1)
+                    positions[here] = key_mark.line << _SHIFT | key_mark.column
+                    values[here] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
                     size += 1
                 elif container is not None:
-                    positions[path + (len(container),)] = (mark.line + 1, mark.column + 1)
+                    positions[path + (len(container),)] = mark.line << _SHIFT | mark.column
                     container.append(value)
                     size += 1
                 else:
                     root = value
-                    positions[()] = _mark(mark)
+                    positions[()] = mark.line << _SHIFT | mark.column
                 continue
             if kind is _MappingEndEvent or kind is _SequenceEndEvent:
                 value, inner, mark = container, size, start
@@ -228,12 +259,12 @@ def _compose(text: str, filename: str) -> Document:
                 if is_map:
                     container[key] = value
                     here = path + (key,)
-                    positions[here] = (key_mark.line + 1, key_mark.column + 1)
-                    values[here] = (mark.line + 1, mark.column + 1)
+                    positions[here] = key_mark.line << _SHIFT | key_mark.column
+                    values[here] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
                     size += inner
                 elif container is not None:
-                    positions[path + (len(container),)] = (mark.line + 1, mark.column + 1)
+                    positions[path + (len(container),)] = mark.line << _SHIFT | mark.column
                     container.append(value)
                     size += inner
                 else:
@@ -266,12 +297,12 @@ def _compose(text: str, filename: str) -> Document:
                 mark = event.start_mark
                 if is_map:
                     container[key] = value
-                    positions[child] = _mark(key_mark)
-                    values[child] = _mark(mark)
+                    positions[child] = key_mark.line << _SHIFT | key_mark.column
+                    values[child] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
                     size += inner
                 elif container is not None:
-                    positions[child] = _mark(mark)
+                    positions[child] = mark.line << _SHIFT | mark.column
                     container.append(value)
                     size += inner
                 else:
@@ -286,7 +317,7 @@ def _compose(text: str, filename: str) -> Document:
             if event.tag and event.tag not in ("!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
                 raise _fail(filename, event.start_mark, f"unsupported YAML tag {event.tag}", child)
             if container is None:
-                positions[()] = _mark(event.start_mark)
+                positions[()] = event.start_mark.line << _SHIFT | event.start_mark.column
             stack.append((container, is_map, path, key, key_mark, size, anchor, start))
             is_map = kind is yaml.MappingStartEvent
             container, path, key, key_mark, size = ({} if is_map else []), child, _NO_KEY, None, 1
@@ -297,8 +328,8 @@ def _compose(text: str, filename: str) -> Document:
         raise WorkflowInvalid(problems, filename)
     if root is _NO_KEY or root is None:
         raise _fail(filename, None, "the document is empty")
-    positions.setdefault((), (1, 1))
-    return Document(root, positions, values, typed_keys)
+    positions.setdefault((), 0)  # (1, 1)
+    return Document(root, Positions(positions), Positions(values), typed_keys)
 
 
 _ScalarEvent, _MappingEndEvent, _SequenceEndEvent = yaml.ScalarEvent, yaml.MappingEndEvent, yaml.SequenceEndEvent

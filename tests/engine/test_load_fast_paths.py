@@ -137,3 +137,14 @@ def test_the_first_problem_found_is_the_one_a_breadth_first_walk_meets(source, m
 def test_references_carry_their_static_keys_and_skip_called_names():
     assert references("len(a.b[0]['c']) + x[y].z + default(m.n, 0)") == [  # breadth first
         ("m", ("n",)), ("x", ()), ("y", ()), ("a", ("b", 0, "c"))]
+
+
+def test_positions_far_along_one_line_are_exact():
+    text = "[" + "1," * 150_000 + "{a: 1, b: 2}]"
+    doc = parse(text)
+    assert doc.positions[(150_000,)] == (1, 300_002)
+    assert doc.positions[(150_000, "b")] == (1, 300_009) and doc.values[(150_000, "b")] == (1, 300_012)
+    with pytest.raises(WorkflowInvalid) as info:
+        parse("\n" * 70_000 + text.replace("b: 2", "a: 2"))
+    issue = info.value.issues[0]
+    assert (issue.line, issue.column, issue.message) == (70_001, 300_009, "duplicate key 'a'")
