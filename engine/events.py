@@ -7,7 +7,7 @@ and write elsewhere).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 
@@ -146,6 +146,27 @@ class StepCompensated(Event):
 EVENT_TYPES = {cls.type: cls for cls in (RunStarted, RunFinished, StepStarted, StepRetrying, StepSucceeded,
                                          StepFailed, StepSkipped, StepCancelled, ForeachProgress, LogLine,
                                          StepWaiting, StepCompensated)}
+
+
+def _maker(cls):
+    """``cls.fast(seq, ts, run_id, ...)``: the same frozen event as ``cls(...)``, built about three
+    times cheaper (the runner builds two a step). A frozen dataclass sets each field through
+    ``object.__setattr__``; here a twin class with the same slots and plain attribute setting
+    fills them, then the instance becomes a ``cls`` (same layout: ``__class__`` may change)."""
+    names = [f.name for f in fields(cls)]
+    twin = type(f"_{cls.__name__}Fill", (cls.__base__,), {
+        "__slots__": cls.__slots__, "__setattr__": object.__setattr__, "__delattr__": object.__delattr__})
+    params = ", ".join(n if f.default is MISSING else f"{n}=_d_{n}" for n, f in zip(names, fields(cls)))
+    body = "".join(f"    e.{n} = {n}\n" for n in names)
+    scope = {"_new": object.__new__, "_twin": twin, "_cls": cls,
+             **{f"_d_{f.name}": f.default for f in fields(cls) if f.default is not MISSING}}
+    exec(f"def fast({params}):\n    e = _new(_twin)\n{body}    e.__class__ = _cls\n    return e\n", scope)
+    return staticmethod(scope["fast"])
+
+
+for _cls in EVENT_TYPES.values():
+    _cls.fast = _maker(_cls)
+
 TERMINAL_STEP_TYPES = frozenset({"step.succeeded", "step.failed", "step.skipped", "step.cancelled"})
 
 
