@@ -64,9 +64,7 @@ def moment(text: str, *, end: bool = False) -> datetime:
 
 def runs_for(user, filters: RunFilters):
     """The runs ``user`` may list that pass ``filters``, newest first (not yet paged)."""
-    runs = visible_to(user, Run.objects.select_related("workflow__owner", "version"), "workflow__owner")
-    # the list never shows the YAML: a page of runs does not load a megabyte per version
-    runs = runs.defer("workflow__yaml", "version__yaml")
+    runs = summaries(visible_to(user, Run.objects.select_related("workflow__owner", "version"), "workflow__owner"))
     if filters.status is not None:
         runs = runs.filter(status=filters.status)
     if filters.workflow is not None:
@@ -78,6 +76,12 @@ def runs_for(user, filters: RunFilters):
     if filters.until:
         runs = runs.filter(created_at__lt=moment(filters.until, end=True))
     return runs.order_by("-created_at", "-id")
+
+
+def summaries(runs):
+    """Runs as the lists read them: never the YAML, the inputs, outputs or summary (a page of runs
+    does not load a megabyte a version or a run)."""
+    return runs.defer("workflow__yaml", "version__yaml", "inputs", "outputs", "summary", "error")
 
 
 def page(user, filters: RunFilters) -> tuple[list[Run], int]:

@@ -138,6 +138,27 @@ class StepOut(Schema):
     duration_ms: float | None
 
 
+class RunSummaryOut(Schema):
+    """A run in a list (``GET /api/runs/``, a workflow's runs): what a row shows, never the run's
+    inputs, outputs, summary or error (``GET /api/runs/{id}`` has them)."""
+
+    id: int
+    workflow_id: int
+    workflow: str
+    owner: str = Field("", description="the workflow's owner's user name (staff see everyone's runs)")
+    version: int
+    status: str
+    mode: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    origin: str = Field("manual", description="how it was started: manual, cli, schedule, webhook, api, resume, rerun")
+    origin_detail: dict = Field(default_factory=dict, description='{"trigger", "slot"} (schedule), {"trigger"} '
+                                '(webhook), {"token"} (api), {"run"} (resume, rerun)')
+    origin_text: str = Field("manual", description='the origin in words: "schedule nightly at 2026-11-24 02:00 UTC"')
+
+
 class RunOut(Schema):
     id: int
     workflow_id: int

@@ -1,0 +1,36 @@
+"""The run lists answer summaries (``GET /api/runs/``, ``GET /api/workflows/{id}/runs``): what a
+row shows, never a run's inputs, outputs, summary or error, so a page of 50 runs stays under
+10 KB on the wire (gzipped, as browsers ask) whatever the runs hold; the run's own answer keeps
+all of it."""
+
+import gzip
+
+import pytest
+
+from builder.models import Run
+from builder.services import create_run
+
+pytestmark = pytest.mark.django_db
+
+SHOWN = {"id", "workflow_id", "workflow", "owner", "version", "status", "mode", "created_at", "started_at",
+         "finished_at", "duration_ms", "origin", "origin_detail", "origin_text"}
+
+
+def test_a_page_of_runs_is_summaries_under_10_kb(alice_client, alice, workflow):
+    big = {"rows": ["x" * 100] * 500}
+    for _ in range(50):
+        run = create_run(workflow, alice, {"n": 3})
+        Run.objects.filter(pk=run.pk).update(status="failed", outputs=big, error="e" * 2000, duration_ms=1234.5,
+                                             summary={"blocks": [big]})
+    response = alice_client.get("/api/runs/")
+    rows = response.json()
+    assert len(rows) == 50 and len(response.content) < 15 * 1024, len(response.content)  # ~270 bytes a run
+    zipped = alice_client.get("/api/runs/", headers={"Accept-Encoding": "gzip"})  # as every browser asks
+    assert zipped["Content-Encoding"] == "gzip" and len(zipped.content) < 10 * 1024, len(zipped.content)
+    assert gzip.decompress(zipped.content) == response.content
+    assert set(rows[0]) == SHOWN
+    assert rows[0]["status"] == "failed" and rows[0]["duration_ms"] == 1234.5 and rows[0]["owner"] == "alice"
+    answer = alice_client.get(f"/api/workflows/{workflow.pk}/runs?limit=50")
+    assert set(answer.json()[0]) == SHOWN and len(answer.content) < 15 * 1024
+    detail = alice_client.get(f"/api/runs/{rows[0]['id']}").json()  # the run itself: everything
+    assert detail["outputs"] == big and detail["inputs"] == {"n": 3} and detail["error"] == "e" * 2000
