@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import heapq
 import operator as op
+import re
 from collections.abc import Mapping
 
 import simpleeval
@@ -241,30 +242,43 @@ def split_template(text: str) -> list[tuple[bool, str]]:
     """Split ``"a ${x} b"`` into ``[(False, 'a '), (True, 'x'), (False, ' b')]``; ``$${`` escapes."""
     parts: list[tuple[bool, str]] = []
     buf = []
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith("$${", i):
+    i = 0
+    while True:
+        j = text.find("${", i)
+        if j < 0:
+            if i < len(text):
+                buf.append(text[i:])
+            break
+        if j > i and text[j - 1] == "$":  # "$${" (read left to right, a "$" before "${" always escapes it)
+            buf.append(text[i:j - 1])
             buf.append("${")
-            i += 3
+            i = j + 2
             continue
-        if text.startswith("${", i):
-            end = _closing_brace(text, i + 2)
-            if end < 0:
-                raise ExpressionError("'${' without a closing '}'", text[i + 2:])
-            if buf:
-                parts.append((False, "".join(buf)))
-                buf = []
-            parts.append((True, text[i + 2:end]))
-            i = end + 1
-            continue
-        buf.append(text[i])
-        i += 1
+        if j > i:
+            buf.append(text[i:j])
+        end = _closing_brace(text, j + 2)
+        if end < 0:
+            raise ExpressionError("'${' without a closing '}'", text[j + 2:])
+        if buf:
+            parts.append((False, "".join(buf)))
+            buf = []
+        parts.append((True, text[j + 2:end]))
+        i = end + 1
     if buf:
-        parts.append((False, "".join(buf)))
+        joined = "".join(buf)
+        if joined:
+            parts.append((False, joined))
     return parts
 
 
+#: text up to the first bracket, brace or quote: an expression without any closes at the first "}"
+_PLAIN = re.compile(r"[^\[\](){}'\"]*")
+
+
 def _closing_brace(text: str, start: int) -> int:
+    end = _PLAIN.match(text, start).end()
+    if end < len(text) and text[end] == "}":
+        return end
     depth = 0
     quote = None
     i = start
@@ -293,25 +307,42 @@ def has_expression(value) -> bool:
     if isinstance(value, str):
         return "${" in value
     if isinstance(value, dict):
-        return any(has_expression(k) or has_expression(v) for k, v in value.items())
+        for k, v in value.items():
+            if isinstance(v, str):  # the common case, without a call
+                if "${" in v:
+                    return True
+            elif has_expression(v):
+                return True
+            if isinstance(k, str) and "${" in k:
+                return True
+        return False
     if isinstance(value, list):
-        return any(has_expression(v) for v in value)
+        for v in value:
+            if has_expression(v):
+                return True
     return False
 
 
 def expressions_in(value, path=()):
-    """Yield ``(path, expression source)`` for every ``${...}`` inside JSON data."""
-    if isinstance(value, str):
-        if "${" in value:
+    """Yield ``(path, expression source)`` for every ``${...}`` inside JSON data, in document
+    order. A stack, not nested generators: only text with ``${`` and containers are visited
+    (and given a path)."""
+    stack = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
             for is_expr, text in split_template(value):
                 if is_expr:
                     yield path, text
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from expressions_in(v, path + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from expressions_in(v, path + (i,))
+        elif isinstance(value, dict):
+            for k, v in reversed(value.items()):
+                if isinstance(v, str) and "${" in v or isinstance(v, (dict, list)):
+                    stack.append((v, path + (k,)))
+        elif isinstance(value, list):
+            for i in range(len(value) - 1, -1, -1):
+                v = value[i]
+                if isinstance(v, str) and "${" in v or isinstance(v, (dict, list)):
+                    stack.append((v, path + (i,)))
 
 
 def to_text(value, budget: Budget | None = None) -> str:

@@ -246,8 +246,9 @@ def _build_step(raw, path: tuple, doc: source.Document, issues: list[Issue], bro
         issues.append(doc.issue(path, f"this step could not be checked ({type(exc).__name__})"))
         return _stand_in(raw, full, path, doc)
     _restore(step, full)
-    step._path = path
-    step._pos = doc.position(path)
+    private = step.__pydantic_private__  # set in place: pydantic's __setattr__ is slow, on every step
+    private["_path"] = path
+    private["_pos"] = doc.position(path)
     return step
 
 
