@@ -109,6 +109,12 @@ async def one_run(client, base, port, workflow_id, watchers: int):
     return run, time.perf_counter() - start, latencies, counts
 
 
+def cpu_seconds(pid: int) -> float:
+    """The server's CPU time so far (less noisy than wall time on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rows_of(env, run_id: int) -> int:
     code = (f"from builder.models import Run; r = Run.objects.get(pk={run_id}); "
             "print(r.events.count() + r.steps.count())")
@@ -125,8 +131,11 @@ async def main(items: int, watchers: int) -> None:
         headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": base}
         created = await client.post("/api/workflows/", json={"yaml": workflow(items)}, headers=headers)
         workflow_id = created.json()["id"]
+        cpu = cpu_seconds(proc.pid)
         alone, alone_e2e, _, _ = await one_run(client, base, port, workflow_id, 0)
+        cpu_alone, cpu = cpu_seconds(proc.pid) - cpu, cpu_seconds(proc.pid)
         watched, watched_e2e, latencies, counts = await one_run(client, base, port, workflow_id, watchers)
+        cpu_watched = cpu_seconds(proc.pid) - cpu
         rows = rows_of(env, watched["id"])
     finally:
         proc.terminate()
@@ -148,6 +157,8 @@ async def main(items: int, watchers: int) -> None:
     print(f"  latency step finish -> client receipt over {len(lat)} receipts: p50 {p(0.5):.1f} ms, "
           f"p99 {p(0.99):.1f} ms")
     print(f"  database rows written: {rows} in {wall_watched:.2f} s = {rows / wall_watched:,.0f} rows/s")
+    print(f"  server CPU time (user + system, whole run): {cpu_alone:.2f} s with no watcher, {cpu_watched:.2f} s"
+          f" with {watchers} watchers")
 
 
 if __name__ == "__main__":

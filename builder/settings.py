@@ -228,9 +228,9 @@ WORKFLOW_MAX_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_OUTPUT_BYTES", str(
 WORKFLOW_MAX_STEP_OUTPUT_BYTES = int(os.environ.get("WORKFLOW_MAX_STEP_OUTPUT_BYTES", str(32 * 1024 * 1024)))
 WORKFLOW_MAX_SUB_RUNS = int(os.environ.get("WORKFLOW_MAX_SUB_RUNS", "1000"))  # workflow steps started
 #: seconds between a run's frames to its watchers at most (a frame carries every event written
-#: since the last): 0.05 is at most 20 messages a second a run, and an event waits at most that
+#: since the last): 0.03 is at most ~33 messages a second a run, and an event waits at most that
 #: long once stored (builder/recorder.py)
-WORKFLOW_STREAM_INTERVAL = max(float(os.environ.get("WORKFLOW_STREAM_INTERVAL", "0.05")), 0.01)
+WORKFLOW_STREAM_INTERVAL = max(float(os.environ.get("WORKFLOW_STREAM_INTERVAL", "0.03")), 0.01)
 #: who besides staff may read the server's WORKFLOW_SECRET_* secrets: usernames, group:NAME, or *
 WORKFLOW_ENV_SECRETS_FOR = env_list("WORKFLOW_ENV_SECRETS_FOR", "")
 #: a run's lease: its process renews it every third of this, and the recovery loops look every
