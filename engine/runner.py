@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import gc
 import threading
 import time
 import uuid
@@ -51,6 +52,45 @@ class RunResult:
     error: str | None
     duration_ms: float
     summary: dict = field(default_factory=dict)
+
+
+class _Collector:
+    """While any run is under way in this process, the garbage collector's full pass comes
+    ``FACTOR`` times less often; the thresholds are put back when the last run ends.
+
+    A full pass scans every tracked object of the process (a 10,000-step plan is ~180k of
+    them), and with the default thresholds one comes every ~70k net allocations: a run that
+    keeps 10,000 tasks and their events pays for several, about half its time. The younger
+    generations are collected as before, so short-lived cycles are freed as soon as ever; what
+    reached the oldest generation waits for at most ``FACTOR`` times longer (a bound, never a
+    leak: nothing is frozen or disabled). Other runs in the process only gain. If something
+    else changed the thresholds meanwhile, theirs are kept.
+    """
+
+    FACTOR = 10
+
+    def __init__(self):
+        self.lock = threading.Lock()  # runs may be under way on several threads' loops
+        self.runs = 0
+        self.saved = self.raised = None
+
+    def enter(self) -> None:
+        with self.lock:
+            self.runs += 1
+            if self.runs == 1:
+                self.saved = gc.get_threshold()
+                first, second, third = self.saved
+                self.raised = (first, second, third * self.FACTOR)
+                gc.set_threshold(*self.raised)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.runs -= 1
+            if self.runs == 0 and gc.get_threshold() == self.raised:
+                gc.set_threshold(*self.saved)
+
+
+COLLECTOR = _Collector()
 
 
 class Runner:
@@ -97,9 +137,11 @@ class Runner:
         if approvals is not None:
             execution.services["approvals"] = approvals
         self._runs[execution.run_id] = execution
+        COLLECTOR.enter()
         try:
             return await execution.execute()
         finally:
+            COLLECTOR.leave()
             self._runs.pop(execution.run_id, None)
 
     async def run_items(self, plan: Plan, path: str, values: dict, pairs: list, total: int, sink: ev.Sink, *,
@@ -119,9 +161,11 @@ class Runner:
         self._runs[run_id] = execution
         execution.loop = asyncio.get_running_loop()
         execution.body = asyncio.ensure_future(run_part(execution, node, path, root, pairs, total, lanes, on_item))
+        COLLECTOR.enter()
         try:
             await execution.body
         finally:
+            COLLECTOR.leave()
             self._runs.pop(run_id, None)
             await execution.close_resources()
 
