@@ -58,7 +58,8 @@ def parse_expression(source: str) -> tuple[ast.AST, tuple]:
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"too large: the expression is {len(text):,} characters long "
                               f"(at most {MAX_EXPRESSION_LENGTH:,})", short(source))
-    if _nesting_bound(text) > MAX_NESTING and _text_nesting(text) > MAX_NESTING:
+    # each level of nesting takes a character: most expressions are too short to need a count
+    if len(text) > MAX_NESTING and _nesting_bound(text) > MAX_NESTING and _text_nesting(text) > MAX_NESTING:
         raise ExpressionError(f"too large: the expression nests more than {MAX_NESTING} levels deep",
                               short(source))
     try:

@@ -198,9 +198,10 @@ def _compose(text: str, filename: str) -> Document:
     stack: list[tuple] = []  # the enclosing containers' state, while a nested one is read
     problems: list[Issue] = []  # bad values (numbers out of range, ...): all reported at the end
     # the container being read: its value (None at the top), whether it is a mapping, its path,
-    # the key read and not yet given a value, that key's mark, its size in nodes, its anchor
-    # and its start mark
-    container, is_map, path, key, key_mark, size, anchor, start = None, False, (), _NO_KEY, None, 0, None, None
+    # the key read and not yet given a value, that key's mark, ``total`` once it was counted
+    # (its size in nodes is 1 + what was counted since: scalars, containers, aliases expanded),
+    # its anchor and its start mark
+    container, is_map, path, key, key_mark, begun, anchor, start = None, False, (), _NO_KEY, None, 0, None, None
     root = _NO_KEY
     total = 0
     documents = 0
@@ -212,7 +213,8 @@ def _compose(text: str, filename: str) -> Document:
             if kind is _ScalarEvent:
                 value = event.value
                 tag = event.tag
-                plain = (tag is None or tag == "!") and (not event.implicit[0] or value[:1] not in special)
+                # untagged text no resolver claims (by its first character), or quoted
+                plain = (tag is None or tag == "!") and (value[:1] not in special or not event.implicit[0])
                 if is_map and key is _NO_KEY:
                     if plain:
                         if value in container:
@@ -242,31 +244,27 @@ def _compose(text: str, filename: str) -> Document:
                     positions[here] = key_mark.line << _SHIFT | key_mark.column
                     values[here] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
-                    size += 1
                 elif container is not None:
                     positions[path + (len(container),)] = mark.line << _SHIFT | mark.column
                     container.append(value)
-                    size += 1
                 else:
                     root = value
                     positions[()] = mark.line << _SHIFT | mark.column
                 continue
             if kind is _MappingEndEvent or kind is _SequenceEndEvent:
-                value, inner, mark = container, size, start
+                value, mark = container, start
                 if anchor:
-                    anchors[anchor] = (value, inner)
-                container, is_map, path, key, key_mark, size, anchor, start = stack.pop()
+                    anchors[anchor] = (value, total - begun + 1)
+                container, is_map, path, key, key_mark, begun, anchor, start = stack.pop()
                 if is_map:
                     container[key] = value
                     here = path + (key,)
                     positions[here] = key_mark.line << _SHIFT | key_mark.column
                     values[here] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
-                    size += inner
                 elif container is not None:
                     positions[path + (len(container),)] = mark.line << _SHIFT | mark.column
                     container.append(value)
-                    size += inner
                 else:
                     root = value
                 continue
@@ -300,11 +298,9 @@ def _compose(text: str, filename: str) -> Document:
                     positions[child] = key_mark.line << _SHIFT | key_mark.column
                     values[child] = mark.line << _SHIFT | mark.column
                     key = _NO_KEY
-                    size += inner
                 elif container is not None:
                     positions[child] = mark.line << _SHIFT | mark.column
                     container.append(value)
-                    size += inner
                 else:
                     root = value
                 continue
@@ -318,9 +314,9 @@ def _compose(text: str, filename: str) -> Document:
                 raise _fail(filename, event.start_mark, f"unsupported YAML tag {event.tag}", child)
             if container is None:
                 positions[()] = event.start_mark.line << _SHIFT | event.start_mark.column
-            stack.append((container, is_map, path, key, key_mark, size, anchor, start))
+            stack.append((container, is_map, path, key, key_mark, begun, anchor, start))
             is_map = kind is yaml.MappingStartEvent
-            container, path, key, key_mark, size = ({} if is_map else []), child, _NO_KEY, None, 1
+            container, path, key, key_mark, begun = ({} if is_map else []), child, _NO_KEY, None, total
             anchor, start = event.anchor, event.start_mark
     finally:
         loader.dispose()
