@@ -1,5 +1,6 @@
 """ASGI entry point (daphne): HTTP through Django, websockets through Channels."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder.settings")
@@ -24,3 +25,10 @@ application = ProtocolTypeRouter({
 
 if os.environ.get("WORKFLOW_RECOVER_ON_START", "1") == "1":
     start_recovery()  # runs whose process stopped are taken over (builder/leases.py)
+
+# What the imports made (Django, the apps, the engine: ~110k objects) lives as long as the
+# process: out of the collector's reach, a full collection scans only what runs make. Measured
+# on bench/streaming.py: the server's full collections took 364 ms (the longest 169 ms, a stall
+# of every stream) without this, 88 ms (53 ms) with it.
+gc.collect()
+gc.freeze()
