@@ -275,7 +275,7 @@ def workflow_runs(request, workflow_id: int = WORKFLOW_ID, limit: int = Query(50
 async def start_run(request, body: RunIn, workflow_id: int = WORKFLOW_ID):
     """Start a run (inputs checked first); it goes on in the server after this answers."""
     run = await sync_to_async(_new_run)(request, workflow_id, body)
-    execution.schedule(run.pk)
+    execution.schedule(run.pk, owner_id=run.workflow.owner_id)
     return Status(201, run_out(run))
 
 
@@ -284,8 +284,8 @@ def _new_run(request, workflow_id: int, body: RunIn) -> Run:
     version = None
     if body.version is not None:
         version = get_object_or_404(WorkflowVersion, workflow=workflow, number=body.version)
-    run = create_run(workflow, request.user, body.inputs, version=version, **token_origin(request))
-    return Run.objects.select_related("workflow", "version").get(pk=run.pk)
+    # the new row holds its workflow (owner loaded) and version already: no need to read it again
+    return create_run(workflow, request.user, body.inputs, version=version, **token_origin(request))
 
 
 # -- validation and actions --------------------------------------------------------------------
