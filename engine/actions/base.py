@@ -68,6 +68,10 @@ class Action:
     Params: ClassVar[type[BaseModel]] = Params
     #: the JSON Schema of the output, where its shape is fixed (the editor offers its fields)
     output_schema: ClassVar[dict | None] = None
+    #: ``run`` is async and neither reads nor binds to the task it runs in (no ``asyncio.timeout``,
+    #: no cancel scope, no ``current_task``): a parallel branch of it may start in its block's
+    #: task and get a Task of its own only once it waits (blocks/common.py, ``start``)
+    eager: ClassVar[bool] = False
 
     @property
     def is_async(self) -> bool:

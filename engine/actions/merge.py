@@ -55,6 +55,7 @@ class Merge(Action):
     title = "Merge"
     description = "Merge mappings, concatenate lists, collect values, or zip lists."
     category = "Data"
+    eager = True  # plain awaits of futures only: see Action.eager
     Params = MergeParams
 
     async def run(self, params: MergeParams, ctx) -> Any:

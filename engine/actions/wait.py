@@ -21,6 +21,7 @@ class Wait(Action):
     title = "Wait"
     description = "Wait for a while, then return a value."
     category = "Flow"
+    eager = True  # plain awaits of futures only: see Action.eager
     Params = WaitParams
 
     async def run(self, params: WaitParams, ctx) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 
 from ..errors import StepFailed, Waiting
 
@@ -128,3 +129,81 @@ async def stop(tasks) -> None:
 def _retrieve(task: asyncio.Task) -> None:
     if not task.cancelled():
         task.exception()
+
+
+# -- branches without a Task until they wait ------------------------------------------------------
+
+class Done:
+    """A branch that ended at its first step (``start``): read as a finished Task is."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self, value, error: BaseException | None):
+        self.value, self.error = value, error
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return isinstance(self.error, asyncio.CancelledError)
+
+    def exception(self):
+        if self.cancelled():
+            raise self.error
+        return self.error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def cancel(self, msg=None) -> bool:
+        return False
+
+
+class _Rest(Coroutine):
+    """What is left of a coroutine that ``start`` ran up to a wait: its Task's first step hands
+    the awaited future over (the Task waits for it as if it had been awaited in it), then every
+    step and every cancel goes on into the coroutine itself."""
+
+    __slots__ = ("coro", "waiting")
+    _GONE = object()
+
+    def __init__(self, coro, waiting):
+        self.coro, self.waiting = coro, waiting
+
+    def send(self, value):
+        waiting = self.waiting
+        if waiting is not _Rest._GONE:
+            self.waiting = _Rest._GONE
+            return waiting
+        return self.coro.send(value)
+
+    def throw(self, typ, val=None, tb=None):
+        self.waiting = _Rest._GONE
+        return self.coro.throw(typ, val, tb) if val is not None or tb is not None else self.coro.throw(typ)
+
+    def close(self) -> None:
+        self.coro.close()
+
+    def __await__(self):
+        return self
+
+
+def start(loop, coro):
+    """Run ``coro`` (a step's coroutine) up to its first wait, in the caller's task.
+
+    A step that ends there (a no-op, a merge) needs no Task at all: it is a ``Done``. One that
+    waits goes on in a Task of its own from where it stands, exactly as if it had been one from
+    the start (same cancellation, same outcome). Only for steps whose code does not depend on
+    which task runs it (``Action.eager``, no ``timeout``: ``asyncio.timeout`` binds to the
+    current task). Its done callbacks, as a Task's, run only later: the caller runs them for a
+    Done once every branch has started, in order, as the loop would have.
+    """
+    try:
+        waiting = coro.send(None)
+    except StopIteration as stop:
+        return Done(stop.value, None)
+    except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - the branch's outcome, as a Task keeps it
+        return Done(None, exc)
+    return loop.create_task(_Rest(coro, waiting))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ..errors import StepFailed, Waiting
-from .common import Policy, stop
+from .common import Done, Policy, start, stop
 
 
 async def run_parallel(ex, node, scope, path: str, frames: tuple):
@@ -37,14 +37,23 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
         if lost or remaining == 0:
             decided.set_result(None)
 
-    if sem is None:
-        tasks = [loop.create_task(ex.run_action(child, scope, prefix + child.id, frames) if ex.plain(child)
-                                  else ex.run_node(child, scope, prefix, frames)) for child in branches]
-    else:
-        tasks = [loop.create_task(branch(child)) for child in branches]
-    for task in tasks:
-        task.add_done_callback(on_done)
+    tasks: list = []
     try:
+        if sem is None:
+            for child in branches:
+                if not ex.plain(child):
+                    tasks.append(loop.create_task(ex.run_node(child, scope, prefix, frames)))
+                elif child.action.eager and child.step.timeout is None:  # a Task only once it waits
+                    tasks.append(start(loop, ex.run_action(child, scope, prefix + child.id, frames)))
+                else:
+                    tasks.append(loop.create_task(ex.run_action(child, scope, prefix + child.id, frames)))
+        else:
+            tasks = [loop.create_task(branch(child)) for child in branches]
+        for task in tasks:
+            if type(task) is Done:
+                on_done(task)
+            else:
+                task.add_done_callback(on_done)
         await decided
     finally:
         await stop(tasks)
