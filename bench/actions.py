@@ -104,8 +104,9 @@ class FakeServer:
                                                                       "most_in_flight": 0, "connections": "?"}
 
     def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 async def _bare(url: str, calls: int, concurrency: int, client) -> float:
@@ -125,13 +126,20 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
     """The engine's llm steps against the fake server, next to the same calls made with bare httpx
     and with the openai client alone (interleaved rounds, median): the split says whose time it is."""
     fake = FakeServer()
+    try:
+        await _bench_llm(fake, calls, concurrency, delay, rounds)
+    finally:
+        fake.close()  # (its process would outlive a failed bench)
+
+
+async def _bench_llm(fake: FakeServer, calls: int, concurrency: int, delay: float, rounds: int) -> None:
     url = fake.url(f"slow/{delay:g}")
     settings = engine.EngineSettings(extra={"llm_connections": {"default": {"base_url": url, "model": "fake-1"}}})
     doc = {"name": "llm-bench", "steps": [{"id": "each", "foreach": list(range(calls)), "concurrency": concurrency,
                                            "steps": [{"id": "ask", "uses": "llm",
                                                       "with": {"prompt": "Summarize item ${item}"}}]}]}
     cold, result = await run(doc, settings)  # the first in this process: imports and first connections
-    cold_connections = fake.stats()["connections"]
+    cold_connections = fake.stats().get("connections", "?")
     ideal = -(-calls // concurrency) * delay
     body = lambda i: {"model": "fake-1", "messages": [{"role": "user", "content": f"Summarize item {i}"}]}  # noqa: E731
     import openai
@@ -169,7 +177,6 @@ async def bench_llm(calls: int = 100, concurrency: int = 20, delay: float = 0.2,
                 conns = stats.get("connections", "?")
     await bare_client.aclose()
     await openai_client.close()
-    fake.close()
     med = {name: statistics.median(v) for name, v in walls.items()}
     late = {name: statistics.median(v) for name, v in server.items()}
     cpu = {name: statistics.median(v) for name, v in cpus.items()}

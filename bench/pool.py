@@ -73,6 +73,13 @@ async def main(rounds: int, seconds: float) -> None:
     assert warm.status == "succeeded", warm.error
     print(f"pool start (first run, {workers} workers): {time.perf_counter() - first:.3f} s")
 
+    trivial = workflow("trivial", 10, False)  # 4 steps of next to no work: the pool's own cost a call
+    start = time.perf_counter()
+    for _ in range(10):
+        await runner.run(trivial, {})
+    per_call = (time.perf_counter() - start) / (10 * BRANCHES)
+    print(f"a python step of next to no work, warm pool: {per_call * 1000:.2f} ms (round trip, through the engine)")
+
     bare = ProcessPoolExecutor(workers)
     list(bare.map(count_primes, [10] * workers))  # its workers started too
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
 
@@ -184,7 +183,10 @@ def _read(reply: dict, name: str, model: str) -> tuple[str, dict, str]:
     return text, counts, answered if isinstance(answered, str) and answered else model
 
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+#: {event loop: {base_url: client}}. Not a WeakKeyDictionary: a client's connections hold their
+#: loop, so the entry would never go; a closed loop's clients are dropped when a new loop comes
+#: (a worker running each run in its own ``asyncio.run`` keeps one loop's clients, not all).
+_clients: dict[asyncio.AbstractEventLoop, dict] = {}
 
 
 def _client(config: dict):
@@ -200,6 +202,8 @@ def _client(config: dict):
     loop = asyncio.get_running_loop()
     per_loop = _clients.get(loop)
     if per_loop is None:
+        for old in [old for old in _clients if old.is_closed()]:
+            del _clients[old]  # their sockets close as the clients are collected
         per_loop = _clients[loop] = {}
     key = str(config["base_url"])
     client = per_loop.get(key)

@@ -164,3 +164,17 @@ async def test_runs_share_the_endpoints_kept_alive_connections():
     stats = fake.stats()
     fake.close()
     assert stats["calls"] == 20 and stats["connections"] <= 5 and stats["most_in_flight"] == 5
+
+
+def test_a_closed_loops_clients_are_dropped_when_a_new_loop_calls(fake):
+    """Each run in its own asyncio.run (as a worker may do) keeps one loop's clients, not every one."""
+    loops = []
+
+    async def one():
+        loops.append(asyncio.get_running_loop())
+        result, _ = await ask(fake, prompt="x")
+        assert result.status == "succeeded"
+
+    asyncio.run(one())
+    asyncio.run(one())
+    assert loops[0] not in llm._clients and list(llm._clients) == [loops[1]]
