@@ -296,6 +296,8 @@ def children(step) -> list:
 def step_lists(step) -> list[tuple[tuple, list]]:
     """Every list of steps held by ``step`` (or a Workflow) as ``(key path, steps)``:
     ``(("steps",), [...])``, ``(("cases", "invoice"), [...])``, ``(("finally",), [...])``."""
+    if type(step) is ActionStep and not step.compensate:  # most steps: nothing to build
+        return []
     out = []
     if isinstance(step, ParallelStep):
         out.append((("parallel",), step.parallel))

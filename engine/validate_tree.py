@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 
 from .expressions import condition_source
-from .spec import (ID_PATTERN, STEP_LIST_KEYS, ForeachStep, GroupStep, ParallelStep, SwitchStep, Workflow,
-                   extra_lists, step_kind)
+from .spec import (ID_PATTERN, STEP_LIST_KEYS, ActionStep, ForeachStep, GroupStep, ParallelStep, SwitchStep,
+                   Workflow, extra_lists, step_kind)
 
 WORK, BRANCHES, BODY, CASE, HOOK, COMP = "work", "branches", "body", "case", "hook", "comp"
 _KINDS = {"parallel": BRANCHES, "default": CASE, "compensate": COMP, "on_failure": HOOK, "finally": HOOK}
@@ -71,6 +71,8 @@ class Broken:
 def lists_of(step) -> list[tuple[tuple, list, str]]:
     """Every list of steps ``step`` (or a Workflow) holds, as ``(key path, steps, kind)``;
     its own work first, then its hooks and its compensation."""
+    if type(step) is ActionStep and not step.compensate:  # most steps: nothing to build
+        return []
     if isinstance(step, Broken):
         return step.lists
     out = []
