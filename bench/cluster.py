@@ -25,10 +25,12 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -40,8 +42,8 @@ from tests.procs import descendants  # noqa: E402
 from tests.servers import Daphne, deployment_env, manage, migrated  # noqa: E402
 
 from bench.cluster_kit import (  # noqa: E402
-    CLIENTS, CLOSED_1011, CRASH, ONE_STEP, PG, REDIS_URL, SMALL, STARTED, USERS, Worker, create, login, machine,
-    start, stats, web, workers, ws_headers, ws_url)
+    CLIENTS, CLOSED_1011, CRASH, ONE_STEP, PG, REDIS_URL, SMALL, STARTED, USERS, Worker, cpu_seconds, create, login,
+    machine, start, stats, web, workers, ws_headers, ws_url)
 
 
 async def queue_runs(server: Daphne, n: int) -> tuple[list[int], float]:
@@ -89,7 +91,7 @@ async def latency(server: Daphne, runs: int) -> dict[str, list[float]]:
     client = await login(server.base, "bench0")
     workflow_id = await create(client, ONE_STEP)
     found: dict[str, list] = {k: [] for k in ("post", "list_first", "list_finished", "run_first", "run_finished",
-                                              "dropped")}
+                                              *SPLIT, "dropped")}
     lst, done = None, 0
     while len(found["post"]) < runs and len(found["dropped"]) < runs:
         if lst is None:
@@ -112,11 +114,20 @@ async def latency(server: Daphne, runs: int) -> dict[str, list[float]]:
     return found
 
 
+#: where a sample's time goes, in seconds after the POST was sent: the run's row made (its
+#: created_at), run.started and run.finished (their ``ts``, by the clock of the process that ran
+#: the run: the same host's)
+SPLIT = ("split_created", "split_started", "split_finished")
+
+
 async def latency_sample(server: Daphne, client, workflow_id: int, lst) -> tuple[float, dict[str, float]]:
+    sent = time.time()
     began = time.perf_counter()
-    run_id = await start(client, workflow_id)
+    answer = await client.post(f"/api/workflows/{workflow_id}/runs", json={})
+    assert answer.status_code == 201, answer.text[:500]
+    run_id = answer.json()["id"]
     posted = time.perf_counter() - began
-    seen: dict[str, float] = {}
+    seen: dict[str, float] = {"split_created": datetime.fromisoformat(answer.json()["created_at"]).timestamp() - sent}
     async with websockets.connect(ws_url(server, f"runs/{run_id}/?after=0"),
                                   additional_headers=ws_headers(client, server)) as one:
         async def on_list():
@@ -135,6 +146,9 @@ async def latency_sample(server: Daphne, client, workflow_id: int, lst) -> tuple
                 now = time.perf_counter() - began
                 if frame["type"] == "events" and frame["events"]:
                     seen.setdefault("run_first", now)
+                    for event in frame["events"]:
+                        if event["type"] in ("run.started", "run.finished"):
+                            seen["split_" + event["type"][4:]] = event["ts"] - sent
                     if any(e["type"] == "run.finished" for e in frame["events"]):
                         seen["run_finished"] = now
 
@@ -149,6 +163,11 @@ def print_latency(mode: str, found: dict) -> None:
           f" run.finished {stats(found['list_finished'])}")
     print(f"    ws/runs/<id>/?after=0 (opened once the POST answered, as the monitor): first event "
           f"{stats(found['run_first'])}; run.finished {stats(found['run_finished'])}")
+    median = {key: statistics.median(found[key]) * 1000 for key in (*SPLIT, "list_finished") if found[key]}
+    if len(median) == 4:
+        print(f"    where it goes (medians after the POST was sent): the run's row made {median['split_created']:.1f} ms,"
+              f" run.started {median['split_started']:.1f} ms, run.finished {median['split_finished']:.1f} ms (both by"
+              f" the executing process's clock), on ws/workflows/ {median['list_finished']:.1f} ms")
 
 
 # -- 3. kill -9 -------------------------------------------------------------------------------
@@ -264,11 +283,19 @@ async def bench(args, env: dict, db, tmp: str) -> None:
           "runs/s over the first run's start to the last run's end")
     for count in (1, 2, 4):
         ids, submitted = await queue_runs(server, n)
+        transactions, database = committed(db), backends_cpu(db)
         pool = workers(env, [f"bench-w{i + 1}" for i in range(count)])
         wall, statuses = await drained(db, ids, n)
+        cpu = sum(cpu_seconds(worker.proc.pid) - worker.cpu_ready for worker in pool)
+        database = backends_cpu(db) - database
+        await asyncio.sleep(1)  # PostgreSQL publishes its counters within a second
+        transactions = committed(db) - transactions - db.calls  # less the bench's own polling
         print(f"  {count} worker process{'es' if count > 1 else ' '}: {n / wall:6.1f} runs/s, wall {wall:6.2f} s "
               f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}; the {n} POSTs took {submitted:5.2f} s "
               f"= {n / submitted:.0f} starts/s) [{machine()}]")
+        print(f"      per run: {1000 * cpu / n:5.2f} ms of the workers' CPU, {1000 * database / n:5.2f} ms of PostgreSQL's"
+              f" (its backends for this database), {transactions / n:4.1f} PostgreSQL transactions (the web "
+              "process's recovery loop included)")
         for worker in pool:
             worker.stop()
     pool = workers(env, ["bench-w1"])
@@ -281,6 +308,10 @@ async def bench(args, env: dict, db, tmp: str) -> None:
     embedded_env = migrated(deployment_env(WORKFLOW_EXECUTION="embedded", SQLITE_PATH=f"{tmp}/embedded.sqlite3"), USERS)
     alone = web(embedded_env)
     print_latency("embedded mode (one daphne, SQLite, in-memory channel layer)", await latency(alone, runs))
+    alone.stop()
+    alone = web({**env, "WORKFLOW_EXECUTION": "embedded", "REDIS_URL": ""})
+    print_latency("embedded mode on the same PostgreSQL (one daphne, in-memory channel layer)",
+                  await latency(alone, runs))
     alone.stop()
 
     print(f"\n3. kill -9 of the worker running a run (a foreach of 50 items x `wait 0.2`, concurrency 2; "
@@ -312,6 +343,36 @@ async def bench(args, env: dict, db, tmp: str) -> None:
               " reconnects (?after=N); the figures above count from the reconnected socket or drop the sample.")
 
 
+class Reader:
+    """``db(sql, *args)`` → rows, in autocommit; ``calls`` counts them (each one a transaction)."""
+
+    def __init__(self, connection):
+        self.connection, self.calls = connection, 0
+
+    def __call__(self, sql: str, *args):
+        self.calls += 1
+        return self.connection.execute(sql, args).fetchall()
+
+
+def committed(db) -> int:
+    """Transactions committed in the bench's database so far; resets ``db.calls``."""
+    [(count,)] = db("select xact_commit from pg_stat_database where datname = current_database()")
+    db.calls = 0
+    return count
+
+
+def backends_cpu(db) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the bench's database (the
+    ones that ended meanwhile are not counted: read it before stopping the workers)."""
+    total = 0.0
+    for (pid,) in db("select pid from pg_stat_activity where datname = current_database()"):
+        try:
+            total += cpu_seconds(pid)
+        except OSError:  # ended meanwhile
+            pass
+    return total
+
+
 def interrupted(*_) -> None:
     """Ctrl+C and SIGTERM stop the bench wherever it is (asyncio's own SIGINT handler would only
     cancel the main task, which a library waiting on a socket may swallow)."""
@@ -341,7 +402,7 @@ def main() -> None:
             CELERY_SKIP_CHECKS="1"), USERS)
         connection = psycopg.connect(dbname=name, autocommit=True, **PG)
         try:
-            asyncio.run(bench(args, env, lambda sql, *a: connection.execute(sql, a).fetchall(), tmp))
+            asyncio.run(bench(args, env, Reader(connection), tmp))
         finally:
             connection.close()
         print(f"\n(the bench took {time.monotonic() - began:.0f} s)")

@@ -32,6 +32,13 @@ CLOSED_1011: list = []  # websockets daphne closed with 1011 (explained at the e
 STARTED: list = []  # every Daphne and Worker started, stopped at the end whatever happens
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f}"
@@ -59,6 +66,7 @@ class Worker:
                 break
             self.output.append(line)
             ready = bool(re.search(rf"{re.escape(name)}@\S+ ready\.", line))
+        self.cpu_ready = cpu_seconds(self.proc.pid) if ready else 0.0  # what starting it cost
         if not ready:
             self.stop()
             raise RuntimeError(f"worker {name} did not start:\n" + "".join(self.output[-30:]))
