@@ -43,7 +43,8 @@ class Info:
 
 
 def shape_of(plan) -> dict:
-    """``{template path: Info}`` for a Plan's steps; ``""`` is the run's own list."""
+    """``{template path: Info}`` for a Plan's blocks (an action step needs none); ``""`` is the
+    run's own list."""
     shape: dict = {}
 
     def deps_of(lists) -> dict:
@@ -57,6 +58,11 @@ def shape_of(plan) -> dict:
 
     def visit(node, prefix: str) -> None:
         path = prefix + node.id
+        if node.action is not None:  # a record needs nothing of the plan for an action: only its compensation
+            if node.compensate is not None:
+                for child in node.compensate[0]:
+                    visit(child, path + ".compensate.")
+            return
         step = node.step
         lists = [(node.children, node.dag)] if node.children else []
         lists += [v for v in (node.cases or {}).values()]

@@ -42,12 +42,17 @@ class RunSlots:
         self.action_slots = {name: asyncio.Semaphore(n) for name, n in limits.actions.items()}
         self.outer = outer  # ((slots, action_slots), ...) of the calling runs, outermost first
         self.by_node: dict = {}
+        # no limit here nor in a calling run: every step's Slots are NO_SLOT (nothing to look up)
+        self.unlimited = self.slots is None and not self.action_slots and \
+            all(slots is None and not actions for slots, actions in outer)
 
     def chain(self) -> tuple:
         """What a sub-workflow started here gets as its ``outer``."""
         return self.outer + ((self.slots, self.action_slots),)
 
     def for_node(self, node) -> Slots:
+        if self.unlimited:
+            return NO_SLOT
         slot = self.by_node.get(node)
         if slot is None:
             uses = node.step.uses
