@@ -262,6 +262,11 @@ class _Checker:
             expr = condition_source(step.if_)
             if expr is not None:
                 self.guarded(path + ("if",), self.check_expression, expr, path + ("if",), names)
+        if type(step) is ActionStep and not step.compensate:  # most steps: only their with to check
+            if step.with_:
+                where = path + ("with",)
+                self.guarded(where, self.check_value, step.with_, where, names)
+            return
         broken = isinstance(step, Broken)
         if isinstance(step, ActionStep) or broken and step.with_ is not None:
             self.guarded(path + ("with",), self.check_value, step.with_, path + ("with",), names)
