@@ -127,12 +127,13 @@ class Document:
     def position(self, path: Path) -> tuple[int, int]:
         """The nearest known position for ``path`` (walking up to its parents)."""
         path = tuple(path)
-        positions = self.positions
+        packed = self.positions.packed
         while path:
-            if path in positions:
-                return positions[path]
+            value = packed.get(path)
+            if value is not None:
+                return (value >> _SHIFT) + 1, (value & _COLUMN) + 1
             path = path[:-1]
-        return positions.get((), (1, 1))
+        return self.positions.get((), (1, 1))
 
     def issue(self, path: Path, message: str, at_value: bool = False) -> Issue:
         """An Issue at ``path``: at its key, or with ``at_value`` at the value itself."""
