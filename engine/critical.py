@@ -253,27 +253,29 @@ class CriticalPath:
     def emit(self, event) -> None:
         """Fold one event (never raises: a fault turns the figures off, the run goes on)."""
         if self.broken is None:
-            try:
-                self._emit(event)
-            except Exception as exc:  # noqa: BLE001 - the run matters more than its figures
-                self.broken = f"{type(exc).__name__}: {exc}"
+            fold = _FOLD.get(event.type)
+            if fold is not None:
+                try:
+                    fold(self, event)
+                except Exception as exc:  # noqa: BLE001 - the run matters more than its figures
+                    self.broken = f"{type(exc).__name__}: {exc}"
 
-    def _emit(self, event) -> None:
-        kind = event.type
-        if kind == "step.started":
-            if event.path not in self.open:
-                # an action step is kept as its event until something needs more (a wait, a
-                # retry, the summary): most end with nothing else said, and their list is found then
-                rec = event if event.kind == "action" else self._started(event)
-                if rec is not None:
-                    self.open[event.path] = rec
-        elif kind in _ENDS:
-            self._ended(event)
-        elif kind == "step.retrying":
-            rec = self._rec(event.path)
-            if rec is not None and event.delay > 0:
-                rec.backoff = _add(rec.backoff, Wait(event.delay))
-        elif kind == "run.started" and self.begin is None:
+    def _on_started(self, event) -> None:
+        path = event.path
+        if path not in self.open:
+            # an action step is kept as its event until something needs more (a wait, a retry,
+            # the summary): most end with nothing else said, and their list is found then
+            rec = event if event.kind == "action" else self._started(event)
+            if rec is not None:
+                self.open[path] = rec
+
+    def _on_retrying(self, event) -> None:
+        rec = self._rec(event.path)
+        if rec is not None and event.delay > 0:
+            rec.backoff = _add(rec.backoff, Wait(event.delay))
+
+    def _on_run_started(self, event) -> None:
+        if self.begin is None:
             self.begin = event.ts
 
     def waited(self, path: str, cause: str, seconds: float, limit) -> None:
@@ -373,6 +375,10 @@ class CriticalPath:
 
     def _deliver(self, rec: _Rec, res: Res, event) -> None:
         rec.home.add(_id(rec.path), res, event, rec.direct)
+
+
+_FOLD = {"step.started": CriticalPath._on_started, "step.retrying": CriticalPath._on_retrying,
+         "run.started": CriticalPath._on_run_started, **{kind: CriticalPath._ended for kind in _ENDS}}
 
 
 def _add(have: Wait | None, wait: Wait) -> Wait:

@@ -195,6 +195,7 @@ class _Execution(Steps):
         self.prior_attempts: dict[str, int] = {}  # path -> attempts made before a takeover
         self.evaluator = Evaluator()
         self.redact = Redactor(runner.secrets)
+        self.redacting = bool(self.redact)  # read twice a step: the Redactor's own test is a call
         # shared with sub-workflow runs, which count against the run that started them
         self.budget = runner.services.get("budget") or RunBudget(runner.settings.budgets)
         # the run's limits, and those of the runs that called it (``workflow`` steps)
@@ -236,7 +237,7 @@ class _Execution(Steps):
 
     def clean(self, data):
         """Secrets redacted (a no-op when the run has none)."""
-        return self.redact(data) if self.redact else data
+        return self.redact(data) if self.redacting else data
 
     def log(self, path: str, message: str, level: str = "info") -> None:
         """A log line from an action; safe to call from the action's thread."""
