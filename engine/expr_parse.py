@@ -9,7 +9,9 @@ MemoryError or a ValueError out of ``ast.parse`` (``'(' * 5000``, ``'-' * 10000 
 from __future__ import annotations
 
 import ast
+import re
 from functools import lru_cache
+from keyword import iskeyword
 
 from .errors import ExpressionError
 from .expr_args import short
@@ -35,6 +37,23 @@ _CHILDREN = {
     ast.Slice: ("lower", "upper", "step"), ast.List: ("elts",), ast.Tuple: ("elts",), ast.Dict: ("keys", "values"),
 }
 _CALLEE = object()  # the keys handed to a call's function name: not a reference
+
+
+#: a plain reference, ``fetch`` or ``fetch.rows.total``: most expressions are one
+_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,20}")
+
+
+def dotted_reference(source: str) -> list[tuple[str, tuple]] | None:
+    """The reference of a plain dotted name, read off the text: what ``parse_expression`` would
+    find, without a parse (ASCII names, none a keyword or a constant, none starting with ``_``,
+    nested 21 deep at most); None for anything else."""
+    text = source.strip()
+    if len(text) > MAX_EXPRESSION_LENGTH or _DOTTED.fullmatch(text) is None:
+        return None
+    parts = text.split(".")
+    if parts[0] in CONSTANTS or any(iskeyword(part) for part in parts):
+        return None
+    return [(parts[0], tuple(parts[1:]))]
 
 
 def compile_expression(source: str) -> ast.AST:

@@ -148,3 +148,19 @@ def test_positions_far_along_one_line_are_exact():
         parse("\n" * 70_000 + text.replace("b: 2", "a: 2"))
     issue = info.value.issues[0]
     assert (issue.line, issue.column, issue.message) == (70_001, 300_009, "duplicate key 'a'")
+
+
+@pytest.mark.parametrize("source", ["a", " fetch.rows ", "loop.index", "a.b.c.d", "match.case", "x1.y_2",
+                                    ".".join(["a"] * 21), ".".join(["a"] * 22), "true.x", "a.if", "None",
+                                    "_a.b", "a._b", "a .b", "é.x", "a" * 4001])
+def test_a_plain_dotted_reference_read_off_the_text_is_what_the_parse_finds(source):
+    from engine.expr_parse import dotted_reference, parse_expression
+
+    fast = dotted_reference(source)
+    try:
+        parsed = list(parse_expression(source)[1])
+    except ExpressionError:
+        assert fast is None  # every problem is left to the parse
+        return
+    assert fast is None or fast == parsed
+    assert references(source) == parsed
