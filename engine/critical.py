@@ -96,12 +96,15 @@ class _List:
         self.kids: list = []
         self.prefix = prefix  # the template path of its steps, up to their ids
         self.owner, self.index, self.body = owner, index, body
-        self.ended = set() if body is not None else None
+        self.ended = set() if body is not None and len(body) > 1 else None
 
     def add(self, cid: str, res: Res, event, direct: bool) -> None:
         if res.start is not None:
             self.kids.append((cid, res))
         if self.owner is None or not direct or self.body is None or cid not in self.body:
+            return
+        if len(self.body) == 1:  # its one step ended: the item is done (the common foreach body)
+            self.owner.finish(self.index)
             return
         self.ended.add(cid)
         stops = event.type == "step.cancelled" or (event.type == "step.failed" and not getattr(event, "continued", False))
@@ -133,7 +136,8 @@ class _Items:
         one = self.open.pop(index, None)
         if one is None:
             return
-        res = combine(one.kids, self.deps)
+        kids = one.kids
+        res = kids[0][1] if len(kids) == 1 else combine(kids, self.deps)  # one step: its own (what combine gives)
         if res.start is None:
             return
         self.last_end = res.end if self.last_end is None else max(self.last_end, res.end)
