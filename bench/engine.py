@@ -40,8 +40,8 @@ def build(doc: dict):
     return engine.plan(engine.load(text, "bench.json"))
 
 
-async def timed_run(plan, sink=None):
-    runner = engine.Runner()
+async def timed_run(plan, sink=None, runner=None):
+    runner = runner or engine.Runner()
     gc.collect(0)
     start = time.perf_counter()
     result = await runner.run(plan, {}, sink or CountingSink())
@@ -129,26 +129,57 @@ async def case_noop(n_parallel: int, n_chain: int):
     print(f"   {n_chain} in a chain:           {wall_chain / n_chain * 1e6:.1f} µs/step")
 
 
+class Numbers(engine.Action):
+    """``numbers``: the list 0 … n - 1 (a bench action): a foreach's items as an earlier step's
+    output, as in a real workflow, rather than a literal list in the document (whose load and
+    plan are the loader's cost, measured by bench/load.py)."""
+
+    name = "numbers"
+
+    class Params(engine.Params):
+        n: int
+
+    async def run(self, params, ctx):
+        return list(range(params.n))
+
+
+def big_foreach(items: int, concurrency: int, seconds: float, budgets=None):
+    """A plan, its runner and the RSS after planning: ``numbers`` then a foreach of ``wait``."""
+    registry = engine.default_registry()
+    registry.register(Numbers)
+    settings = engine.EngineSettings(budgets=budgets) if budgets else engine.EngineSettings()
+    text = json.dumps({"name": "big-foreach", "steps": [
+        {"id": "src", "uses": "numbers", "with": {"n": items}},
+        {"id": "each", "foreach": "${src}", "concurrency": concurrency,
+         "steps": [{"id": "w", "uses": "wait", "with": {"seconds": seconds}}]},
+    ]})
+    plan = engine.plan(engine.load(text, "bench.json", registry=registry, settings=settings), registry)
+    return plan, engine.Runner(registry, settings), rss_now()
+
+
+def rss_now() -> float:
+    """The process's resident memory now, in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def case_foreach(items: int, concurrency: int, seconds: float) -> None:
     """Runs in a child process so its peak RSS is its own."""
     out = subprocess.run([sys.executable, __file__, "--foreach-child", str(items), str(concurrency), str(seconds)],
                          capture_output=True, text=True, check=True)
     data = json.loads(out.stdout)
     ideal = items / concurrency * seconds
-    print(f"3. foreach over {items} items, wait {seconds} s, concurrency {concurrency}")
+    print(f"3. foreach over {items} items (an earlier step's output), wait {seconds} s, concurrency {concurrency},"
+          f" every event's seq kept by the sink")
     print(f"   wall {data['wall']:.2f} s against ideal {ideal:.2f} s: efficiency {ideal / data['wall'] * 100:.1f}%;"
-          f" peak RSS {data['rss_mb']:.0f} MB")
+          f" peak RSS {data['rss_mb']:.0f} MB (after import and plan: {data['planned_mb']:.0f} MB)")
     print(f"4. events: {data['events']} in {data['wall']:.2f} s = {data['events'] / data['wall']:,.0f} events/s;"
           f" time inside sink.emit {data['sink_s'] * 1000:.0f} ms = {data['sink_s'] / data['wall'] * 100:.2f}% of"
           f" the run (a list-appending sink); by type {data['by_type']}")
 
 
 def foreach_child(items: int, concurrency: int, seconds: float) -> None:
-    plan = build({"name": "big-foreach", "steps": [
-        {"id": "src", "uses": "wait", "with": {"seconds": 0, "value": list(range(items))}},
-        {"id": "each", "foreach": "${src}", "concurrency": concurrency,
-         "steps": [{"id": "w", "uses": "wait", "with": {"seconds": seconds}}]},
-    ]})
+    plan, runner, planned = big_foreach(items, concurrency, seconds)
 
     class TimedSink(CountingSink):
         def __init__(self):
@@ -163,10 +194,43 @@ def foreach_child(items: int, concurrency: int, seconds: float) -> None:
             self.spent += time.perf_counter() - t
 
     sink = TimedSink()
-    wall = asyncio.run(timed_run(plan, sink))
+    wall = asyncio.run(timed_run(plan, sink, runner))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall": wall, "rss_mb": rss, "events": sink.count, "sink_s": sink.spent,
+    print(json.dumps({"wall": wall, "rss_mb": rss, "planned_mb": planned, "events": sink.count, "sink_s": sink.spent,
                       "by_type": sink.by_type}))
+
+
+def case_million(items: int) -> None:
+    """A foreach of ``items`` no-op steps whose events go to a counting sink (nothing kept): the
+    run's memory must stay flat; in a child process, as case 3."""
+    out = subprocess.run([sys.executable, __file__, "--million-child", str(items)],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)
+    marks = ", ".join(f"{done:,} items {mb:.0f} MB" for done, mb in data["marks"])
+    print(f"7. foreach of {items:,} no-op steps, events counted and dropped: wall {data['wall']:.1f} s"
+          f" ({data['wall'] / items * 1e6:.1f} µs an item); RSS after plan {data['planned_mb']:.0f} MB, with the"
+          f" items' list made {data['listed_mb']:.0f} MB, then at {marks}; peak {data['rss_mb']:.0f} MB")
+
+
+def million_child(items: int) -> None:
+    budgets = engine.Budgets(items_per_block=items, items_per_run=items, steps=items + 10)
+    plan, runner, planned = big_foreach(items, 1000, 0, budgets)
+    marks = {items // 10, items // 2, items}
+    first: dict = {}  # items done -> RSS then
+    listed: list = []
+
+    class MarkingSink(CountingSink):
+        def emit(self, event):
+            super().emit(event)
+            if event.type == "foreach.progress" and event.done in marks and event.done not in first:
+                first[event.done] = rss_now()
+            elif event.type == "step.succeeded" and event.path == "src":
+                listed.append(rss_now())
+
+    wall = asyncio.run(timed_run(plan, MarkingSink(), runner))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "rss_mb": rss, "planned_mb": planned, "listed_mb": listed[0] if listed else 0,
+                      "marks": sorted(first.items())}))
 
 
 CPU_SETTINGS = engine.EngineSettings(python_allowed=("examples.functions.*",))
@@ -233,27 +297,37 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--python", action="store_true", help="only the python worker processes' figures (5, 6)")
     parser.add_argument("--foreach-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--million-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help="only the big foreach figures (3, 4, 7)")
     args = parser.parse_args()
     if args.foreach_child:
         items, conc, secs = args.foreach_child
         foreach_child(int(items), int(conc), float(secs))
         return
+    if args.million_child:
+        million_child(args.million_child)
+        return
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     if args.python:
         asyncio.run(case_cpu_branches(300000))
         asyncio.run(case_runaway())
+    elif args.memory:
+        case_foreach(100000, 1000, 0.1)
+        case_million(1_000_000)
     elif args.quick:
         asyncio.run(case_fan_out([10, 100]))
         asyncio.run(case_noop(200, 100))
         case_foreach(2000, 100, 0.01)
         asyncio.run(case_cpu_branches(60000))
         asyncio.run(case_runaway())
+        case_million(20_000)
     else:
         asyncio.run(case_fan_out([10, 100, 1000, 10000]))
         asyncio.run(case_noop(10000, 1000))
         case_foreach(100000, 1000, 0.1)
         asyncio.run(case_cpu_branches(300000))
         asyncio.run(case_runaway())
+        case_million(1_000_000)
 
 
 if __name__ == "__main__":
