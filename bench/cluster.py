@@ -288,7 +288,10 @@ async def bench(args, env: dict, db, tmp: str) -> None:
         wall, statuses = await drained(db, ids, n)
         cpu = sum(cpu_seconds(worker.proc.pid) - worker.cpu_ready for worker in pool)
         database = backends_cpu(db) - database
-        await asyncio.sleep(1)  # PostgreSQL publishes its counters within a second
+        for worker in pool:
+            worker.stop()
+        # an idle backend publishes its counters only every 10 s, one that ends at once
+        await asyncio.sleep(0.5)
         transactions = committed(db) - transactions - db.calls  # less the bench's own polling
         print(f"  {count} worker process{'es' if count > 1 else ' '}: {n / wall:6.1f} runs/s, wall {wall:6.2f} s "
               f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}; the {n} POSTs took {submitted:5.2f} s "
@@ -296,8 +299,6 @@ async def bench(args, env: dict, db, tmp: str) -> None:
         print(f"      per run: {1000 * cpu / n:5.2f} ms of the workers' CPU, {1000 * database / n:5.2f} ms of PostgreSQL's"
               f" (its backends for this database), {transactions / n:4.1f} PostgreSQL transactions (the web "
               "process's recovery loop included)")
-        for worker in pool:
-            worker.stop()
     pool = workers(env, ["bench-w1"])
 
     runs = 10 if args.quick else 30
