@@ -221,7 +221,11 @@ class RedisThrottle:
         scripts = self._scripts()
         pace = [self.name(key) + ":pace"]
         interval_ms = repr(interval * 1000)
-        wait, mine = await _call(scripts["pace"], pace, [interval_ms, repr(early * 1000)])
+
+        def unpace(result):  # a cancel swallowed as the place was taken: the place goes back
+            return _call(scripts["unpace"], pace, [result[1], interval_ms])
+
+        wait, mine = await _call(scripts["pace"], pace, [interval_ms, repr(early * 1000)], undo=unpace)
         delay = float(wait) / 1000
         if delay <= 0:
             return
@@ -235,15 +239,31 @@ class RedisThrottle:
             raise
 
 
-async def _call(script, keys: list, args: list):
-    """Run a script; Redis failing is the step's retryable failure."""
+async def _call(script, keys: list, args: list, undo=None):
+    """Run a script; Redis failing is the step's retryable failure.
+
+    A cancel that arrives as the call ends can be swallowed on Python 3.11: redis-py sends with
+    ``asyncio.wait_for``, which then returns the result instead of raising (fixed in 3.12). The
+    task still counts the request (``cancelling()``), so it is raised here: a waiter cancelled in
+    line would otherwise poll on for ever, or take a slot for a step nobody waits for. ``undo(result)``
+    gives back what the call took before the cancel is raised."""
     import redis
 
+    task = asyncio.current_task()
+    asked = task.cancelling() if task is not None else 0
     try:
-        return await script(keys=keys, args=args)
+        result = await script(keys=keys, args=args)
     except redis.RedisError as exc:
         raise ActionError(f"the shared limits (Redis) are unavailable: {type(exc).__name__}: {exc}",
                           retryable=True) from None
+    if task is not None and task.cancelling() > asked:
+        if undo is not None:
+            try:
+                await asyncio.shield(undo(result))
+            except Exception:  # noqa: BLE001 - what it took lapses on its own (a lease, a rate's ttl)
+                pass
+        raise asyncio.CancelledError
+    return result
 
 
 def _ms(seconds: float) -> str:

@@ -266,3 +266,54 @@ def test_a_skills_concurrency_of_zero_is_refused():
         skill.full_clean()
     assert "concurrency" in info.value.message_dict
     Skill(name="one", action="wait", config={"seconds": 0}, concurrency=1).full_clean()
+
+
+async def test_a_cancel_the_redis_client_swallows_still_cancels_the_waiter(prefix, monkeypatch):
+    """Python 3.11's ``asyncio.wait_for`` (redis-py sends with it) returns the call's result when
+    a cancel lands as the call ends, instead of raising: the waiter polled on for ever (seen under
+    load). Here every script call lets its reply win over a cancel, as that race does."""
+    one, two = await pair(prefix)
+    key = ("skill", "swallowed")
+    real = two._scripts()
+
+    class Swallowing:
+        def __init__(self, script):
+            self.script = script
+
+        async def __call__(self, keys, args):
+            async def slow():  # a slow reply: the cancel lands during the call, not between polls
+                await asyncio.sleep(0.05)
+                return await self.script(keys=keys, args=args)
+
+            call = asyncio.ensure_future(slow())
+            try:
+                return await asyncio.shield(call)
+            except asyncio.CancelledError:
+                return await call  # the reply wins; the cancel is left counted on the task
+
+    monkeypatch.setattr(two, "_scripts", lambda: {name: Swallowing(script) for name, script in real.items()})
+    gate, taken = asyncio.Event(), asyncio.Event()
+
+    async def hold():
+        async with one.slot(key, 1):
+            taken.set()
+            await gate.wait()
+
+    holder = asyncio.create_task(hold())
+    await taken.wait()
+    async def wait_in_line():
+        async with two.slot(key, 1):
+            raise AssertionError("never gets it")
+
+    waiting = asyncio.create_task(wait_in_line())
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5)  # before: polled on, and this timed out
+    assert await held(one, key) == 1, "the holder still holds its slot"
+    gate.set()
+    await holder
+    async with two.slot(key, 1):  # the line is empty: the next one gets it at once
+        pass
+    assert await held(one, key) == 0
+    await close(one, two)
