@@ -9,7 +9,9 @@ a parallel block of 100 such branches. Each round, interleaved, measures:
 - web (list socket): ``ws/workflows/`` open beforehand; from the POST until the run's
   ``run.status`` with its final status arrives (sent with ``run.finished``);
 - web (run socket): from the POST until ``run.finished`` (or a final snapshot) arrives on
-  ``ws/runs/<id>/``, opened once the POST answered (what the monitor does).
+  ``ws/runs/<id>/``, opened once the POST answered (what the monitor does);
+- the server's CPU time (user + system, every thread) for the list-socket round: what the web
+  path costs the server, far less noisy than wall times on a shared machine (10 ms ticks).
 
 Then the server-side split of the web path, from the run row's own times: POST → row created
 (``created_at``), row → engine start (``started_at``), engine finish (``finished_at``) →
@@ -33,7 +35,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.streaming import bench_server, login  # noqa: E402
+from bench.streaming import bench_server, cpu_seconds, login  # noqa: E402
 
 ONE = "name: web-one\nsteps:\n  - {id: a, uses: wait, with: {seconds: 0, value: 1}}\n"
 WIDE = "name: web-wide\nsteps:\n  - id: fan\n    parallel:\n" + "".join(
@@ -145,7 +147,9 @@ async def main(rounds: int) -> None:
                     ran, loaded = await in_process(text)
                     figures.setdefault("in-process run", []).append(ran)
                     figures.setdefault("in-process load + plan", []).append(loaded)
+                    cpu = cpu_seconds(proc.pid)
                     wall, run_id, ended = await via_list(client, listen, workflow_id)
+                    figures.setdefault("server CPU for the run (list socket)", []).append(cpu_seconds(proc.pid) - cpu)
                     figures.setdefault("web, list socket", []).append(wall)
                     row = (await client.get(f"/api/runs/{run_id}")).json()
                     t0 = ended - wall
