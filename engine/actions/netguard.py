@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from ..errors import ActionError
@@ -291,8 +292,10 @@ def pooled_transport(limits, connect=None):
 
 
 _classes: tuple | None = None
-#: the httpcore versions whose pool internals ``_Pool`` was written against (others: the stock pool)
+#: the httpcore versions whose pool internals ``Pool`` was written against (others: the stock pool)
 POOL_TESTED = ("1.0.9",)
+#: seconds between two looks at every pooled connection (expired? closed by the server?)
+SWEEP = 1.0
 
 
 def _pool_classes() -> tuple:
@@ -302,8 +305,9 @@ def _pool_classes() -> tuple:
     (the server closed it), and the anyio stream answers by building its whole dict of extra
     attributes (getpeername and more) each time; it also counts idle connections once per idle
     connection (quadratic). With 20 connections that was a third of a call's CPU. The stream
-    here keeps its socket for that question, and the pool counts once: the same checks (a
-    connection the server closed is still never reused), made for less.
+    here keeps its socket for that question, the pool counts once, and asks it of the
+    connection it is about to reuse (every connection once a ``SWEEP``): a connection the
+    server closed is still never reused.
     """
     global _classes
     if _classes is not None:
@@ -348,13 +352,22 @@ def _pool_classes() -> tuple:
             await self.inner.sleep(seconds)
 
     class Pool(httpcore.AsyncConnectionPool):
+        _swept = 0.0
+
         def _assign_requests_to_connections(self):
-            """httpcore 1.0.9's, with the same decisions, counting connections once."""
+            """httpcore 1.0.9's decisions, counting connections once, and asking whether a
+            connection has expired (idle too long, or closed by the server: a poll) of the one
+            about to be reused, and of all only once a ``SWEEP`` (so a dead idle socket is let go
+            within that time instead of at once)."""
             closing = []
+            now = time.monotonic()
+            sweep = now - self._swept >= SWEEP
+            if sweep:
+                self._swept = now
             for connection in list(self._connections):
                 if connection.is_closed():
                     self._connections.remove(connection)
-                elif connection.has_expired():
+                elif sweep and connection.has_expired():
                     self._connections.remove(connection)
                     closing.append(connection)
                 elif connection.is_idle() and len(self._connections) > self._max_keepalive_connections:
@@ -363,8 +376,13 @@ def _pool_classes() -> tuple:
                     closing.append(connection)
             for pool_request in [request for request in self._requests if request.is_queued()]:
                 origin = pool_request.request.url.origin
-                connection = next((c for c in self._connections
-                                   if c.can_handle_request(origin) and c.is_available()), None)
+                connection = None
+                for candidate in [c for c in self._connections if c.can_handle_request(origin) and c.is_available()]:
+                    if not candidate.has_expired():
+                        connection = candidate
+                        break
+                    self._connections.remove(candidate)
+                    closing.append(candidate)
                 if connection is None:
                     if len(self._connections) >= self._max_connections:
                         idle = next((c for c in self._connections if c.is_idle()), None)

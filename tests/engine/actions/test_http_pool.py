@@ -80,3 +80,19 @@ async def test_the_pinned_transport_connects_only_to_the_checked_addresses():
             await c.get(f"http://elsewhere.test:{fake.port}/")
     fake.close()
     assert reply.status_code == 200
+
+
+async def test_a_dead_idle_connection_is_let_go_at_the_next_sweep_though_never_picked(monkeypatch):
+    from examples.fake_llm import FakeLLM
+
+    monkeypatch.setattr(netguard, "SWEEP", 0.1)
+    server, fake = await ClosingServer().start(), FakeLLM()
+    transport = netguard.pooled_transport(httpx.Limits(max_connections=10, max_keepalive_connections=10))
+    async with httpx.AsyncClient(transport=transport) as c:
+        await c.get(f"http://127.0.0.1:{server.port}/")
+        await asyncio.sleep(0.3)  # that server closed its connection; the next sweep is due
+        await c.post(f"{fake.base_url}/chat/completions", json={"messages": []})  # another origin
+        origins = [conn._origin.port for conn in transport._pool._connections]
+    server.server.close()
+    fake.close()
+    assert origins == [fake.port]
