@@ -76,8 +76,19 @@ def _load(text, filename, registry, settings, secrets, workflows) -> Workflow:
     if issues:
         unique = sorted(set(issues), key=lambda i: (i.line, i.column, i.path, i.message))
         raise WorkflowInvalid(unique, filename)
-    workflow._source = doc  # type: ignore[attr-defined]
+    workflow._source = _kept(doc, workflow)  # type: ignore[attr-defined]
     return workflow
+
+
+def _kept(doc: source.Document, workflow: Workflow) -> source.Document:
+    """What a loaded workflow keeps of its document: the positions of its inputs (the CLI
+    reports a bad input at its declaration; each step has its own position). The data and the
+    other positions go as the load ends, before the collector runs again: a 10 000-step
+    document is a few hundred thousand objects it would otherwise scan, and keep."""
+    packed = doc.positions.packed
+    paths = [(), ("inputs",), *(("inputs", name) for name in workflow.inputs)]
+    return source.Document(None, source.Positions({p: packed[p] for p in paths if p in packed}),
+                           source.Positions({}), {})
 
 
 _pauses = 0  # loads and plans under way, in every thread

@@ -164,3 +164,13 @@ def test_a_plain_dotted_reference_read_off_the_text_is_what_the_parse_finds(sour
         return
     assert fast is None or fast == parsed
     assert references(source) == parsed
+
+
+def test_a_loaded_workflow_keeps_only_the_positions_of_its_inputs():
+    workflow = engine.load("name: x\ninputs:\n  a: {type: integer}\n  b: string\n"
+                           "steps:\n  - id: s\n    uses: wait\n    with: {seconds: 0}\n")
+    kept = workflow._source
+    assert kept.position(("inputs", "a")) == (3, 3) and kept.position(("inputs", "b")) == (4, 3)
+    assert kept.position(("inputs", "nope")) == (2, 1)
+    assert kept.data is None and len(kept.positions) == 4  # the document itself is gone
+    assert workflow.steps[0].position == (6, 5)
