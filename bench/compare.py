@@ -11,8 +11,9 @@ chain of ``AsyncNode`` linked with ``>>`` for W3: its own idioms), (c) our engin
 PocketFlow records nothing; ours records every step's start and end.
 
 What is timed is the run: building the PocketFlow graph or our plan is not (both are built
-once and run many times), and the heap is collected before each. The three run interleaved in
-rounds (the machine's noise hits all alike); each figure is the median over ``--rounds``.
+once and run many times: a warm-up run first), and the heap is collected before each. Per
+workload the implementations run interleaved in rounds (the machine's noise hits all alike);
+each figure is the median over ``--rounds``.
 Printed: µs per branch or step beyond the work itself (W1 less its 0.05 s), the ratios
 ours/PocketFlow and ours/asyncio, and the per-step cost at 10k against 1k (flat is 1.0).
 
@@ -198,27 +199,29 @@ def workloads(quick: bool) -> list:
     return rows
 
 
-async def timed(factory) -> float:
-    """Seconds for one run of what ``factory`` builds (the build and its garbage not counted)."""
-    run = factory()
+async def timed(run) -> float:
+    """Seconds for one call of ``run`` (the heap collected before, what it kept dropped after)."""
     gc.collect()
     start = time.perf_counter()
     kept = await run()
     wall = time.perf_counter() - start
-    del kept, run
+    del kept
     return wall
 
 
 async def measure(rows: list, rounds: int) -> dict:
-    """``{(row index, implementation): [seconds per round]}``, the implementations interleaved."""
+    """``{(row index, implementation): [seconds per round]}``: per workload, each implementation
+    built once and run once to warm up, then the implementations interleaved round by round;
+    dropped before the next workload (one workload's plan does not weigh on another's runs)."""
     walls: dict = {}
-    for index, (_, _, _, impls) in enumerate(rows):  # a warm-up run each: imports, caches, first-time paths
-        for factory in impls.values():
-            await timed(factory)
-    for _ in range(rounds):
-        for index, (_, _, _, impls) in enumerate(rows):
-            for name, factory in impls.items():
-                walls.setdefault((index, name), []).append(await timed(factory))
+    for index, (_, _, _, impls) in enumerate(rows):
+        runs = {name: factory() for name, factory in impls.items()}
+        for run in runs.values():
+            await timed(run)
+        for _ in range(rounds):
+            for name, run in runs.items():
+                walls.setdefault((index, name), []).append(await timed(run))
+        del runs
     return walls
 
 

@@ -257,6 +257,10 @@ class CriticalPath:
     def emit(self, event) -> None:
         """Fold one event (never raises: a fault turns the figures off, the run goes on)."""
         if self.broken is None:
+            if event.type == "step.started" and event.kind == "action":  # the most frequent: kept as is
+                if event.path not in self.open:
+                    self.open[event.path] = event
+                return
             fold = _FOLD.get(event.type)
             if fold is not None:
                 try:

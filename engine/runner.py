@@ -202,6 +202,7 @@ class _Execution(Steps):
         self.run_slots = _RunSlots(plan.workflow.limits, runner.services.get("limits", ()))
         self.stats: dict[str, BlockStat] = {}
         self.critical = CriticalPath(shape_of(plan))  # fed every step event (emit, forward)
+        self.fold, self.send = self.critical.emit, sink.emit  # bound once: emit runs twice a step
         self.work = 0.0
         self.action_steps = 0
         self.tokens: dict[str, int] = {}
@@ -225,8 +226,8 @@ class _Execution(Steps):
         """Number, stamp and send one event."""
         self.seq += 1
         event = cls.fast(self.seq, now(), self.run_id, *args)  # events.py: ``cls(...)``, cheaper
-        self.critical.emit(event)
-        self.sink.emit(event)
+        self.fold(event)
+        self.send(event)
 
     def forward(self, event, prefix: str) -> None:
         """Re-emit a sub-run's event here, its path under ``prefix`` (``workflow`` steps)."""

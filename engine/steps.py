@@ -41,7 +41,11 @@ class Steps:
             return await blocks.run_sequence(self, nodes, scope, prefix, frames, policy)
         output = None
         for node in nodes:
-            output = await self.run_node(node, scope, prefix, frames)
+            if node.action is not None and node.condition is None and not node.skip and node.compensate is None \
+                    and not self.completed:  # plain(): nothing for run_node to do first
+                output = await self.run_action(node, scope, prefix + node.id, frames)
+            else:
+                output = await self.run_node(node, scope, prefix, frames)
         return output
 
     async def run_node(self, node: Node, scope: Scope, prefix: str, frames: tuple):
@@ -106,6 +110,31 @@ class Steps:
         """An action step with its retry loop; stores and returns its output."""
         step = node.step
         retry = step.retry
+        action = node.action
+        if node.params is not None and retry is None and step.timeout is None and not self.prior_attempts \
+                and self.stored is None and self.run_slots.unlimited and action.is_async:
+            # the common step: inputs known at plan time, one attempt, no timeout, no slot, no
+            # barrier; the same life as the loop below with nothing optional (and fewer calls)
+            try:
+                self.budget.step()
+            except BudgetExceeded as exc:
+                self.emit(ev.StepStarted, path, node.id, "action", step.uses, 1, None)
+                self._on_over_budget(path, exc, 1, 0.0)
+            self.emit(ev.StepStarted, path, node.id, "action", step.uses, 1,
+                      self.redact(node.shown) if self.redacting else node.shown)
+            started = perf()
+            ctx = ActionContext(self.run_id, path, 1, self.runner.settings, self.log, self.services)
+            try:
+                output = await action.run(node.params, ctx)
+            except asyncio.CancelledError:
+                self._on_cancel(path, started)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any action failure is the step's failure
+                output = self._on_raised(node, scope, path, exc, started, frames, ctx)
+            else:
+                output = self._on_returned(node, scope, path, output, 1, self._account(started, frames, ctx))
+            scope.values[node.id] = output
+            return output
         attempt = self.prior_attempts.get(path, 0) if self.prior_attempts else 0
         while True:
             attempt += 1
@@ -134,7 +163,6 @@ class Steps:
                     if self.stored is not None:  # its start and all before it stored before its effect
                         await self.stored()
                     started = perf()
-                    action = node.action
                     ctx = ActionContext(self.run_id, path, attempt, self.runner.settings, self.log, self.services)
                     if step.timeout is None:  # the common case, kept free of extra frames
                         output = await (action.run(params, ctx) if action.is_async else
@@ -171,6 +199,20 @@ class Steps:
                 output = self._on_returned(node, scope, path, output, attempt, self._account(started, frames, ctx))
             scope.values[node.id] = output
             return output
+
+    def _on_raised(self, node: Node, scope: Scope, path: str, exc: Exception, started: float, frames: tuple, ctx):
+        """The common step's one attempt raised (as the loop's handlers, no retry): it waits for
+        a person, fails, or ends the run."""
+        if isinstance(exc, Suspend):  # an approval: the step waits for a person
+            self.emit(ev.StepWaiting, path, self.clean(exc.message), exc.approvers, exc.deadline)
+            raise Waiting([path]) from None
+        if isinstance(exc, Waiting):  # a sub-workflow's step waits
+            raise exc
+        message = describe(exc, node.step)
+        spent = self._account(started, frames, ctx)
+        if isinstance(exc, BudgetExceeded):  # a sub-workflow's budget is this run's: it ends
+            self._on_over_budget(path, exc, 1, spent)
+        return self._on_failure(node, scope, path, message, 1, spent, exc)
 
     def _params(self, node: Node, scope: Scope):
         try:

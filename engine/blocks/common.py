@@ -112,6 +112,7 @@ async def stop(tasks) -> None:
     this one stopping it): asyncio's logger must never print "Task exception was never
     retrieved" for an error the block reports.
     """
+    tasks = [t for t in tasks if type(t) is not Done]  # ended at once: nothing to stop or retrieve
     pending = [t for t in tasks if not t.done()]
     for task in pending:
         task.cancel()

@@ -60,5 +60,6 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
     if lost:  # stopped early: the rest were cancelled
         raise policy.failure(path)
     policy.outcome(path)
-    return {child.id: (t.result() if not t.cancelled() and t.exception() is None else None)
+    return {child.id: (t.value if type(t) is Done else
+                       t.result() if not t.cancelled() and t.exception() is None else None)
             for child, t in zip(branches, tasks)}
