@@ -62,10 +62,22 @@ def compile_expression(source: str) -> ast.AST:
     Length and nesting are capped (MAX_EXPRESSION_LENGTH, MAX_NESTING) before and after the
     parse, so hostile text ends as an ExpressionError, never a RecursionError or MemoryError.
     """
+    return _compiled(source)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> ast.AST:
     return parse_expression(source)[0]
 
 
 @lru_cache(maxsize=4096)
+def expression_references(source: str) -> tuple:
+    """``parse_expression``'s references alone: validation asks for them, and keeping the
+    trees of a large workflow's expressions would leave ten thousand objects more for the
+    garbage collector to scan, for runs that may never come (a run compiles what it reads)."""
+    return parse_expression(source)[1]
+
+
 def parse_expression(source: str) -> tuple[ast.AST, tuple]:
     """``compile_expression``'s tree, and the references the expression makes: ``(root name,
     (key, ...))`` for each name read (not a constant, not a called function), with the static

@@ -26,7 +26,7 @@ from .expr_args import short as _short, type_name as _type_name
 from .expr_functions import FUNCTION_NAMES, call
 from .expr_limits import Budget
 from .expr_ops import binop, compare_cost, json_text, text as value_text
-from .expr_parse import CONSTANTS, compile_expression, dotted_reference, parse_expression
+from .expr_parse import CONSTANTS, compile_expression, dotted_reference, expression_references
 from .scope import Secrets
 
 
@@ -196,7 +196,7 @@ def _key(base, key, expr):
 def references(source: str) -> list[tuple[str, tuple]]:
     """Each reference in an expression as ``(root name, (key, ...))`` — the static keys after it."""
     plain = dotted_reference(source)  # a plain name needs no parse (validation asks for every one)
-    return plain if plain is not None else list(parse_expression(source)[1])
+    return plain if plain is not None else list(expression_references(source))
 
 
 class Evaluator:
