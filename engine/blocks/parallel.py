@@ -25,10 +25,13 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
             return await ex.run_node(child, scope, prefix, frames)
 
     def on_done(task: asyncio.Task) -> None:
+        cancelled = task.cancelled()
+        settle(cancelled, None if cancelled else task.exception())  # read at once: never "never retrieved"
+
+    def settle(cancelled: bool, error) -> None:
         nonlocal remaining, lost
         remaining -= 1
-        error = None if task.cancelled() else task.exception()  # read at once: never "never retrieved"
-        if task.cancelled() or decided.done():
+        if cancelled or decided.done():
             return
         if error is not None and not isinstance(error, (StepFailed, Waiting)):
             decided.set_exception(error)
@@ -41,7 +44,8 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
     try:
         if sem is None:
             for child in branches:
-                if not ex.plain(child):
+                if child.action is None or child.condition is not None or child.skip or ex.completed \
+                        or child.compensate is not None:  # not plain(): run_node first
                     tasks.append(loop.create_task(ex.run_node(child, scope, prefix, frames)))
                 elif child.action.eager and child.step.timeout is None:  # a Task only once it waits
                     tasks.append(start(loop, ex.run_action(child, scope, prefix + child.id, frames)))
@@ -50,8 +54,8 @@ async def run_parallel(ex, node, scope, path: str, frames: tuple):
         else:
             tasks = [loop.create_task(branch(child)) for child in branches]
         for task in tasks:
-            if type(task) is Done:
-                on_done(task)
+            if type(task) is Done:  # as its done callback would, once every branch has started
+                settle(task.error is not None and task.cancelled(), task.error)
             else:
                 task.add_done_callback(on_done)
         await decided
