@@ -2,7 +2,7 @@
 
 ``ws/runs/<id>/``: a snapshot (``{"type": "snapshot", "seq": N, "run", "steps"}``), then
 every later event with its ``seq``, in frames ``{"type": "events", "seq": last, "events": [...]}``
-(one per recorder batch, so about ten a second at most). ``?after=N`` replays what came after
+(as the recorder writes them, at most one every ``WORKFLOW_STREAM_INTERVAL``: ~33 a second). ``?after=N`` replays what came after
 N instead of the snapshot: no gaps, no duplicates. Only ``cancel`` and ``ping`` are accepted.
 The run's owner and staff may watch and cancel it; the approvers of one of its pending
 approvals may watch it (builder/approvals.py), not cancel it.
