@@ -39,6 +39,7 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
     source = iter(enumerate(items))
     running = 0
     progress = ev.ForeachProgress
+    one = body[0] if len(body) == 1 and not dag and ex.plain(body[0]) else None  # run_list would only call it
 
     async def worker() -> None:
         nonlocal running
@@ -46,7 +47,10 @@ async def run_foreach(ex, node, scope, path: str, frames: tuple):
             child = item_scope(scope, name, item, index, total)
             running += 1
             try:
-                results[index] = await ex.run_list(body, dag, child, f"{path}[{index}].", frames)
+                if one is not None:
+                    results[index] = await ex.run_action(one, child, f"{path}[{index}].{one.id}", frames)
+                else:
+                    results[index] = await ex.run_list(body, dag, child, f"{path}[{index}].", frames)
                 lost = policy.record(None)
             except (StepFailed, Waiting) as exc:
                 lost = policy.record(exc)
