@@ -120,11 +120,12 @@ class Steps:
             except BudgetExceeded as exc:
                 self.emit(ev.StepStarted, path, node.id, "action", step.uses, 1, None)
                 self._on_over_budget(path, exc, 1, 0.0)
-            self.emit(ev.StepStarted, path, node.id, "action", step.uses, 1,
-                      self.redact(node.shown) if self.redacting else node.shown)
-            started = perf()
-            ctx = ActionContext(self.run_id, path, 1, self.runner.settings, self.log, self.services)
+            started = ctx = None
             try:
+                self.emit(ev.StepStarted, path, node.id, "action", step.uses, 1,
+                          self.redact(node.shown) if self.redacting else node.shown)
+                started = perf()
+                ctx = ActionContext(self.run_id, path, 1, self.runner.settings, self.log, self.services)
                 output = await action.run(node.params, ctx)
             except asyncio.CancelledError:
                 self._on_cancel(path, started)
@@ -200,7 +201,7 @@ class Steps:
             scope.values[node.id] = output
             return output
 
-    def _on_raised(self, node: Node, scope: Scope, path: str, exc: Exception, started: float, frames: tuple, ctx):
+    def _on_raised(self, node: Node, scope: Scope, path: str, exc: Exception, started, frames: tuple, ctx):
         """The common step's one attempt raised (as the loop's handlers, no retry): it waits for
         a person, fails, or ends the run."""
         if isinstance(exc, Suspend):  # an approval: the step waits for a person
