@@ -22,6 +22,7 @@ import orjson
 from pydantic import BaseModel, Field, model_validator
 
 from ..errors import ActionError
+from ..redaction import Redactor
 from ..spec import Duration
 from .base import Action, Params, connection_problem
 from .netguard import pooled_transport
@@ -135,12 +136,18 @@ async def _complete(name: str, config: dict, request: dict, timeout: float) -> d
     except orjson.JSONDecodeError:
         body = None
     if response.status_code >= 400:
-        raise ActionError(f"{name}: HTTP {response.status_code}: {_reason(body, content, response)}",
+        raise ActionError(_hide(f"{name}: HTTP {response.status_code}: {_reason(body, content, response)}", config),
                           retryable=response.status_code == 429 or response.status_code >= 500)
     if not isinstance(body, dict):
-        raise ActionError(f"{name}: the answer is not a chat completion (HTTP {response.status_code}: "
-                          f"{content[:120]!r})")
+        raise ActionError(_hide(f"{name}: the answer is not a chat completion (HTTP {response.status_code}: "
+                                f"{content[:120]!r})", config))
     return body
+
+
+def _hide(message: str, config: dict) -> str:
+    """The message without the connection's key (an endpoint may quote the request it refuses)."""
+    key = config.get("api_key")
+    return Redactor({"api_key": str(key)}).text(message) if key else message
 
 
 def _dumps(request: dict) -> bytes:

@@ -75,12 +75,16 @@ class Handler(BaseHTTPRequestHandler):
     def _chat(self, mode: list[str], body: bytes):
         """An OpenAI-compatible endpoint that misbehaves as its base URL says (the llm action's
         tests): ``/chat/status/CODE/v1`` answers CODE with a JSON error, ``/chat/text/CODE/v1``
-        with plain text, ``/chat/big/N/v1`` a completion N bytes long, ``/chat/odd/v1`` a completion
-        with odd usage and no model, ``/chat/cookie/v1`` sets a cookie and answers with the Cookie
+        with plain text, ``/chat/quote/v1`` 401 quoting the Authorization header,
+        ``/chat/big/N/v1`` a completion N bytes long, ``/chat/odd/v1`` a completion with odd
+        usage and no model, ``/chat/cookie/v1`` sets a cookie and answers with the Cookie
         and Authorization headers it was sent."""
         kind = mode[0]
         if kind == "status":
             return self._send(int(mode[1]), json.dumps({"error": {"message": f"as asked ({mode[1]})"}}).encode())
+        if kind == "quote":  # an error that quotes the request's headers, key and all
+            quoted = f"bad key: {self.headers.get('Authorization')}"
+            return self._send(401, json.dumps({"error": {"message": quoted}}).encode())
         if kind == "text":
             return self._send(int(mode[1]), b"upstream trouble\nsecond line", "text/plain")
         usage = {"prompt_tokens": 3, "completion_tokens": 2}

@@ -178,3 +178,9 @@ def test_a_closed_loops_clients_are_dropped_when_a_new_loop_calls(fake):
     asyncio.run(one())
     asyncio.run(one())
     assert loops[0] not in llm._clients and list(llm._clients) == [loops[1]]
+
+
+async def test_an_error_that_quotes_the_key_does_not_show_it(fake, local):
+    result, _ = await ask(fake, base_url=f"{local.base}/chat/quote/v1", prompt="x")
+    assert result.status == "failed" and result.error.endswith("default: HTTP 401: bad key: Bearer ***")
+    assert "test-key" not in result.error
