@@ -15,11 +15,15 @@ Server-side request forgery is refused here, in three steps:
 
 ``EngineSettings.extra["http_allow"]`` (``WORKFLOW_HTTP_ALLOW``) names hosts or networks that
 may be called although special; an embedded IPv4 address inside an allowed network counts too.
+
+The connections themselves live in ``pooled_transport``'s pool (the ``llm`` action's too): httpcore's
+decisions, at half its CPU a request (see ``_pool_classes``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -291,13 +295,13 @@ def pooled_transport(limits, connect=None):
     return Transport()
 
 
-_classes: tuple | None = None
 #: the httpcore versions whose pool internals ``Pool`` was written against (others: the stock pool)
 POOL_TESTED = ("1.0.9",)
 #: seconds between two looks at every pooled connection (expired? closed by the server?)
 SWEEP = 1.0
 
 
+@functools.cache
 def _pool_classes() -> tuple:
     """(stream, backend, pool) classes, made once (httpcore is imported lazily).
 
@@ -309,9 +313,6 @@ def _pool_classes() -> tuple:
     connection it is about to reuse (every connection once a ``SWEEP``): a connection the
     server closed is still never reused.
     """
-    global _classes
-    if _classes is not None:
-        return _classes
     import httpcore
     from httpcore._utils import is_socket_readable
 
@@ -398,5 +399,4 @@ def _pool_classes() -> tuple:
     if httpcore.__version__ not in POOL_TESTED or not hasattr(httpcore.AsyncConnectionPool,
                                                                 "_assign_requests_to_connections"):
         Pool = httpcore.AsyncConnectionPool  # noqa: N806 - untested internals: the stock pool
-    _classes = (Stream, Backend, Pool)
-    return _classes
+    return Stream, Backend, Pool
