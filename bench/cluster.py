@@ -6,10 +6,12 @@ and ``python -m celery -A builder worker`` processes as a deployment would (``bu
 the environment only), and prints:
 
 1. throughput of N small runs (a parallel of 4 ``wait 0.01``) started through one daphne's
-   API by several HTTP clients, executed by 1, 2 and 4 worker processes;
+   API by several HTTP clients, executed by 1, 2 and 4 worker processes, with what a run
+   costs: the workers' CPU, PostgreSQL's CPU and its transactions;
 2. latency from the "start run" POST to the run's first event and to ``run.finished`` on a
-   websocket, for a one-step run, in the embedded mode (SQLite, one daphne) and the celery
-   mode (one daphne + one worker);
+   websocket, for a one-step run, in the celery mode (one daphne + one worker) and the embedded
+   mode (one daphne) on SQLite and on the same PostgreSQL, with where the time goes (the run's
+   row made, run.started, run.finished);
 3. time from a worker's ``kill -9`` in the middle of a run to the run going on in another
    worker, with ``WORKFLOW_LEASE_SECONDS`` at its default and at 6; on one host and, when
    ``unshare -u`` is allowed, with each worker in a host name of its own (as on other machines).
