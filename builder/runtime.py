@@ -80,11 +80,11 @@ def secrets_for(user) -> dict[str, str]:
     values = environment_secrets() if may_use_environment_secrets(user) else {}
     if user is None or user.pk is None:
         return values
-    try:
-        shared = (Secret.objects.filter(Q(shared_with=user) | Q(shared_with_groups__user=user))
-                  .exclude(owner=user).distinct().order_by("updated_at"))
-        values.update(shared.values_list("name", "value"))
-        values.update(Secret.objects.filter(owner=user).values_list("name", "value"))
+    try:  # one query (every run reads this twice): the shared ones, oldest change first, then the own
+        rows = (Secret.objects.filter(Q(owner=user) | Q(shared_with=user) | Q(shared_with_groups__user=user))
+                .order_by().values_list("owner_id", "name", "value", "updated_at").distinct())
+        rows = sorted(rows, key=lambda row: (row[0] == user.pk, row[3] if row[0] != user.pk else 0))
+        values.update((name, value) for _, name, value, _ in rows)
     except DatabaseError as exc:
         log.warning("stored secrets are unavailable: %s", exc)
     return values
