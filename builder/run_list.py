@@ -20,6 +20,7 @@ from .schemas import MAX_INT
 from .services import visible_to
 
 MAX_LIMIT = 200
+DEFAULT_LIMIT = 25
 MAX_OFFSET = 10**9
 #: dates beyond these are refused (a day added to 9999-12-31 would overflow)
 FIRST_YEAR, LAST_YEAR = 1970, 9998
@@ -36,7 +37,8 @@ class RunFilters(Schema):
     until: str | None = Field(None, max_length=40, description="made before: a date counts as the whole day "
                               "(runs before the next day's start), a date and time as that moment")
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    # 25 by default: a poll's page of ~300-byte summaries stays under 10 KB (issue 15)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
     @field_validator("since", "until")
     @classmethod

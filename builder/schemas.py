@@ -151,8 +151,8 @@ class RunSummaryOut(Schema):
     mode: str
     created_at: datetime
     started_at: datetime | None
-    finished_at: datetime | None
-    duration_ms: float | None
+    duration_ms: float | None = Field(None, description="its end is started_at + duration_ms (the run's own "
+                                      "answer says finished_at)")
     origin: str = Field("manual", description="how it was started: manual, cli, schedule, webhook, api, resume, rerun")
     origin_detail: dict = Field(default_factory=dict, description='{"trigger", "slot"} (schedule), {"trigger"} '
                                 '(webhook), {"token"} (api), {"run"} (resume, rerun)')
