@@ -103,18 +103,50 @@ def spec_of(skill) -> SkillSpec:
                      concurrency=skill.concurrency)
 
 
+#: (key, registry) of the last ``registry()`` built from the database, per process
+_cached: tuple[tuple, ActionRegistry] | None = None
+
+
+def _skills_key():
+    """What changes whenever an enabled skill is added, changed, enabled, disabled or deleted, from
+    any process: how many there are, the sum of their ids (a delete and an add in one go) and the
+    latest ``updated_at`` (every save sets it: the admin, an import, a restore). One aggregate
+    query instead of reading every row and building its validator on every run."""
+    from django.db import connections
+
+    from .models import Skill
+
+    with connections[Skill.objects.db].cursor() as cursor:  # raw: the ORM's aggregate costs more than the query
+        cursor.execute(f"SELECT COUNT(*), SUM(id), MAX(updated_at) FROM {Skill._meta.db_table} WHERE enabled")
+        return tuple(cursor.fetchone())
+
+
 def registry(skills=None) -> ActionRegistry:
-    """The built-in actions plus the enabled skills (read from the database now: a snapshot)."""
+    """The built-in actions plus the enabled skills, as the database has them now (a snapshot;
+    built again only when the skills changed: ``_skills_key``). ``skills``: these rows instead."""
+    global _cached
     from django.db import DatabaseError
 
     from .models import Skill
 
-    base = default_registry()
+    if skills is not None:
+        return _build(skills)
     try:
-        rows = list(Skill.objects.filter(enabled=True)) if skills is None else skills
+        key = _skills_key()
+        if _cached is not None and _cached[0] == key:
+            return _cached[1]
+        rows = list(Skill.objects.filter(enabled=True))
     except DatabaseError as exc:  # e.g. the CLI on a database that is not migrated: built-ins only
         log.warning("skills are unavailable: %s", exc)
-        rows = []
+        return _build([])
+    built = _build(rows)
+    # keyed by what was read before the rows: a change in between is seen by the next call
+    _cached = (key, built)
+    return built
+
+
+def _build(rows) -> ActionRegistry:
+    base = default_registry()
     actions = {}
     for row in rows:
         action = base.get(row.action)
