@@ -10,7 +10,7 @@ leaves it alone, and the web process imports it (through ``builder.tasks``) only
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder.settings")
 
@@ -29,3 +29,15 @@ def _refuse_embedded(**_) -> None:
     if settings.WORKFLOW_EXECUTION != "celery":
         sys.exit("WORKFLOW_EXECUTION is 'embedded': runs execute in the web process, never on a worker; set "
                  "WORKFLOW_EXECUTION=celery (with DATABASE_URL and REDIS_URL) in every process (docs/deploy.md)")
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _freeze(**_) -> None:
+    """Move what start-up made (Django, the apps, the engine's modules) out of the collector's
+    reach, as builder/asgi.py does for the web process: a run's collections then scan only what
+    runs made. worker_ready: the main process (the thread pool); worker_process_init: a prefork child."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -54,7 +54,7 @@ def schedule(run_id: int, owner_id: int | None = None) -> asyncio.Task | None:
     if settings.WORKFLOW_EXECUTION == "celery":
         from .tasks import enqueue
 
-        enqueue(run_id)  # transaction.on_commit, or at once from an event loop (nothing to commit)
+        enqueue(run_id, owner_id)  # transaction.on_commit, or at once from an event loop (nothing to commit)
         return None
     global _HOME
     _HOME = loop = asyncio.get_running_loop()

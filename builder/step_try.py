@@ -27,10 +27,12 @@ re-runs it with the saved version.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 import yaml
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
 from engine import Runner, coerce_inputs, plan
@@ -162,7 +164,8 @@ async def execute(run: Run, parsed, completed: dict) -> None:
     services = {"workflows": execution.saved_workflows(owner.pk), **shared_limits()}
     runner = Runner(actions, engine_settings(), secrets=secret_values, services=services)
     # no owner_id: a trial is not the workflow's last run, so the live list is not told of it
-    recorder = RunRecorder(run.pk, workflow_id=run.workflow_id, on_fatal=lambda: runner.cancel(str(run.pk)))
+    recorder = RunRecorder(run.pk, workflow_id=run.workflow_id, on_fatal=lambda: runner.cancel(str(run.pk)),
+                           interval=settings.WORKFLOW_STREAM_INTERVAL)
     await recorder.start()
     execution.ACTIVE[run.pk] = runner
     execution._watch()  # the lease renewed, the Cancel button heard (builder/execution.py)
@@ -182,7 +185,8 @@ async def execute(run: Run, parsed, completed: dict) -> None:
 async def try_step(workflow: Workflow, user, text: str, path: str, source: Run) -> dict:
     """Prepare, run (waiting up to WAIT_SECONDS) and describe a trial of step ``path``."""
     run, parsed, completed, summary = await sync_to_async(prepare)(workflow, user, text, path, source)
-    task = asyncio.ensure_future(execute(run, parsed, completed))
+    # in a context of its own, as execution.wake starts runs: not the request's (asgiref's)
+    task = asyncio.get_running_loop().create_task(execute(run, parsed, completed), context=contextvars.Context())
     execution._TASKS.add(task)  # kept alive past a request that gives up waiting
     task.add_done_callback(execution._TASKS.discard)
     try:

@@ -32,9 +32,10 @@ HEAL_EVERY = 0.25  # seconds between looks at the connections of the loop's thre
 
 
 @app.task(name="builder.execute_run")
-def execute_run(run_id: int) -> None:
-    """Run a queued run to its end (nothing when another process has it, or it has ended)."""
-    asyncio.run_coroutine_threadsafe(_execute(run_id), worker_loop()).result()
+def execute_run(run_id: int, owner_id: int | None = None) -> None:
+    """Run a queued run to its end (nothing when another process has it, or it has ended);
+    ``owner_id``, when the sender knew it: a query less before the run starts."""
+    asyncio.run_coroutine_threadsafe(_execute(run_id, owner_id), worker_loop()).result()
 
 
 @app.task(name="builder.run_chunk")
@@ -51,7 +52,7 @@ async def _chunk(key: str, number: int) -> None:
         await run(key, number)
 
 
-async def _execute(run_id: int) -> None:
+async def _execute(run_id: int, owner_id: int | None = None) -> None:
     from asgiref.sync import sync_to_async
 
     from . import execution
@@ -62,7 +63,7 @@ async def _execute(run_id: int) -> None:
     # replaced before the run starts
     with lane():
         await sync_to_async(_drop_broken_connections)()
-        await execution.execute(run_id)
+        await execution.execute(run_id, owner_id=owner_id)
 
 
 def _drop_broken_connections() -> None:
@@ -135,7 +136,7 @@ def _start_loop(**_) -> None:
     pool.warm(settings.WORKFLOW_PYTHON_WORKERS)
 
 
-def enqueue(run_id: int) -> None:
+def enqueue(run_id: int, owner_id: int | None = None) -> None:
     """Send ``execute_run(run_id)`` to the workers once the run's row is committed.
 
     From sync code that may be inside ``transaction.atomic``: on commit. From an event loop
@@ -145,14 +146,14 @@ def enqueue(run_id: int) -> None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        transaction.on_commit(lambda: _publish(run_id))
+        transaction.on_commit(lambda: _publish(run_id, owner_id=owner_id))
         return
-    loop.run_in_executor(None, _publish, run_id, True)
+    loop.run_in_executor(None, _publish, run_id, True, owner_id)
 
 
-def _publish(run_id: int, in_executor: bool = False) -> None:
+def _publish(run_id: int, in_executor: bool = False, owner_id: int | None = None) -> None:
     try:
-        execute_run.delay(run_id)
+        execute_run.delay(run_id, owner_id)
     except Exception as exc:  # noqa: BLE001 - Redis unreachable: the run must not wait queued forever
         log.exception("run %s: could not enqueue it", run_id)
         _fail_unsent(run_id, f"could not reach the queue of runs (REDIS_URL): {type(exc).__name__}: {exc}",

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from rich.console import Console
 
@@ -163,7 +164,8 @@ class Command(BaseCommand):
         table = StepTable()
         console = Console(stderr=False)
         live = LiveProgress(console) if sys.stdout.isatty() and not as_json else None
-        recorder = RunRecorder(record.pk, on_fatal=lambda: runner.cancel(str(record.pk))) \
+        recorder = RunRecorder(record.pk, on_fatal=lambda: runner.cancel(str(record.pk)),
+                               interval=settings.WORKFLOW_STREAM_INTERVAL) \
             if record is not None else None
         if recorder is not None:
             await recorder.start()
