@@ -96,7 +96,10 @@ class RowsMixin:
                 StepRun.objects.filter(run_id=self.run_id, status="running").update(status="waiting")
             if waiting:
                 approvals.record_waiting(self.run_id, waiting)
-            if status is not None:
+                self.asked_approval = True
+            # only a run that waited (here, or in an earlier part: resumed) has approvals to close:
+            # two UPDATEs less at the end of every other run (record_waiting makes every Approval)
+            if status is not None and (self.resumed or getattr(self, "asked_approval", False)):
                 approvals.settle(self.run_id, status)
         self.open_rows.difference_update(updates)
         for key, row in creates.items():
