@@ -34,7 +34,7 @@ from .models import Run
 from .origins import origin_text
 from .recorder import RunRecorder
 from .runtime import engine_settings, load_workflow, registry, secrets_for
-from .services import completed_outputs
+from .services import completed_outputs, take_loaded
 from .throttle import services as shared_limits
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,9 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
     run, actions, state, secret_values = prepared
     try:
         try:
-            workflow = load_workflow(run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
+            # loaded and checked once by create_run in this process (services.take_loaded), else here
+            workflow = take_loaded(run_id, run.version.yaml, actions, secret_values.keys()) or load_workflow(
+                run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
         except WorkflowInvalid as exc:  # a skill changed since the version was saved
             await sync_to_async(_fail)(run_id, str(exc))
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -13,7 +14,7 @@ from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerc
 from . import concurrency
 from . import triggers
 from .models import Origin, Run, Workflow, WorkflowVersion
-from .runtime import load_workflow, nul_place, secret_names_for
+from .runtime import load_workflow, nul_place, registry, secret_names_for
 
 MAX_YAML_BYTES = 1 << 20
 
@@ -29,12 +30,50 @@ class Invalid(Exception):
 def check_yaml(text: str, filename: str = "workflow.yaml", owner=None):
     """The loaded workflow, or raise Invalid with every issue; ``${secrets.X}`` must name one
     of the secrets ``owner`` may use, a ``workflow`` step one of the owner's workflows."""
+    return _checked(text, filename, owner)[0]
+
+
+def _checked(text: str, filename: str, owner):
+    """``check_yaml``'s workflow, with the registry and the secret names it was checked against."""
     names = None if owner is None or owner.pk is None else set(
         Workflow.objects.filter(owner=owner).values_list("name", flat=True))
+    actions, secret_names = registry(), secret_names_for(owner)
     try:
-        return load_workflow(text, filename, secret_names=secret_names_for(owner), workflow_names=names)
+        parsed = load_workflow(text, filename, actions, secret_names=secret_names, workflow_names=names)
     except WorkflowInvalid as exc:
         raise Invalid(exc.issues) from None
+    return parsed, actions, secret_names
+
+
+#: run id -> (its workflow as create_run loaded it, the registry and secret names it was checked
+#: against): the run's start in this process takes it (once) instead of loading the same YAML
+#: again. A loaded workflow does not depend on the file's name; taken only when the skills and
+#: the secret names are still the same. Bounded: the runs of a celery mode's web process, or
+#: those another process claims, are never taken here.
+_LOADED: dict[int, tuple] = {}
+_LOADED_LOCK = threading.Lock()
+LOADED_MAX = 32
+
+
+def take_loaded(run_id: int, text: str, actions, secret_names):
+    """The workflow create_run loaded for this run from ``text``, if checked against these
+    (else None: the text is compared too, as a rolled-back run's id may come again)."""
+    with _LOADED_LOCK:
+        found = _LOADED.pop(run_id, None)
+    if found is None:
+        return None
+    parsed, loaded_from, checked_with, names = found
+    same = loaded_from == text and checked_with is actions and set(names) == set(secret_names)
+    return parsed if same else None
+
+
+def _hand_over(run: Run, text: str, parsed, actions, secret_names) -> None:
+    if run.status != Run.Status.QUEUED or settings.WORKFLOW_EXECUTION != "embedded":
+        return
+    with _LOADED_LOCK:
+        _LOADED[run.pk] = (parsed, text, actions, secret_names)
+        while len(_LOADED) > LOADED_MAX:
+            del _LOADED[next(iter(_LOADED))]  # the oldest: a run that started elsewhere
 
 
 def visible_to(user, queryset, owner_field: str = "owner"):
@@ -115,7 +154,7 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
     if origin_detail is None and resumed_from is not None:
         origin_detail = {"run": resumed_from.pk}
     version = version or workflow.current_version()
-    parsed = check_yaml(version.yaml, owner=workflow.owner)
+    parsed, actions, secret_names = _checked(version.yaml, "workflow.yaml", workflow.owner)
     values = coerce_inputs(parsed, inputs)
     # a person's input holding the NUL character (a default's YAML "\0") is refused, not changed
     place = nul_place(values, "inputs")
@@ -126,9 +165,11 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
     except UnstorableValue as exc:
         raise InputsInvalid([str(exc)]) from None
     # the workflow's concurrency limit may make it skipped, or cancel older runs (builder/concurrency.py)
-    return concurrency.create_run(parsed.concurrency, workflow=workflow, version=version, started_by=user,
-                                  inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from,
-                                  origin=origin, origin_detail=origin_detail or {})
+    run = concurrency.create_run(parsed.concurrency, workflow=workflow, version=version, started_by=user,
+                                 inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from,
+                                 origin=origin, origin_detail=origin_detail or {})
+    _hand_over(run, version.yaml, parsed, actions, secret_names)
+    return run
 
 
 def completed_outputs(run: Run, version: WorkflowVersion | None = None) -> dict:
