@@ -181,7 +181,11 @@ class Sink(Protocol):
 
     A sink that stores events may also have ``async def stored()``, returning once every event
     emitted so far is stored: the runner awaits it before each action step's call, so a takeover
-    never runs a stored step again and counts an interrupted one as its next attempt.
+    never runs a stored step again and counts an interrupted one as its next attempt. It may
+    run before the step has a Task of its own (a parallel branch starts in its block's task:
+    blocks/common.py, ``start``), so it must not bind to the current task (``asyncio.timeout``,
+    a cancel scope): work it waits for goes in a task of its own (``asyncio.shield``, as the
+    recorder does).
     """
 
     def emit(self, event: Event) -> None: ...
