@@ -113,7 +113,12 @@ def _prepare(run_id: int, worker: str):
         state = {"completed": completed, "attempts": {}, "stored": set(), "seq": 0}
     state["taken_over"] = taken_over or run.started_at is not None
     state["approvals"] = approvals.known(run_id) if state["taken_over"] else {}
-    return run, registry(), state, secrets_for(run.workflow.owner)
+    actions = registry()
+    # what create_run loaded and read for it in this process (services.take_loaded), else read now
+    handed = None if state["taken_over"] else take_loaded(run_id, run.version.yaml, actions)
+    if handed is not None:
+        return run, actions, state, handed[1], handed[0]
+    return run, actions, state, secrets_for(run.workflow.owner), None
 
 
 def _fail(run_id: int, message: str) -> None:
@@ -142,12 +147,11 @@ async def _execute(run_id: int, *, send: bool = True) -> Run | None:
     prepared = await sync_to_async(_prepare)(run_id, worker_name())
     if prepared is None:
         return None
-    run, actions, state, secret_values = prepared
+    run, actions, state, secret_values, workflow = prepared
     try:
         try:
-            # loaded and checked once by create_run in this process (services.take_loaded), else here
-            workflow = take_loaded(run_id, run.version.yaml, actions, secret_values.keys()) or load_workflow(
-                run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
+            if workflow is None:
+                workflow = load_workflow(run.version.yaml, f"{run.workflow.name}.yaml", actions, secret_values.keys())
         except WorkflowInvalid as exc:  # a skill changed since the version was saved
             await sync_to_async(_fail)(run_id, str(exc))
             return None

@@ -14,7 +14,7 @@ from engine import InputsInvalid, Issue, UnstorableValue, WorkflowInvalid, coerc
 from . import concurrency
 from . import triggers
 from .models import Origin, Run, Workflow, WorkflowVersion
-from .runtime import load_workflow, nul_place, registry, secret_names_for
+from .runtime import load_workflow, nul_place, registry, secrets_for
 
 MAX_YAML_BYTES = 1 << 20
 
@@ -34,44 +34,44 @@ def check_yaml(text: str, filename: str = "workflow.yaml", owner=None):
 
 
 def _checked(text: str, filename: str, owner):
-    """``check_yaml``'s workflow, with the registry and the secret names it was checked against."""
+    """``check_yaml``'s workflow, with the registry and the secrets it was checked against."""
     names = None if owner is None or owner.pk is None else set(
         Workflow.objects.filter(owner=owner).values_list("name", flat=True))
-    actions, secret_names = registry(), secret_names_for(owner)
+    actions, secret_values = registry(), secrets_for(owner)
     try:
-        parsed = load_workflow(text, filename, actions, secret_names=secret_names, workflow_names=names)
+        parsed = load_workflow(text, filename, actions, secret_names=sorted(secret_values), workflow_names=names)
     except WorkflowInvalid as exc:
         raise Invalid(exc.issues) from None
-    return parsed, actions, secret_names
+    return parsed, actions, secret_values
 
 
-#: run id -> (its workflow as create_run loaded it, the registry and secret names it was checked
-#: against): the run's start in this process takes it (once) instead of loading the same YAML
-#: again. A loaded workflow does not depend on the file's name; taken only when the skills and
-#: the secret names are still the same. Bounded: the runs of a celery mode's web process, or
-#: those another process claims, are never taken here.
+#: run id -> (its workflow as create_run loaded it, the YAML, the registry and the owner's secrets
+#: it was checked against): the run's start in this process takes them (once) instead of loading
+#: the same YAML and reading the secrets again (milliseconds later: a run made a moment earlier
+#: would have read the same). A loaded workflow does not depend on the file's name; taken only
+#: when the skills are still the same. Bounded: the runs of a celery mode's web process, or those
+#: another process claims, are never taken here.
 _LOADED: dict[int, tuple] = {}
 _LOADED_LOCK = threading.Lock()
 LOADED_MAX = 32
 
 
-def take_loaded(run_id: int, text: str, actions, secret_names):
-    """The workflow create_run loaded for this run from ``text``, if checked against these
-    (else None: the text is compared too, as a rolled-back run's id may come again)."""
+def take_loaded(run_id: int, text: str, actions) -> tuple | None:
+    """(workflow, secret values) create_run loaded for this run from ``text`` with the registry
+    ``actions``, else None (the text is compared too: a rolled-back run's id may come again)."""
     with _LOADED_LOCK:
         found = _LOADED.pop(run_id, None)
     if found is None:
         return None
-    parsed, loaded_from, checked_with, names = found
-    same = loaded_from == text and checked_with is actions and set(names) == set(secret_names)
-    return parsed if same else None
+    parsed, loaded_from, checked_with, secret_values = found
+    return (parsed, secret_values) if loaded_from == text and checked_with is actions else None
 
 
-def _hand_over(run: Run, text: str, parsed, actions, secret_names) -> None:
+def _hand_over(run: Run, text: str, parsed, actions, secret_values) -> None:
     if run.status != Run.Status.QUEUED or settings.WORKFLOW_EXECUTION != "embedded":
         return
     with _LOADED_LOCK:
-        _LOADED[run.pk] = (parsed, text, actions, secret_names)
+        _LOADED[run.pk] = (parsed, text, actions, secret_values)
         while len(_LOADED) > LOADED_MAX:
             del _LOADED[next(iter(_LOADED))]  # the oldest: a run that started elsewhere
 
@@ -154,7 +154,7 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
     if origin_detail is None and resumed_from is not None:
         origin_detail = {"run": resumed_from.pk}
     version = version or workflow.current_version()
-    parsed, actions, secret_names = _checked(version.yaml, "workflow.yaml", workflow.owner)
+    parsed, actions, secret_values = _checked(version.yaml, "workflow.yaml", workflow.owner)
     values = coerce_inputs(parsed, inputs)
     # a person's input holding the NUL character (a default's YAML "\0") is refused, not changed
     place = nul_place(values, "inputs")
@@ -168,7 +168,7 @@ def create_run(workflow: Workflow, user, inputs: dict | None, *, version: Workfl
     run = concurrency.create_run(parsed.concurrency, workflow=workflow, version=version, started_by=user,
                                  inputs=values, mode=mode or settings.WORKFLOW_EXECUTION, resumed_from=resumed_from,
                                  origin=origin, origin_detail=origin_detail or {})
-    _hand_over(run, version.yaml, parsed, actions, secret_names)
+    _hand_over(run, version.yaml, parsed, actions, secret_values)
     return run
 
 
