@@ -25,7 +25,7 @@ from ..errors import ActionError
 from ..redaction import Redactor
 from ..spec import Duration
 from .base import Action, Params, connection_problem
-from .netguard import pooled_transport
+from .httppool import pooled_transport
 
 #: the most bytes a reply may have (a chat completion is kilobytes; a broken endpoint is not)
 MAX_REPLY = 16 * 1024 * 1024

@@ -8,7 +8,7 @@ import httpcore
 import httpx
 import pytest
 
-from engine.actions import netguard
+from engine.actions import httppool, netguard
 
 
 class ClosingServer:
@@ -34,12 +34,12 @@ class ClosingServer:
 
 def client(limits=None) -> httpx.AsyncClient:
     limits = limits or httpx.Limits(max_connections=10, max_keepalive_connections=10)
-    return httpx.AsyncClient(transport=netguard.pooled_transport(limits))
+    return httpx.AsyncClient(transport=httppool.pooled_transport(limits))
 
 
 def test_the_pool_is_the_cheaper_one_on_the_tested_httpcore():
-    transport = netguard.pooled_transport(httpx.Limits())
-    assert httpcore.__version__ in netguard.POOL_TESTED
+    transport = httppool.pooled_transport(httpx.Limits())
+    assert httpcore.__version__ in httppool.POOL_TESTED
     assert type(transport._pool) is not httpcore.AsyncConnectionPool
     assert isinstance(transport._pool, httpcore.AsyncConnectionPool)
 
@@ -85,9 +85,9 @@ async def test_the_pinned_transport_connects_only_to_the_checked_addresses():
 async def test_a_dead_idle_connection_is_let_go_at_the_next_sweep_though_never_picked(monkeypatch):
     from examples.fake_llm import FakeLLM
 
-    monkeypatch.setattr(netguard, "SWEEP", 0.1)
+    monkeypatch.setattr(httppool, "SWEEP", 0.1)
     server, fake = await ClosingServer().start(), FakeLLM()
-    transport = netguard.pooled_transport(httpx.Limits(max_connections=10, max_keepalive_connections=10))
+    transport = httppool.pooled_transport(httpx.Limits(max_connections=10, max_keepalive_connections=10))
     async with httpx.AsyncClient(transport=transport) as c:
         await c.get(f"http://127.0.0.1:{server.port}/")
         await asyncio.sleep(0.3)  # that server closed its connection; the next sweep is due
