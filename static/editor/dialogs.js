@@ -150,7 +150,8 @@ export async function showRuns(workflowId) {
   const body = d.querySelector("tbody");
   body.replaceChildren();
   d.showModal();
-  const runs = await api(`workflows/${workflowId}/runs?limit=50`);
+  // the latest 25 (a page of summaries under 10 KB); the dialog's link opens them all on /runs/
+  const runs = await api(`workflows/${workflowId}/runs?limit=25`);
   for (const run of runs) {
     const tr = document.createElement("tr");
     tr.dataset.testid = "run-row";

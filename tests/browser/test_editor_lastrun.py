@@ -75,6 +75,8 @@ def test_cards_show_the_last_run_and_a_step_is_tried_with_its_outputs(page, serv
     assert "  - {id: fetch, uses: wait, with: {seconds: 0, value: {rows: [3, 4]" in yaml_text(page)  # flow style kept as written
     page.get_by_role("button", name="Runs", exact=True).click()  # listed with the workflow's runs, as a trial
     expect(page.locator("[data-testid=run-row]", has_text=f"#{trial.pk}")).to_contain_text("v1 · try of total")
+    # the dialog lists the latest 25; every run of the workflow is a link away, filtered on /runs/
+    assert page.get_by_test_id("all-runs").get_attribute("href") == f"/runs/?workflow={workflow.pk}"
     page.locator("dialog[data-dialog=runs]").get_by_role("button", name="Close").click()
     # the trial is not "the last run": the cards still show the run
     page.reload()
