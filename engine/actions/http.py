@@ -33,6 +33,7 @@ from .. import throttle
 from ..errors import ActionError
 from ..spec import Duration
 from .base import Action, Params
+from .httppool import read_capped
 from .netguard import Refused, check_host, pinned_transport
 
 __all__ = ["Http", "HttpParams", "Refused", "check_host"]
@@ -194,14 +195,9 @@ async def _send(client, method, url, headers, params, body, remaining, max_bytes
     try:
         async with asyncio.timeout(remaining):
             async with client.stream(method, url, headers=headers, timeout=remaining, **body) as response:
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ActionError(f"the response is over the {max_bytes} byte cap", retryable=False)
-                    chunks.append(chunk)
+                content = await read_capped(response, max_bytes, f"the response is over the {max_bytes} byte cap")
                 return {"status": response.status_code, "headers": dict(response.headers),
-                        "content": b"".join(chunks), "location": response.headers.get("location"),
+                        "content": content, "location": response.headers.get("location"),
                         "encoding": response.encoding or "utf-8"}
     except TimeoutError:
         raise ActionError(f"timed out after {params.timeout:g} s") from None

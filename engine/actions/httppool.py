@@ -7,6 +7,23 @@ from __future__ import annotations
 import functools
 import time
 
+from ..errors import ActionError
+
+
+async def read_capped(response, limit: int, too_big: str) -> bytes:
+    """A streamed response's body, refused with ``too_big`` once past ``limit`` bytes: checked
+    against its declared length first, then as the chunks arrive (never after)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ActionError(too_big, retryable=False)
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ActionError(too_big, retryable=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 def pooled_transport(limits, connect=None):
     """An HTTP/1.1 httpx transport on ``_pool_classes``' cheaper pool; ``connect(inner)``, if

@@ -25,7 +25,7 @@ from ..errors import ActionError
 from ..redaction import Redactor
 from ..spec import Duration
 from .base import Action, Params, connection_problem
-from .httppool import pooled_transport
+from .httppool import pooled_transport, read_capped
 
 #: the most bytes a reply may have (a chat completion is kilobytes; a broken endpoint is not)
 MAX_REPLY = 16 * 1024 * 1024
@@ -124,7 +124,7 @@ async def _complete(name: str, config: dict, request: dict, timeout: float) -> d
         async with asyncio.timeout(timeout):  # the whole call, however slowly the reply trickles in
             async with client.stream("POST", url, content=_dumps(request), headers=headers,
                                      timeout=timeout) as response:
-                content = await _body(response, name)
+                content = await read_capped(response, MAX_REPLY, f"{name}: the answer is over the {MAX_REPLY} byte cap")
     except TimeoutError:
         raise ActionError(f"{name}: timed out after {timeout:g} s") from None
     except httpx.TimeoutException:
@@ -155,20 +155,6 @@ def _dumps(request: dict) -> bytes:
         return orjson.dumps(request)
     except TypeError:  # what orjson cannot write (an integer past 64 bits in output_schema): json can
         return json.dumps(request).encode()
-
-
-async def _body(response, name: str) -> bytes:
-    """The reply's bytes, refused past ``MAX_REPLY`` (checked as they arrive, not after)."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REPLY:
-        raise ActionError(f"{name}: the answer is over the {MAX_REPLY} byte cap", retryable=False)
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_REPLY:
-            raise ActionError(f"{name}: the answer is over the {MAX_REPLY} byte cap", retryable=False)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _read(reply: dict, name: str, model: str) -> tuple[str, dict, str]:
