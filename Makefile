@@ -57,6 +57,8 @@ test: install
 	WORKFLOW_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/builder tests/security
 
 bench: install
+	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/engine.py
 
 clean:
