@@ -114,11 +114,14 @@ def _prepare(run_id: int, worker: str):
     state["taken_over"] = taken_over or run.started_at is not None
     state["approvals"] = approvals.known(run_id) if state["taken_over"] else {}
     actions = registry()
-    # what create_run loaded and read for it in this process (services.take_loaded), else read now
+    # the secrets are read now, at run time (one shared with the owner may have been unshared
+    # since the run was queued); what create_run loaded in this process (services.take_loaded)
+    # is used only when it was checked against the same secret names
+    secrets = secrets_for(run.workflow.owner)
     handed = None if state["taken_over"] else take_loaded(run_id, run.version.yaml, actions)
-    if handed is not None:
-        return run, actions, state, handed[1], handed[0]
-    return run, actions, state, secrets_for(run.workflow.owner), None
+    if handed is not None and sorted(handed[1]) == sorted(secrets):
+        return run, actions, state, secrets, handed[0]
+    return run, actions, state, secrets, None
 
 
 def _fail(run_id: int, message: str) -> None:

@@ -46,9 +46,8 @@ def _checked(text: str, filename: str, owner):
 
 
 #: run id -> (its workflow as create_run loaded it, the YAML, the registry and the owner's secrets
-#: it was checked against): the run's start in this process takes them (once) instead of loading
-#: the same YAML and reading the secrets again (milliseconds later: a run made a moment earlier
-#: would have read the same). A loaded workflow does not depend on the file's name; taken only
+#: it was checked against): the run's start in this process takes the workflow (once) instead of
+#: loading the same YAML again, when its secrets (read again at run time) have the same names. A loaded workflow does not depend on the file's name; taken only
 #: when the skills are still the same. Bounded: the runs of a celery mode's web process, or those
 #: another process claims, are never taken here.
 _LOADED: dict[int, tuple] = {}
@@ -57,8 +56,8 @@ LOADED_MAX = 32
 
 
 def take_loaded(run_id: int, text: str, actions) -> tuple | None:
-    """(workflow, secret values) create_run loaded for this run from ``text`` with the registry
-    ``actions``, else None (the text is compared too: a rolled-back run's id may come again)."""
+    """(workflow, the secret values it was checked against) create_run loaded for this run from
+    ``text`` with the registry ``actions``, else None (the text is compared too: a rolled-back run's id may come again)."""
     with _LOADED_LOCK:
         found = _LOADED.pop(run_id, None)
     if found is None:

@@ -253,8 +253,9 @@ def _slot_wait(wall: float, longest: float, n: int, sum_w: float, max_w: float, 
 class CriticalPath:
     """Folds a run's step events into its critical path and what held it back (``summary``)."""
 
-    def __init__(self, shape: dict | None = None):
+    def __init__(self, shape: dict | None = None, eager: bool = False):
         self.shape = shape or {}
+        self.eager = eager  # every start made a record at once (stored rows replayed: no hot path)
         self.open: dict[str, _Rec] = {}
         deps = self.shape[""].deps if "" in self.shape else None
         self.root = _List("")
@@ -266,7 +267,7 @@ class CriticalPath:
     def emit(self, event) -> None:
         """Fold one event (never raises: a fault turns the figures off, the run goes on)."""
         if self.broken is None:
-            if event.type == "step.started" and event.kind == "action":  # the most frequent: kept as is
+            if event.type == "step.started" and event.kind == "action" and not self.eager:  # the most frequent: kept as is
                 if event.path not in self.open:
                     self.open[event.path] = event
                 return
@@ -282,7 +283,7 @@ class CriticalPath:
         if path not in self.open:
             # an action step is kept as its event until something needs more (a wait, a retry,
             # the summary): most end with nothing else said, and their list is found then
-            rec = event if event.kind == "action" else self._started(event)
+            rec = event if event.kind == "action" and not self.eager else self._started(event)
             if rec is not None:
                 self.open[path] = rec
 

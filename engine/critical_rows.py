@@ -39,7 +39,7 @@ def from_rows(rows, shape: dict | None = None, begin: float | None = None, end: 
             events.append((last[3], 2, -depth[path], SimpleNamespace(type=f"step.{status}", path=path, ts=last[3],
                                                                       continued=True)))
     events.sort(key=lambda e: e[:3])
-    tracker = CriticalPath(shape)
+    tracker = CriticalPath(shape, eager=True)
     tracker.begin = begin if begin is not None else (events[0][0] if events else None)
     for _, _, _, event in events:
         tracker.emit(event)

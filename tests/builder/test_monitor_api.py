@@ -81,7 +81,8 @@ async def test_items_come_by_index_not_by_completion(alice, bob):
     assert (await client.get(f"/api/runs/{run_id}/items?path=nothing")).json() == {
         "path": "nothing", "total": None, "offset": 0, "limit": 50, "rows": []}
     for query in ("path=each&limit=0", "path=each&limit=201", "path=each&offset=-1", "path=each&offset=x", "path=",
-                  "path=each&steps=a.b", "path=each&steps=a,,b", "path=each&steps=a[1]", "path=each&steps=" + "a" * 4001):
+                  "path=each&steps=a.b", "path=each&steps=a,,b", "path=each&steps=a[1]", "path=each&steps=" + "a" * 4001,
+                  "path=each&steps=%C2%80", "path=each&steps=a,1b"):  # ids are ASCII names, as in the format
         assert (await client.get(f"/api/runs/{run_id}/items?{query}")).status_code == 422, query
     assert (await (await logged_in(bob)).get(f"/api/runs/{run_id}/items?path=each")).status_code == 404
 
