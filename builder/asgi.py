@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder.settings")
 
@@ -17,6 +18,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from .execution import start_recovery  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
+
+if "daphne.server" in sys.modules:  # served by daphne (Twisted): not when imported elsewhere
+    from twisted.web.http import HTTPChannel
+
+    # Twisted drops a request line over 16 KiB without an answer, and answers a bare 400 (no
+    # body, no type) past 16 KiB of headers. A query the API refuses must get its JSON 422, so
+    # both are 128 KiB: a URL of the longest query parameters, each character percent-encoded, fits.
+    HTTPChannel.MAX_LENGTH = HTTPChannel.totalHeadersSize = 128 * 1024
 
 application = ProtocolTypeRouter({
     "http": django_app,
